@@ -1,0 +1,81 @@
+//! Generators of topology files for benchmarks and tests: they write YAML text, so what is
+//! measured or tested is the same path a user's file takes.
+
+use std::fmt::Write;
+
+/// SplitMix64: a tiny seeded generator whose output never changes between versions, so a
+/// generated topology is the same for the same seed forever.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+}
+
+/// A connected random network of `nodes` routers and `links` point-to-point links (at least
+/// `nodes - 1`: a random spanning tree first, then random extra links), with random costs.
+/// Addressing pools are sized to fit.
+pub fn random_routers(nodes: usize, links: usize, seed: u64) -> String {
+    assert!(
+        nodes >= 2 && links + 1 >= nodes,
+        "need nodes >= 2 and links >= nodes - 1"
+    );
+    let mut rng = SplitMix64::new(seed);
+    let mut out = String::with_capacity(nodes * 20 + links * 40);
+    out.push_str("name: random\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10}\nnodes:\n");
+    for i in 0..nodes {
+        let _ = writeln!(out, "  r{i}: {{asn: {}}}", 65000 + (i % 100));
+    }
+    out.push_str("links:\n");
+    let mut seen = std::collections::HashSet::with_capacity(links);
+    for i in 1..nodes {
+        let j = rng.below(i as u64) as usize;
+        seen.insert((j, i));
+        let _ = writeln!(
+            out,
+            "  - {{r{j}: {{}}, r{i}: {{}}, cost: {}}}",
+            1 + rng.below(20)
+        );
+    }
+    let mut extra = links + 1 - nodes;
+    while extra > 0 {
+        let a = rng.below(nodes as u64) as usize;
+        let b = rng.below(nodes as u64) as usize;
+        let key = (a.min(b), a.max(b));
+        if a == b || !seen.insert(key) {
+            continue;
+        }
+        let _ = writeln!(out, "  - [r{}, r{}]", key.0, key.1);
+        extra -= 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_topology_loads_with_the_requested_size() {
+        let text = random_routers(50, 80, 7);
+        let t = crate::load_str("random.yml", &text).unwrap();
+        assert_eq!(t.nodes.len(), 50);
+        assert_eq!(t.links.len(), 80);
+        assert_eq!(random_routers(50, 80, 7), text, "same seed, same file");
+    }
+}

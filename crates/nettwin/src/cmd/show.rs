@@ -1,0 +1,111 @@
+//! `nettwin show FILE`: the resolved model with every assigned address.
+
+use crate::{output, Global};
+use nettwin_model::Topology;
+use std::path::PathBuf;
+
+/// Print the resolved topology: nodes, loopbacks, interfaces with their addresses, MTUs and
+/// peers, and the IP segments.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  nettwin show examples/campus.yml\n  nettwin show examples/campus.yml --json | jq '.nodes[0].interfaces'"
+)]
+pub struct Args {
+    /// The topology file (YAML).
+    file: PathBuf,
+}
+
+pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
+    let topo = output::load_topology(&args.file)?;
+    if g.json {
+        return output::print_json(&topo);
+    }
+    print!("{}", render(&topo));
+    Ok(())
+}
+
+/// The text form of a topology, shared with `demo`.
+pub fn render(topo: &Topology) -> String {
+    let mut out = format!("{}\n\n", output::summary_line(topo));
+    let mut rows = vec![["NODE", "KIND", "ASN", "LOOPBACK", "ROUTER-ID"]
+        .map(String::from)
+        .to_vec()];
+    for n in &topo.nodes {
+        let lo: Vec<String> = n
+            .loopback
+            .ipv4
+            .iter()
+            .chain(n.loopback.ipv6.iter())
+            .map(|a| a.to_string())
+            .collect();
+        rows.push(vec![
+            n.name.clone(),
+            n.kind.to_string(),
+            n.asn.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+            if lo.is_empty() {
+                "-".into()
+            } else {
+                lo.join(" ")
+            },
+            n.router_id
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    out.push_str(&output::table(&rows));
+    out.push('\n');
+    let mut rows = vec![["INTERFACE", "IPV4", "IPV6", "MTU", "LINK", "PEERS"]
+        .map(String::from)
+        .to_vec()];
+    for n in &topo.nodes {
+        for (i, iface) in n.interfaces.iter().enumerate() {
+            let me = nettwin_model::IfRef {
+                node: n.id,
+                index: i as u32,
+            };
+            let link = topo.link(iface.link);
+            let peers: Vec<String> = link
+                .ends
+                .iter()
+                .filter(|e| **e != me)
+                .map(|e| topo.if_name(*e))
+                .collect();
+            rows.push(vec![
+                topo.if_name(me),
+                iface
+                    .ipv4
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                iface
+                    .ipv6
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                iface.mtu.to_string(),
+                link.name.clone(),
+                peers.join(" "),
+            ]);
+        }
+    }
+    out.push_str(&output::table(&rows));
+    out.push('\n');
+    let mut rows = vec![["SEGMENT", "TYPE", "IPV4", "IPV6", "MEMBERS"]
+        .map(String::from)
+        .to_vec()];
+    for s in &topo.segments {
+        let mut members: Vec<String> = s.members.iter().map(|m| topo.if_name(*m)).collect();
+        members.extend(
+            s.switches
+                .iter()
+                .map(|w| format!("[{}]", topo.node(*w).name)),
+        );
+        rows.push(vec![
+            s.id.0.to_string(),
+            format!("{:?}", s.kind).to_lowercase(),
+            s.ipv4.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            s.ipv6.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            members.join(" "),
+        ]);
+    }
+    out.push_str(&output::table(&rows));
+    out
+}

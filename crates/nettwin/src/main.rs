@@ -1,0 +1,60 @@
+//! `nettwin`: the command line. It parses arguments, calls the domain crates and prints what
+//! they return, as text for people or JSON for programs. Nothing here computes the network.
+
+mod cmd;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A network digital twin: simulate a network from one topology file and ask it questions.
+#[derive(Parser)]
+#[command(
+    name = "nettwin",
+    version,
+    about,
+    after_help = "Examples:\n  nettwin demo                          run the built-in ISP + datacenter example\n  nettwin check examples/campus.yml     validate a topology and summarise it\n  nettwin show examples/campus.yml      every node, interface and assigned address\n  nettwin show examples/campus.yml --json\n  nettwin bench load --nodes 10000 --links 20000"
+)]
+struct Cli {
+    /// Print results as JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Say more about what is being done (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command sees.
+#[derive(Clone, Copy)]
+pub struct Global {
+    pub json: bool,
+    pub verbose: u8,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Check(cmd::check::Args),
+    Show(cmd::show::Args),
+    Demo(cmd::demo::Args),
+    Bench(cmd::bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let global = Global {
+        json: cli.json,
+        verbose: cli.verbose,
+    };
+    let result = match cli.command {
+        Command::Check(a) => cmd::check::run(a, global),
+        Command::Show(a) => cmd::show::run(a, global),
+        Command::Demo(a) => cmd::demo::run(a, global),
+        Command::Bench(a) => cmd::bench::run(a, global),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::report_error(&e),
+    }
+}

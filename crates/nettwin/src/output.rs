@@ -1,0 +1,171 @@
+//! Shared output helpers: error reports with source snippets, JSON printing, atomic file writes.
+
+use nettwin_model::{Diagnostics, LoadError};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Exit status for input the user must fix (bad file, bad arguments).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// An error about input the user gave, already rendered; exits with status 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Prints `e` to stderr and picks the exit status: 2 for bad input, 1 for anything else.
+pub fn report_error(e: &anyhow::Error) -> ExitCode {
+    if let Some(BadInput(msg)) = e.downcast_ref::<BadInput>() {
+        eprintln!("{msg}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Some(LoadError::Io { .. }) = e.downcast_ref::<LoadError>() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
+/// Renders every diagnostic like a compiler does: the message, then the line with a caret.
+pub fn render_diagnostics(diags: &Diagnostics, source: &str) -> String {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&format!("error: {d}\n"));
+        if let Some(line) = lines.get((d.line as usize).wrapping_sub(1)) {
+            let num = d.line.to_string();
+            let pad = " ".repeat(num.len());
+            let caret_at = line
+                .char_indices()
+                .take((d.col as usize).saturating_sub(1))
+                .count();
+            out.push_str(&format!(
+                "{pad} |\n{num} | {line}\n{pad} | {}^\n",
+                " ".repeat(caret_at)
+            ));
+        }
+    }
+    let n = diags.len();
+    out.push_str(&format!(
+        "{n} error{} in {}",
+        if n == 1 { "" } else { "s" },
+        diags.file()
+    ));
+    out
+}
+
+/// Loads a topology file, turning validation errors into a rendered [`BadInput`].
+pub fn load_topology(path: &std::path::Path) -> anyhow::Result<nettwin_model::Topology> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    load_topology_str(&name, &text)
+}
+
+pub fn load_topology_str(name: &str, text: &str) -> anyhow::Result<nettwin_model::Topology> {
+    match nettwin_model::load_str(name, text) {
+        Ok(t) => Ok(t),
+        Err(LoadError::Invalid(d)) => Err(BadInput(render_diagnostics(&d, text)).into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    serde_json::to_writer_pretty(&mut lock, value)?;
+    writeln!(lock)?;
+    Ok(())
+}
+
+/// Writes `contents` to `path` through a temporary file in the same directory and a rename, so
+/// a reader never sees a half-written file and a failure leaves the old file in place.
+#[allow(dead_code)]
+pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let file_name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Aligns rows into columns separated by two spaces; the first row is the header.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `campus: 7 nodes (3 routers, 1 switch, 3 hosts), 6 links, 4 segments, 9 prefixes`.
+pub fn summary_line(topo: &nettwin_model::Topology) -> String {
+    let s = topo.summary();
+    let mut kinds = Vec::new();
+    for (n, one, many) in [
+        (s.routers, "router", "routers"),
+        (s.linux, "linux box", "linux boxes"),
+        (s.switches, "switch", "switches"),
+        (s.hosts, "host", "hosts"),
+    ] {
+        if n > 0 {
+            kinds.push(format!("{n} {}", if n == 1 { one } else { many }));
+        }
+    }
+    format!(
+        "{}: {} nodes ({}), {} links, {} IP segments, {} prefixes",
+        topo.name,
+        s.nodes,
+        kinds.join(", "),
+        s.links,
+        s.segments,
+        s.prefixes
+    )
+}

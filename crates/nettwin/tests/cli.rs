@@ -1,0 +1,116 @@
+//! The `nettwin` binary as a user runs it: exit codes, messages, JSON.
+
+use std::process::{Command, Output};
+
+fn nettwin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nettwin"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .expect("run nettwin")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_summarises_a_valid_file() {
+    let o = nettwin(&["check", "examples/campus.yml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "examples/campus.yml: ok\ncampus: 10 nodes (5 routers, 1 switch, 4 hosts), 10 links, 7 IP segments, 12 prefixes\n"
+    );
+}
+
+#[test]
+fn check_reports_every_error_with_place_and_exits_2() {
+    let dir = std::env::temp_dir().join(format!("nettwin-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.yml");
+    std::fs::write(
+        &file,
+        "nodes:\n  r1: {mtu: 20}\n  r2: {kind: hub}\nlinks:\n  - [r1, r3]\n",
+    )
+    .unwrap();
+    let o = nettwin(&["check", file.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let f = file.display();
+    assert!(
+        err.contains(&format!(
+            "error: {f}:2:13: 20 is out of range 68..=65535 (at `nodes.r1.mtu`)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("error: {f}:3:14: unknown kind `hub`")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("error: {f}:5:10: unknown node `r3` in link")),
+        "{err}"
+    );
+    assert!(
+        err.contains("5 |   - [r1, r3]\n  |          ^\n"),
+        "snippet with a caret under r3:\n{err}"
+    );
+    assert!(err.ends_with(&format!("3 errors in {f}\n")), "{err}");
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn missing_file_exits_2_with_its_name() {
+    let o = nettwin(&["check", "no/such/file.yml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: cannot read no/such/file.yml: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn show_json_has_every_assigned_address() {
+    let o = nettwin(&["show", "examples/leaf-spine.yml", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let nodes = v["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 14);
+    assert_eq!(nodes[0]["name"], "spine1");
+    assert_eq!(nodes[0]["asn"], 65000);
+    assert_eq!(nodes[0]["loopback"]["ipv4"], "198.18.0.1/32");
+    assert_eq!(nodes[0]["loopback"]["ipv6"], "2001:db8::1/128");
+    assert_eq!(nodes[0]["interfaces"][0]["ipv4"], "198.19.0.0/31");
+    assert_eq!(nodes[0]["interfaces"][0]["mtu"], 9000);
+    for n in nodes.iter().filter(|n| n["kind"] == "host") {
+        assert!(n["interfaces"][0]["ipv4"].is_string(), "{n}");
+    }
+}
+
+#[test]
+fn show_text_lists_interfaces_with_peers() {
+    let o = nettwin(&["show", "examples/campus.yml"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(
+        out.contains("core1:eth3    198.19.255.2/30  -     1500  core1-isp1     isp1:eth1\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn demo_runs_on_the_built_in_topology() {
+    let o = nettwin(&["demo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("isp-dc: 17 nodes"), "{}", stdout(&o));
+    let o = nettwin(&["demo", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["summary"]["switches"], 2);
+}

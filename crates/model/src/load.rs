@@ -69,8 +69,8 @@ const LINK_KEYS: &[&str] = &[
 ];
 
 const END_KEYS: &[&str] = &[
-    "node", "ifname", "ipv4", "ipv6", "mtu", "cost", "ospf", "isis", "bgp", "mpls", "sr",
-    "policies",
+    "node", "ifname", "ipv4", "ipv6", "mtu", "cost", "shutdown", "ospf", "isis", "bgp", "mpls",
+    "sr", "policies",
 ];
 
 const STATIC_KEYS: &[&str] = &["prefix", "nexthop", "interface", "discard", "distance"];
@@ -175,7 +175,25 @@ struct RawEnd {
     ipv6: Option<(IfAddr, Span)>,
     mtu: Option<u32>,
     cost: Option<u32>,
+    shutdown: bool,
     config: ModuleConfig,
+}
+
+impl RawEnd {
+    fn new(node: NodeId, span: Span, path: Path) -> RawEnd {
+        RawEnd {
+            node,
+            span,
+            path,
+            ifname: None,
+            ipv4: None,
+            ipv6: None,
+            mtu: None,
+            cost: None,
+            shutdown: false,
+            config: ModuleConfig::new(),
+        }
+    }
 }
 
 struct RawLink {
@@ -854,23 +872,12 @@ impl<'d> Loader<'d> {
             prefix6: None,
             config: ModuleConfig::new(),
         };
-        let bare_end = |node: NodeId, span: Span, path: Path| RawEnd {
-            node,
-            span,
-            path,
-            ifname: None,
-            ipv4: None,
-            ipv6: None,
-            mtu: None,
-            cost: None,
-            config: ModuleConfig::new(),
-        };
         let mut attrs: Vec<(&yaml::Node, Path)> = Vec::new();
         match &item.value {
             Value::Seq(names) => {
                 for (j, n) in names.iter().enumerate() {
                     if let Some(id) = self.end_node(n, &path.index(j), index) {
-                        link.ends.push(bare_end(id, n.span, path.index(j)));
+                        link.ends.push(RawEnd::new(id, n.span, path.index(j)));
                     }
                 }
             }
@@ -883,7 +890,7 @@ impl<'d> Loader<'d> {
                 };
                 for part in parts {
                     match index.get(part) {
-                        Some(id) => link.ends.push(bare_end(*id, item.span, path.clone())),
+                        Some(id) => link.ends.push(RawEnd::new(*id, item.span, path.clone())),
                         None => self.err(
                             item.span,
                             path,
@@ -1028,17 +1035,7 @@ impl<'d> Loader<'d> {
         path: &Path,
         with_node: bool,
     ) -> Option<RawEnd> {
-        let mut end = RawEnd {
-            node,
-            span: body.span,
-            path: path.clone(),
-            ifname: None,
-            ipv4: None,
-            ipv6: None,
-            mtu: None,
-            cost: None,
-            config: ModuleConfig::new(),
-        };
+        let mut end = RawEnd::new(node, body.span, path.clone());
         let mut r = MapReader::new(body, path, self.diags)?;
         if with_node {
             r.take("node");
@@ -1057,6 +1054,9 @@ impl<'d> Loader<'d> {
         }
         if let Some(v) = r.take("cost") {
             end.cost = self.cost(v, &path.key("cost"));
+        }
+        if let Some(v) = r.take("shutdown") {
+            end.shutdown = read_bool(v, &path.key("shutdown"), self.diags).unwrap_or(false);
         }
         for m in MODULES {
             if let Some(v) = r.take(m) {
@@ -1257,6 +1257,7 @@ impl<'d> Loader<'d> {
                     ipv4: if is_ip { e.ipv4.map(|x| x.0) } else { None },
                     ipv6: if is_ip { e.ipv6.map(|x| x.0) } else { None },
                     mtu: e.mtu.or(l.mtu).unwrap_or(n.mtu),
+                    up: !e.shutdown,
                     cost: e.cost.or(l.cost),
                     bandwidth: l.bandwidth,
                     config: e.config.clone(),

@@ -189,6 +189,9 @@ pub struct Interface {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<IfAddr>,
     pub mtu: u32,
+    /// Administrative state: `false` after `shutdown: true` in the file or a change applied by a
+    /// what-if or the device CLI. A down interface carries no traffic and no routes.
+    pub up: bool,
     /// IGP cost set on this end or its link.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<u32>,

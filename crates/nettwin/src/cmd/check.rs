@@ -43,6 +43,5 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             );
         }
     }
-    let _ = s;
     Ok(())
 }

@@ -38,6 +38,8 @@ enum Command {
     Check(cmd::check::Args),
     Show(cmd::show::Args),
     Demo(cmd::demo::Args),
+    Routes(cmd::routes::Args),
+    Explain(cmd::explain::Args),
     Bench(cmd::bench::Args),
 }
 
@@ -51,6 +53,8 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd::check::run(a, global),
         Command::Show(a) => cmd::show::run(a, global),
         Command::Demo(a) => cmd::demo::run(a, global),
+        Command::Routes(a) => cmd::routes::run(a, global),
+        Command::Explain(a) => cmd::explain::run(a, global),
         Command::Bench(a) => cmd::bench::run(a, global),
     };
     match result {

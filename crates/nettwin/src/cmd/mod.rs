@@ -3,4 +3,6 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod explain;
+pub mod routes;
 pub mod show;

@@ -1,0 +1,541 @@
+//! Link-state IGP: OSPF (areas, intra-area before inter-area) and IS-IS (level 2), computed the
+//! way the protocols do it: a graph of routers and pseudonodes, one shortest-path tree per router
+//! (Dijkstra, RFC 2328 section 16.1), equal-cost next hops kept side by side.
+//!
+//! A multi-access segment with two or more adjacent routers is a transit network represented by a
+//! pseudonode (the OSPF network-LSA / IS-IS DIS LSP): routers reach it at their interface cost and
+//! it reaches every attached router at cost 0. A segment with one router, or with passive
+//! interfaces only, is a stub network.
+
+use crate::config::{IgpIf, RoutingConfig};
+use crate::rib::{Action, NextHop, Protocol, Route};
+use nettwin_model::{Family, IfRef, Prefix, SegmentKind, Topology};
+use rayon::prelude::*;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::net::Ipv4Addr;
+
+/// Which IGP to compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Igp {
+    Ospf,
+    Isis,
+}
+
+/// One first hop out of the root: the egress interface and, past a directly attached
+/// pseudonode or over a point-to-point link, the neighbour's interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Hop {
+    iface: u32,
+    via: Option<IfRef>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    to: u32,
+    cost: u32,
+    /// For an edge out of a router: its interface index.
+    out_iface: u32,
+    /// The interface of the router at the far end (none when `to` is a pseudonode).
+    nbr: Option<IfRef>,
+}
+
+/// The IGP graph of one area.
+struct AreaGraph {
+    /// Vertices: routers are node indexes `0..nodes`, pseudonodes come after.
+    adj: Vec<Vec<Edge>>,
+    /// Prefixes attached to each vertex with their cost from it.
+    prefixes: Vec<Vec<(Prefix, u32)>>,
+    /// Routers that have at least one interface in this area (pseudonodes always true).
+    members: Vec<bool>,
+    /// How many vertices are routers; the rest are pseudonodes.
+    routers: usize,
+}
+
+fn ifs(cfg: &RoutingConfig, igp: Igp) -> &[Vec<IgpIf>] {
+    match igp {
+        Igp::Ospf => &cfg.ospf_if,
+        Igp::Isis => &cfg.isis_if,
+    }
+}
+
+fn speaks(cfg: &RoutingConfig, igp: Igp, node: usize) -> bool {
+    match igp {
+        Igp::Ospf => cfg.ospf[node].is_some(),
+        Igp::Isis => cfg.isis[node].is_some(),
+    }
+}
+
+fn node_area(cfg: &RoutingConfig, igp: Igp, node: usize) -> Ipv4Addr {
+    match igp {
+        Igp::Ospf => cfg.ospf[node]
+            .as_ref()
+            .map(|o| o.area)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED),
+        Igp::Isis => Ipv4Addr::UNSPECIFIED,
+    }
+}
+
+fn build_area(topo: &Topology, cfg: &RoutingConfig, igp: Igp, area: Ipv4Addr) -> AreaGraph {
+    let n = topo.nodes.len();
+    let settings = ifs(cfg, igp);
+    let mut g = AreaGraph {
+        adj: vec![Vec::new(); n],
+        prefixes: vec![Vec::new(); n],
+        members: vec![false; n],
+        routers: n,
+    };
+    for node in &topo.nodes {
+        let i = node.id.index();
+        if !speaks(cfg, igp, i) {
+            continue;
+        }
+        if node_area(cfg, igp, i) == area {
+            g.members[i] = true;
+            // Loopbacks are advertised as host routes at cost 0.
+            for a in [node.loopback.ipv4, node.loopback.ipv6]
+                .into_iter()
+                .flatten()
+            {
+                g.prefixes[i].push((Prefix::host(a.addr), 0));
+            }
+        }
+        for (k, iface) in node.interfaces.iter().enumerate() {
+            if iface.up && iface.segment.is_some() && settings[i][k].area == area {
+                g.members[i] = true;
+            }
+        }
+    }
+    for seg in &topo.segments {
+        // The IGP interfaces on this segment, in this area, administratively up.
+        let attached: Vec<(IfRef, &IgpIf)> = seg
+            .members
+            .iter()
+            .filter(|r| {
+                let ni = r.node.index();
+                speaks(cfg, igp, ni)
+                    && topo.interface(**r).up
+                    && settings[ni][r.index as usize].area == area
+                    && same_as(topo, seg, r.node)
+            })
+            .map(|r| (*r, &settings[r.node.index()][r.index as usize]))
+            .collect();
+        let active: Vec<&(IfRef, &IgpIf)> = attached.iter().filter(|(_, s)| !s.passive).collect();
+        let subnets: Vec<Prefix> = seg.ipv4.iter().chain(seg.ipv6.iter()).copied().collect();
+        let p2p = seg.kind == SegmentKind::P2p && active.len() == 2;
+        if active.len() >= 2 && !p2p {
+            // Transit network: a pseudonode.
+            let pn = g.adj.len() as u32;
+            g.adj.push(Vec::new());
+            g.members.push(true);
+            g.prefixes.push(subnets.iter().map(|p| (*p, 0)).collect());
+            for (r, s) in &active {
+                g.adj[r.node.index()].push(Edge {
+                    to: pn,
+                    cost: s.cost,
+                    out_iface: r.index,
+                    nbr: None,
+                });
+                g.adj[pn as usize].push(Edge {
+                    to: r.node.0,
+                    cost: 0,
+                    out_iface: 0,
+                    nbr: Some(*r),
+                });
+            }
+            // Passive routers on a transit LAN still advertise it as a stub.
+            for (r, s) in attached.iter().filter(|(_, s)| s.passive) {
+                for p in &subnets {
+                    g.prefixes[r.node.index()].push((*p, s.cost));
+                }
+            }
+            continue;
+        }
+        if p2p {
+            let (a, sa) = active[0];
+            let (b, sb) = active[1];
+            g.adj[a.node.index()].push(Edge {
+                to: b.node.0,
+                cost: sa.cost,
+                out_iface: a.index,
+                nbr: Some(*b),
+            });
+            g.adj[b.node.index()].push(Edge {
+                to: a.node.0,
+                cost: sb.cost,
+                out_iface: b.index,
+                nbr: Some(*a),
+            });
+        }
+        for (r, s) in &attached {
+            for p in &subnets {
+                g.prefixes[r.node.index()].push((*p, s.cost));
+            }
+        }
+    }
+    g
+}
+
+/// Whether a node's interface on `seg` belongs to its IGP: not when the segment reaches a
+/// router of another AS (an inter-AS link is external; eBGP runs there, as in netlab).
+fn same_as(topo: &Topology, seg: &nettwin_model::Segment, node: nettwin_model::NodeId) -> bool {
+    let mine = topo.node(node).asn;
+    seg.members.iter().all(|m| {
+        let other = topo.node(m.node);
+        !other.kind.forwards_ip() || other.asn.is_none() || mine.is_none() || other.asn == mine
+    })
+}
+
+/// Shortest-path tree from `root`: distance and first hops per vertex.
+fn spf(g: &AreaGraph, root: usize) -> (Vec<u32>, Vec<Vec<Hop>>) {
+    let nv = g.adj.len();
+    let mut dist = vec![u32::MAX; nv];
+    let mut hops: Vec<Vec<Hop>> = vec![Vec::new(); nv];
+    let mut done = vec![false; nv];
+    dist[root] = 0;
+    // Pseudonodes pop before routers at equal distance: their edges to routers cost 0, so a
+    // router's equal-cost hops through a pseudonode must be complete before it is expanded.
+    let mut heap = BinaryHeap::new();
+    heap.push(Reverse((0u32, 1u8, root as u32)));
+    while let Some(Reverse((d, _, u))) = heap.pop() {
+        let u = u as usize;
+        if done[u] || d > dist[u] {
+            continue;
+        }
+        done[u] = true;
+        for e in &g.adj[u] {
+            let v = e.to as usize;
+            if v == root || done[v] {
+                continue;
+            }
+            let nd = d.saturating_add(e.cost);
+            if nd > dist[v] {
+                continue;
+            }
+            let new_hops: Vec<Hop> = if u == root {
+                vec![Hop {
+                    iface: e.out_iface,
+                    via: e.nbr,
+                }]
+            } else {
+                hops[u]
+                    .iter()
+                    .map(|h| match h.via {
+                        // Crossing a LAN the root sits on: the next hop is the router on it.
+                        None => Hop {
+                            iface: h.iface,
+                            via: e.nbr,
+                        },
+                        Some(_) => *h,
+                    })
+                    .collect()
+            };
+            if nd < dist[v] {
+                dist[v] = nd;
+                hops[v] = new_hops;
+                heap.push(Reverse((nd, u8::from(v < g.routers), v as u32)));
+            } else {
+                for h in new_hops {
+                    if !hops[v].contains(&h) {
+                        hops[v].push(h);
+                    }
+                }
+            }
+        }
+    }
+    (dist, hops)
+}
+
+/// Best way to each prefix found so far: cost and first hops.
+type Reach = BTreeMap<Prefix, (u32, Vec<Hop>)>;
+
+fn offer(reach: &mut Reach, p: Prefix, cost: u32, hops: &[Hop]) {
+    match reach.get_mut(&p) {
+        Some((c, h)) if *c == cost => {
+            for x in hops {
+                if !h.contains(x) {
+                    h.push(*x);
+                }
+            }
+        }
+        Some((c, _)) if *c < cost => {}
+        _ => {
+            reach.insert(p, (cost, hops.to_vec()));
+        }
+    }
+}
+
+/// Intra-area reachability of one router in one area: prefixes to (cost, hops), and the
+/// distance and hops to every router (for inter-area routes through border routers).
+struct AreaView {
+    prefixes: Reach,
+    dist: Vec<u32>,
+    hops: Vec<Vec<Hop>>,
+}
+
+fn area_view(g: &AreaGraph, root: usize, own: &[Prefix]) -> AreaView {
+    let (dist, hops) = spf(g, root);
+    let mut prefixes = Reach::new();
+    for v in 0..g.adj.len() {
+        if v == root || dist[v] == u32::MAX {
+            continue;
+        }
+        for (p, c) in &g.prefixes[v] {
+            if own.contains(p) {
+                continue;
+            }
+            offer(&mut prefixes, *p, dist[v].saturating_add(*c), &hops[v]);
+        }
+    }
+    AreaView {
+        prefixes,
+        dist,
+        hops: hops.into_iter().take(g.routers).collect(),
+    }
+}
+
+/// The prefixes a router reaches by itself (connected subnets of up interfaces, loopbacks).
+fn own_prefixes(topo: &Topology, node: usize) -> Vec<Prefix> {
+    let n = &topo.nodes[node];
+    let mut own: Vec<Prefix> = n
+        .interfaces
+        .iter()
+        .filter(|i| i.up)
+        .flat_map(|i| [i.ipv4, i.ipv6])
+        .flatten()
+        .map(|a| a.subnet())
+        .collect();
+    own.extend(
+        [n.loopback.ipv4, n.loopback.ipv6]
+            .into_iter()
+            .flatten()
+            .map(|a| Prefix::host(a.addr)),
+    );
+    own
+}
+
+/// Turns first hops into next hops for the prefix's address family.
+fn next_hops(
+    topo: &Topology,
+    root: usize,
+    family: Family,
+    hops: &[Hop],
+    max: usize,
+) -> Vec<NextHop> {
+    let mut out: Vec<NextHop> = hops
+        .iter()
+        .filter_map(|h| {
+            let address = match h.via {
+                None => None,
+                Some(r) => {
+                    let i = topo.interface(r);
+                    let a = match family {
+                        Family::Ipv4 => i.ipv4,
+                        Family::Ipv6 => i.ipv6,
+                    };
+                    Some(a?.addr)
+                }
+            };
+            // The egress interface must carry the family too.
+            let egress = &topo.nodes[root].interfaces[h.iface as usize];
+            let has = match family {
+                Family::Ipv4 => egress.ipv4.is_some(),
+                Family::Ipv6 => egress.ipv6.is_some(),
+            };
+            has.then_some(NextHop {
+                address,
+                interface: h.iface,
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out.truncate(max);
+    out
+}
+
+/// Routes of one IGP for every router that runs it.
+pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>> {
+    let n = topo.nodes.len();
+    let settings = ifs(cfg, igp);
+    // Areas in use, backbone first.
+    let mut areas: Vec<Ipv4Addr> = Vec::new();
+    for (i, node_settings) in settings.iter().enumerate().take(n) {
+        if !speaks(cfg, igp, i) {
+            continue;
+        }
+        areas.push(node_area(cfg, igp, i));
+        areas.extend(node_settings.iter().map(|s| s.area));
+    }
+    areas.sort();
+    areas.dedup();
+    if areas.is_empty() {
+        return vec![Vec::new(); n];
+    }
+    let graphs: Vec<AreaGraph> = areas
+        .iter()
+        .map(|a| build_area(topo, cfg, igp, *a))
+        .collect();
+    let backbone = areas.iter().position(|a| *a == Ipv4Addr::UNSPECIFIED);
+
+    // Phase 1: every router's intra-area view of every area it is in.
+    let views: Vec<Vec<Option<AreaView>>> = (0..n)
+        .into_par_iter()
+        .map(|r| {
+            if !speaks(cfg, igp, r) {
+                return Vec::new();
+            }
+            let own = own_prefixes(topo, r);
+            graphs
+                .iter()
+                .map(|g| g.members[r].then(|| area_view(g, r, &own)))
+                .collect()
+        })
+        .collect();
+    let in_area = |r: usize, a: usize| views[r].get(a).is_some_and(Option::is_some);
+    let is_abr = |r: usize| {
+        backbone.is_some_and(|b| in_area(r, b))
+            && (0..areas.len()).filter(|a| in_area(r, *a)).count() >= 2
+    };
+    let abrs: Vec<usize> = (0..n).filter(|r| is_abr(*r)).collect();
+
+    // Phase 2: what each border router summarises into each of its areas (RFC 2328 12.4.3):
+    // its intra-area routes of its other areas, and into non-backbone areas also the inter-area
+    // routes it learned over the backbone.
+    let backbone_inter: Vec<Reach> = abrs
+        .iter()
+        .map(|&b| {
+            let mut reach = Reach::new();
+            let Some(bb) = backbone else { return reach };
+            let view = views[b][bb].as_ref().expect("ABR is in the backbone");
+            for &other in abrs.iter().filter(|o| **o != b) {
+                if view.dist[other] == u32::MAX {
+                    continue;
+                }
+                for (a, v) in views[other].iter().enumerate() {
+                    if a == bb {
+                        continue;
+                    }
+                    if let Some(v) = v {
+                        for (p, (c, _)) in &v.prefixes {
+                            offer(
+                                &mut reach,
+                                *p,
+                                view.dist[other].saturating_add(*c),
+                                &view.hops[other],
+                            );
+                        }
+                    }
+                }
+            }
+            reach
+        })
+        .collect();
+    let summary_cost = |b_idx: usize, into: usize, p: &Prefix| -> Option<u32> {
+        let b = abrs[b_idx];
+        let mut best: Option<u32> = None;
+        for (a, v) in views[b].iter().enumerate() {
+            if a == into {
+                continue;
+            }
+            if let Some(v) = v {
+                if let Some((c, _)) = v.prefixes.get(p) {
+                    best = Some(best.map_or(*c, |x| x.min(*c)));
+                }
+            }
+        }
+        if Some(into) != backbone {
+            if let Some((c, _)) = backbone_inter[b_idx].get(p) {
+                best = Some(best.map_or(*c, |x| x.min(*c)));
+            }
+        }
+        best
+    };
+
+    let (protocol, inter_protocol) = match igp {
+        Igp::Ospf => (Protocol::Ospf, Protocol::OspfInterArea),
+        Igp::Isis => (Protocol::Isis, Protocol::Isis),
+    };
+    let distance_of = |p: Protocol| cfg.distances.of(p);
+    let max_paths = |r: usize| match igp {
+        Igp::Ospf => cfg.ospf[r].as_ref().map(|o| o.maximum_paths).unwrap_or(1),
+        Igp::Isis => cfg.isis[r].as_ref().map(|o| o.maximum_paths).unwrap_or(1),
+    };
+
+    (0..n)
+        .into_par_iter()
+        .map(|r| {
+            if !speaks(cfg, igp, r) {
+                return Vec::new();
+            }
+            let own = own_prefixes(topo, r);
+            let mut intra = Reach::new();
+            for v in views[r].iter().flatten() {
+                for (p, (c, h)) in &v.prefixes {
+                    offer(&mut intra, *p, *c, h);
+                }
+            }
+            // Inter-area: through border routers reachable in my areas; an ABR looks at
+            // backbone summaries only (RFC 2328 16.2).
+            let mut inter = Reach::new();
+            if !abrs.is_empty() {
+                let my_areas: Vec<usize> = (0..areas.len())
+                    .filter(|a| in_area(r, *a))
+                    .filter(|a| !is_abr(r) || Some(*a) == backbone)
+                    .collect();
+                let candidates: std::collections::BTreeSet<Prefix> = abrs
+                    .iter()
+                    .flat_map(|&b| {
+                        views[b]
+                            .iter()
+                            .flatten()
+                            .flat_map(|v| v.prefixes.keys().copied())
+                    })
+                    .chain(backbone_inter.iter().flat_map(|m| m.keys().copied()))
+                    .collect();
+                for p in candidates {
+                    if intra.contains_key(&p) || own.contains(&p) {
+                        continue;
+                    }
+                    for &a in &my_areas {
+                        let view = views[r][a].as_ref().expect("member of the area");
+                        for (bi, &b) in abrs.iter().enumerate() {
+                            if !in_area(b, a) {
+                                continue;
+                            }
+                            let (to_b, hops) = if b == r {
+                                continue;
+                            } else {
+                                (view.dist[b], &view.hops[b])
+                            };
+                            if to_b == u32::MAX {
+                                continue;
+                            }
+                            if let Some(c) = summary_cost(bi, a, &p) {
+                                offer(&mut inter, p, to_b.saturating_add(c), hops);
+                            }
+                        }
+                    }
+                }
+            }
+            let mut routes = Vec::with_capacity(intra.len() + inter.len());
+            for (set, proto) in [(intra, protocol), (inter, inter_protocol)] {
+                for (p, (cost, hops)) in set {
+                    let nh = next_hops(topo, r, p.family(), &hops, max_paths(r));
+                    if nh.is_empty() {
+                        continue;
+                    }
+                    routes.push(Route {
+                        prefix: p,
+                        protocol: proto,
+                        distance: distance_of(proto),
+                        metric: cost,
+                        action: Action::Forward { next_hops: nh },
+                        bgp: None,
+                    });
+                }
+            }
+            routes
+        })
+        .collect()
+}

@@ -1,0 +1,217 @@
+//! Connected, local and static routes, and the default route of end hosts.
+
+use crate::rib::{select, Action, Distances, Fib, NextHop, Protocol, Route};
+use nettwin_model::{Family, NodeId, NodeKind, Prefix, StaticNextHop, Topology};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Connected subnets of up interfaces, the router's own addresses (local), and loopbacks.
+pub fn connected(topo: &Topology, id: NodeId, d: &Distances) -> Vec<Route> {
+    let node = topo.node(id);
+    let mut out = Vec::new();
+    let receive = |prefix: Prefix, protocol: Protocol| Route {
+        prefix,
+        protocol,
+        distance: d.of(protocol),
+        metric: 0,
+        action: Action::Receive,
+        bgp: None,
+    };
+    for a in [node.loopback.ipv4, node.loopback.ipv6]
+        .into_iter()
+        .flatten()
+    {
+        out.push(receive(Prefix::host(a.addr), Protocol::Connected));
+    }
+    for (i, iface) in node.interfaces.iter().enumerate() {
+        if !iface.up {
+            continue;
+        }
+        for a in [iface.ipv4, iface.ipv6].into_iter().flatten() {
+            let subnet = a.subnet();
+            if subnet.len() < a.family().max_len() {
+                out.push(Route {
+                    prefix: subnet,
+                    protocol: Protocol::Connected,
+                    distance: d.connected,
+                    metric: 0,
+                    action: Action::Forward {
+                        next_hops: vec![NextHop {
+                            address: None,
+                            interface: i as u32,
+                        }],
+                    },
+                    bgp: None,
+                });
+            }
+            out.push(receive(Prefix::host(a.addr), Protocol::Local));
+        }
+    }
+    out
+}
+
+/// A static route to resolve: prefix, distance and where it points.
+struct Wanted {
+    prefix: Prefix,
+    distance: u8,
+    target: StaticNextHop,
+}
+
+/// The statics a node wants: its configured ones, and for a host without a default route of a
+/// family, a default route to the first router on its segment (what DHCP or netlab would give).
+fn wanted(topo: &Topology, id: NodeId, d: &Distances) -> Vec<Wanted> {
+    let node = topo.node(id);
+    let mut out: Vec<Wanted> = node
+        .statics
+        .iter()
+        .map(|s| Wanted {
+            prefix: s.prefix,
+            distance: if s.distance == 1 {
+                d.static_
+            } else {
+                s.distance
+            },
+            target: s.next_hop.clone(),
+        })
+        .collect();
+    if node.kind == NodeKind::Host {
+        for fam in [Family::Ipv4, Family::Ipv6] {
+            if node
+                .statics
+                .iter()
+                .any(|s| s.prefix.is_default() && s.prefix.family() == fam)
+            {
+                continue;
+            }
+            let gateway = node.interfaces.iter().filter(|i| i.up).find_map(|i| {
+                let seg = topo.segment(i.segment?);
+                seg.members.iter().find_map(|m| {
+                    let peer = topo.node(m.node);
+                    let pi = topo.interface(*m);
+                    if !peer.kind.forwards_ip() || !pi.up {
+                        return None;
+                    }
+                    match fam {
+                        Family::Ipv4 => pi.ipv4,
+                        Family::Ipv6 => pi.ipv6,
+                    }
+                    .map(|a| a.addr)
+                })
+            });
+            if let Some(gw) = gateway {
+                let zero = match fam {
+                    Family::Ipv4 => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    Family::Ipv6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                };
+                out.push(Wanted {
+                    prefix: Prefix::new(zero, 0),
+                    distance: d.static_,
+                    target: StaticNextHop::Address {
+                        address: gw,
+                        interface: None,
+                    },
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Resolves static routes against the node's other routes. Next hops are resolved recursively
+/// (a static may resolve through another static); a static whose next hop cannot be reached is
+/// not installed, which is what lets a floating static take over.
+pub fn resolve(topo: &Topology, id: NodeId, others: &[Route], d: &Distances) -> Vec<Route> {
+    let node = topo.node(id);
+    let wanted = wanted(topo, id, d);
+    let mut resolved: Vec<Route> = Vec::new();
+    // Two rounds: the second lets statics resolve through statics found in the first.
+    for _ in 0..2 {
+        let mut pool: Vec<Route> = others.to_vec();
+        pool.extend(resolved.iter().cloned());
+        let fib = Fib::new(select(&pool));
+        let mut merged: BTreeMap<(Prefix, u8), Route> = BTreeMap::new();
+        for w in &wanted {
+            let action = match &w.target {
+                StaticNextHop::Discard => Some(Action::Discard),
+                StaticNextHop::Interface { interface } => node.interfaces[*interface as usize]
+                    .up
+                    .then(|| Action::Forward {
+                        next_hops: vec![NextHop {
+                            address: None,
+                            interface: *interface,
+                        }],
+                    }),
+                StaticNextHop::Address { address, interface } => {
+                    via(&fib, *address, *interface, node)
+                        .map(|next_hops| Action::Forward { next_hops })
+                }
+            };
+            let Some(action) = action else { continue };
+            match merged.get_mut(&(w.prefix, w.distance)) {
+                Some(r) => {
+                    // Equal statics for one prefix are ECMP.
+                    if let (Action::Forward { next_hops: a }, Action::Forward { next_hops: b }) =
+                        (&mut r.action, action)
+                    {
+                        for h in b {
+                            if !a.contains(&h) {
+                                a.push(h);
+                            }
+                        }
+                        a.sort();
+                    }
+                }
+                None => {
+                    merged.insert(
+                        (w.prefix, w.distance),
+                        Route {
+                            prefix: w.prefix,
+                            protocol: Protocol::Static,
+                            distance: w.distance,
+                            metric: 0,
+                            action,
+                            bgp: None,
+                        },
+                    );
+                }
+            }
+        }
+        resolved = merged.into_values().collect();
+    }
+    resolved
+}
+
+/// Next hops that reach `address`, out of `pinned` when given.
+fn via(
+    fib: &Fib,
+    address: IpAddr,
+    pinned: Option<u32>,
+    node: &nettwin_model::Node,
+) -> Option<Vec<NextHop>> {
+    if let Some(i) = pinned {
+        let iface = &node.interfaces[i as usize];
+        let on_link = [iface.ipv4, iface.ipv6]
+            .into_iter()
+            .flatten()
+            .any(|a| a.subnet().contains(address));
+        if iface.up && on_link {
+            return Some(vec![NextHop {
+                address: Some(address),
+                interface: i,
+            }]);
+        }
+    }
+    let route = fib.lookup(address)?;
+    let hops: Vec<NextHop> = match &route.action {
+        Action::Forward { next_hops } => next_hops
+            .iter()
+            .filter(|h| pinned.is_none_or(|p| p == h.interface))
+            .map(|h| NextHop {
+                address: Some(h.address.unwrap_or(address)),
+                interface: h.interface,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    (!hops.is_empty()).then_some(hops)
+}

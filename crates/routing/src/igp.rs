@@ -273,17 +273,15 @@ struct AreaView {
     hops: Vec<Vec<Hop>>,
 }
 
-fn area_view(g: &AreaGraph, root: usize, own: &[Prefix]) -> AreaView {
+/// Includes the root's own prefixes (with empty hops): a border router summarises them too.
+fn area_view(g: &AreaGraph, root: usize) -> AreaView {
     let (dist, hops) = spf(g, root);
     let mut prefixes = Reach::new();
     for v in 0..g.adj.len() {
-        if v == root || dist[v] == u32::MAX {
+        if dist[v] == u32::MAX {
             continue;
         }
         for (p, c) in &g.prefixes[v] {
-            if own.contains(p) {
-                continue;
-            }
             offer(&mut prefixes, *p, dist[v].saturating_add(*c), &hops[v]);
         }
     }
@@ -385,10 +383,9 @@ pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>
             if !speaks(cfg, igp, r) {
                 return Vec::new();
             }
-            let own = own_prefixes(topo, r);
             graphs
                 .iter()
-                .map(|g| g.members[r].then(|| area_view(g, r, &own)))
+                .map(|g| g.members[r].then(|| area_view(g, r)))
                 .collect()
         })
         .collect();
@@ -472,7 +469,9 @@ pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>
             let mut intra = Reach::new();
             for v in views[r].iter().flatten() {
                 for (p, (c, h)) in &v.prefixes {
-                    offer(&mut intra, *p, *c, h);
+                    if !own.contains(p) {
+                        offer(&mut intra, *p, *c, h);
+                    }
                 }
             }
             // Inter-area: through border routers reachable in my areas; an ABR looks at

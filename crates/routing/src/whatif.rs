@@ -46,6 +46,15 @@ pub fn apply(topo: &Topology, changes: &[Change]) -> Result<Topology, RoutingErr
             Change::LinkCost(..) | Change::SessionDown(..) => {}
         }
     }
+    // A cable with one end shut is down at both ends (the far end loses carrier); on a shared
+    // medium the other stations stay up.
+    for link in &t.links {
+        if link.ends.len() == 2 && link.ends.iter().any(|e| !t.interface(*e).up) {
+            for e in link.ends.clone() {
+                t.nodes[e.node.index()].interfaces[e.index as usize].up = false;
+            }
+        }
+    }
     Ok(t)
 }
 

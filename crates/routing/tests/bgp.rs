@@ -1,0 +1,324 @@
+//! BGP: route reflection, decision process, policies, loop prevention, multipath.
+
+mod common;
+use common::{fib, setup};
+use nettwin_model::Prefix;
+use nettwin_routing::{explain, SessionKind, Step};
+
+fn p(s: &str) -> Prefix {
+    s.parse().unwrap()
+}
+
+/// AS 65000: rr reflects for c1, c2, c3 (OSPF inside); c1 peers with x1 (AS 65100), which
+/// originates 198.18.200.0/24. Links 198.19.0.0/31.. in order; loopbacks 198.18.0.1.. in order.
+const RR: &str = "module: [ospf, bgp]
+nodes:
+  rr: {asn: 65000, bgp: {rr: true}}
+  c1: {asn: 65000}
+  c2: {asn: 65000}
+  c3: {asn: 65000}
+  x1: {asn: 65100, bgp: {originate: [198.18.200.0/24]}}
+links:
+  - [rr, c1]
+  - [rr, c2]
+  - [rr, c3]
+  - [c1, x1]
+";
+
+#[test]
+fn route_reflector_reflects_client_routes_with_originator_and_cluster_list() {
+    let (t, r) = setup(RR);
+    assert_eq!(
+        fib(&t, &r, "c1", &["B"]),
+        vec![
+            "B 198.18.0.5/32 20/0 198.19.0.7@eth2",
+            "B 198.18.200.0/24 20/0 198.19.0.7@eth2"
+        ]
+    );
+    // c2 learns it from the reflector, next hop c1's loopback (next-hop-self), resolved by OSPF.
+    assert_eq!(
+        fib(&t, &r, "c2", &["B"]),
+        vec![
+            "B 198.18.0.5/32 200/0 198.19.0.2@eth1",
+            "B 198.18.200.0/24 200/0 198.19.0.2@eth1"
+        ]
+    );
+    let c2 = t.node_by_name("c2").unwrap().id;
+    let paths = &r.node(c2).bgp.as_ref().unwrap().table[&p("198.18.200.0/24")];
+    assert_eq!(
+        paths.len(),
+        1,
+        "one path: clients have no session with each other"
+    );
+    let a = &paths[0].attrs;
+    assert_eq!(a.next_hop.to_string(), "198.18.0.2");
+    assert_eq!(a.as_path, vec![65100]);
+    assert_eq!(a.originator_id.unwrap().to_string(), "198.18.0.2");
+    assert_eq!(
+        a.cluster_list
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+        vec!["198.18.0.1"]
+    );
+    // Sessions: each client peers only with the reflector; the reflector with all three.
+    let peers = |n: &str| {
+        r.node(t.node_by_name(n).unwrap().id)
+            .bgp
+            .as_ref()
+            .unwrap()
+            .peers
+            .len()
+    };
+    assert_eq!(
+        (peers("rr"), peers("c1"), peers("c2"), peers("c3")),
+        (3, 2, 1, 1)
+    );
+    // The reflector holds exactly one path (from c1): nothing was reflected back to it.
+    let rr = t.node_by_name("rr").unwrap().id;
+    assert_eq!(
+        r.node(rr).bgp.as_ref().unwrap().table[&p("198.18.200.0/24")].len(),
+        1
+    );
+    // x1 learns AS 65000's loopbacks over eBGP.
+    assert!(fib(&t, &r, "x1", &["B"]).contains(&"B 198.18.0.4/32 20/0 198.19.0.6@eth1".to_string()));
+}
+
+#[test]
+fn without_reflectors_ibgp_is_a_full_mesh() {
+    let (t, r) = setup(&RR.replace(", bgp: {rr: true}", ""));
+    let c2 = t.node_by_name("c2").unwrap().id;
+    let b = r.node(c2).bgp.as_ref().unwrap();
+    assert_eq!(b.peers.len(), 3);
+    assert!(b
+        .peers
+        .iter()
+        .all(|p| p.kind == SessionKind::Ibgp && p.established));
+    let path = &b.table[&p("198.18.200.0/24")][0];
+    assert_eq!(path.from_node, Some(t.node_by_name("c1").unwrap().id));
+    assert!(path.attrs.cluster_list.is_empty());
+}
+
+/// r1 (AS 65000) hears 198.18.200.0/24 from x1 and x2 (both AS 65100) with MED 50 and 10.
+const TWO_EXITS: &str = "module: [bgp]
+nodes:
+  r1: {asn: 65000}
+  x1: {asn: 65100, bgp: {originate: [198.18.200.0/24], advertise_loopback: false, export: [{set: {med: 50}}]}}
+  x2: {asn: 65100, bgp: {originate: [198.18.200.0/24], advertise_loopback: false, export: [{set: {med: 10}}]}}
+links:
+  - [r1, x1]
+  - [r1, x2]
+";
+
+#[test]
+fn lower_med_from_the_same_neighbour_as_wins() {
+    let (t, r) = setup(TWO_EXITS);
+    assert_eq!(
+        fib(&t, &r, "r1", &["B"]),
+        vec!["B 198.18.200.0/24 20/10 198.19.0.3@eth2"]
+    );
+    let e = explain(
+        &r,
+        &t,
+        t.node_by_name("r1").unwrap().id,
+        &p("198.18.200.0/24"),
+    );
+    assert_eq!(e.bgp_paths.len(), 2);
+    assert!(e.bgp_paths[0].best);
+    assert_eq!(e.bgp_paths[1].decided_by, Some(Step::Med));
+}
+
+#[test]
+fn local_preference_beats_med() {
+    let text = TWO_EXITS.replace(
+        "  r1: {asn: 65000}",
+        "  r1: {asn: 65000, bgp: {neighbors: {x1: {import: [{set: {local_pref: 200}}]}}}}",
+    );
+    let (t, r) = setup(&text);
+    assert_eq!(
+        fib(&t, &r, "r1", &["B"]),
+        vec!["B 198.18.200.0/24 20/50 198.19.0.1@eth1"]
+    );
+    let e = explain(
+        &r,
+        &t,
+        t.node_by_name("r1").unwrap().id,
+        &p("198.18.200.0/24"),
+    );
+    assert_eq!(e.bgp_paths[0].attrs.local_pref, 200);
+    assert_eq!(e.bgp_paths[1].decided_by, Some(Step::LocalPref));
+}
+
+#[test]
+fn multipath_installs_equal_paths() {
+    let text = TWO_EXITS
+        .replace(", export: [{set: {med: 50}}]", "")
+        .replace(", export: [{set: {med: 10}}]", "")
+        .replace(
+            "  r1: {asn: 65000}",
+            "  r1: {asn: 65000, bgp: {maximum_paths: 2}}",
+        );
+    let (t, r) = setup(&text);
+    assert_eq!(
+        fib(&t, &r, "r1", &["B"]),
+        vec!["B 198.18.200.0/24 20/0 198.19.0.1@eth1 198.19.0.3@eth2"]
+    );
+    // Without multipath the tie goes to the lower router id (x1's loopback 198.18.0.2).
+    let (t, r) = setup(&text.replace("{maximum_paths: 2}", "{maximum_paths: 1}"));
+    assert_eq!(
+        fib(&t, &r, "r1", &["B"]),
+        vec!["B 198.18.200.0/24 20/0 198.19.0.1@eth1"]
+    );
+    let e = explain(
+        &r,
+        &t,
+        t.node_by_name("r1").unwrap().id,
+        &p("198.18.200.0/24"),
+    );
+    assert_eq!(e.bgp_paths[1].decided_by, Some(Step::RouterId));
+}
+
+#[test]
+fn policies_deny_prepend_tag_and_no_export() {
+    let text = "module: [bgp]
+nodes:
+  y1: {asn: 65200, bgp: {advertise_loopback: false}}
+  r1:
+    asn: 65000
+    bgp:
+      advertise_loopback: false
+      import:
+        - {match: {prefix: [198.18.202.0/24]}, action: deny}
+        - {action: permit}
+  x1:
+    asn: 65100
+    bgp:
+      advertise_loopback: false
+      originate: [198.18.200.0/24, 198.18.201.0/24, 198.18.202.0/24]
+      export:
+        - {match: {prefix: [198.18.201.0/24]}, set: {community: [no-export]}}
+        - {set: {prepend: 2, community: [65100:7]}}
+links:
+  - [y1, r1]
+  - [r1, x1]
+";
+    let (t, r) = setup(text);
+    let r1 = r
+        .node(t.node_by_name("r1").unwrap().id)
+        .bgp
+        .as_ref()
+        .unwrap();
+    let prefixes: Vec<String> = r1.table.keys().map(|k| k.to_string()).collect();
+    assert_eq!(
+        prefixes,
+        vec!["198.18.200.0/24", "198.18.201.0/24"],
+        "202 denied on import"
+    );
+    let a200 = &r1.table[&p("198.18.200.0/24")][0].attrs;
+    assert_eq!(a200.as_path, vec![65100, 65100, 65100]);
+    assert_eq!(
+        a200.communities
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+        vec!["65100:7"]
+    );
+    let a201 = &r1.table[&p("198.18.201.0/24")][0].attrs;
+    assert_eq!(a201.as_path, vec![65100]);
+    assert_eq!(
+        a201.communities
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+        vec!["no-export"]
+    );
+    // y1 gets 200 (with r1's AS in front) but not the no-export 201.
+    let y1 = r
+        .node(t.node_by_name("y1").unwrap().id)
+        .bgp
+        .as_ref()
+        .unwrap();
+    let prefixes: Vec<String> = y1.table.keys().map(|k| k.to_string()).collect();
+    assert_eq!(prefixes, vec!["198.18.200.0/24"]);
+    assert_eq!(
+        y1.table[&p("198.18.200.0/24")][0].attrs.as_path,
+        vec![65000, 65100, 65100, 65100]
+    );
+}
+
+#[test]
+fn as_path_loop_prevention_and_session_state() {
+    let (t, r) = setup("module: [bgp]\nnodes:\n  r1: {asn: 65000}\n  x1: {asn: 65100, bgp: {advertise_loopback: false}}\n  r2: {asn: 65000, bgp: {advertise_loopback: false}}\nlinks: [[r1, x1], [x1, r2]]\n");
+    let x1 = r
+        .node(t.node_by_name("x1").unwrap().id)
+        .bgp
+        .as_ref()
+        .unwrap();
+    assert_eq!(x1.table[&p("198.18.0.1/32")][0].attrs.as_path, vec![65000]);
+    let r2 = r
+        .node(t.node_by_name("r2").unwrap().id)
+        .bgp
+        .as_ref()
+        .unwrap();
+    assert!(
+        r2.table.is_empty(),
+        "r2 must reject a path carrying its own AS: {:?}",
+        r2.table.keys()
+    );
+    let ibgp = r2
+        .peers
+        .iter()
+        .find(|p| p.kind == SessionKind::Ibgp)
+        .unwrap();
+    assert!(!ibgp.established);
+    assert_eq!(
+        ibgp.down_reason.as_deref(),
+        Some("r1 has no route to 198.18.0.3")
+    );
+}
+
+#[test]
+fn session_shutdown_withdraws_routes() {
+    let (t, _) = setup(RR);
+    let id = |n: &str| t.node_by_name(n).unwrap().id;
+    let r = nettwin_routing::compute_with(
+        &t,
+        &[nettwin_routing::Change::SessionDown(id("c1"), id("x1"))],
+    )
+    .unwrap();
+    assert!(fib(&t, &r, "c2", &["B"])
+        .iter()
+        .all(|l| !l.contains("198.18.200.0/24")));
+    let c1 = r.node(id("c1")).bgp.as_ref().unwrap();
+    let down = c1.peers.iter().find(|p| p.node == id("x1")).unwrap();
+    assert_eq!(
+        down.down_reason.as_deref(),
+        Some("administratively shut down")
+    );
+}
+
+#[test]
+fn ebgp_beats_ibgp_and_routes_are_explained_across_protocols() {
+    // pe1 and pe2 (AS 65000, OSPF) both peer with x1 (AS 65100); pe1 hears x1's prefix directly
+    // (eBGP, distance 20) and via pe2 (iBGP, 200).
+    let text = "module: [ospf, bgp]\nnodes:\n  pe1: {asn: 65000}\n  pe2: {asn: 65000}\n  x1: {asn: 65100, bgp: {originate: [198.18.200.0/24]}}\nlinks: [[pe1, pe2], [pe1, x1], [pe2, x1]]\n";
+    let (t, r) = setup(text);
+    let e = explain(
+        &r,
+        &t,
+        t.node_by_name("pe1").unwrap().id,
+        &p("198.18.200.0/24"),
+    );
+    assert_eq!(e.bgp_paths.len(), 2);
+    assert!(e.bgp_paths[0].ebgp && e.bgp_paths[0].best);
+    assert_eq!(e.bgp_paths[1].decided_by, Some(Step::EbgpOverIbgp));
+    // x1's loopback: pe1 knows it from eBGP only (x1 is not in AS 65000's OSPF).
+    let e = explain(
+        &r,
+        &t,
+        t.node_by_name("pe1").unwrap().id,
+        &p("198.18.0.3/32"),
+    );
+    assert_eq!(e.candidates.len(), 1);
+    assert!(e.candidates[0].selected);
+}

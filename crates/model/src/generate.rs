@@ -79,3 +79,113 @@ mod tests {
         assert_eq!(random_routers(50, 80, 7), text, "same seed, same file");
     }
 }
+
+/// An ISP-like network: `routers` routers in one AS with a random mesh (average degree about
+/// four), OSPF inside, two route reflectors (r0 and r1) and every router originating
+/// `prefixes` /24s into BGP.
+pub fn isp(routers: usize, prefixes: usize, seed: u64) -> String {
+    assert!(routers >= 2);
+    let mut rng = SplitMix64::new(seed);
+    let mut out = String::with_capacity(routers * (60 + prefixes * 18));
+    out.push_str("name: isp\nmodule: [ospf, bgp]\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10}\nnodes:\n");
+    for i in 0..routers {
+        let _ = write!(out, "  r{i}: {{asn: 65000, bgp: {{");
+        if i < 2 {
+            out.push_str("rr: true, ");
+        }
+        out.push_str("originate: [");
+        for p in 0..prefixes {
+            let n = i * prefixes + p;
+            let _ = write!(
+                out,
+                "{}{}.{}.{}.0/24",
+                if p > 0 { ", " } else { "" },
+                100 + (n >> 16),
+                (n >> 8) & 255,
+                n & 255
+            );
+        }
+        out.push_str("]}}\n");
+    }
+    out.push_str("links:\n");
+    let mut seen = std::collections::HashSet::new();
+    for i in 1..routers {
+        let j = rng.below(i as u64) as usize;
+        seen.insert((j, i));
+        let _ = writeln!(
+            out,
+            "  - {{r{j}: {{}}, r{i}: {{}}, cost: {}}}",
+            1 + rng.below(10)
+        );
+    }
+    let mut extra = routers;
+    while extra > 0 {
+        let a = rng.below(routers as u64) as usize;
+        let b = rng.below(routers as u64) as usize;
+        if a == b || !seen.insert((a.min(b), a.max(b))) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  - {{r{}: {{}}, r{}: {{}}, cost: {}}}",
+            a.min(b),
+            a.max(b),
+            1 + rng.below(10)
+        );
+        extra -= 1;
+    }
+    out
+}
+
+/// A k-ary fat-tree (Al-Fares et al.): (k/2)^2 core, k pods of k/2 aggregation and k/2 edge
+/// routers, one host per edge router; OSPF everywhere, every link cost 1 (maximal ECMP).
+pub fn fat_tree(k: usize) -> String {
+    assert!(k >= 2 && k % 2 == 0, "k must be even");
+    let half = k / 2;
+    let mut out = String::new();
+    out.push_str("name: fat-tree\nmodule: [ospf]\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10}\nnodes:\n");
+    for c in 0..half * half {
+        let _ = writeln!(out, "  c{c}: {{}}");
+    }
+    for p in 0..k {
+        for a in 0..half {
+            let _ = writeln!(out, "  a{p}_{a}: {{}}");
+            let _ = writeln!(out, "  e{p}_{a}: {{}}");
+            let _ = writeln!(out, "  h{p}_{a}: {{kind: host}}");
+        }
+    }
+    out.push_str("links:\n");
+    for p in 0..k {
+        for a in 0..half {
+            for c in 0..half {
+                let _ = writeln!(out, "  - [c{}, a{p}_{a}]", a * half + c);
+            }
+            for e in 0..half {
+                let _ = writeln!(out, "  - [a{p}_{a}, e{p}_{e}]");
+            }
+            let _ = writeln!(out, "  - [e{p}_{a}, h{p}_{a}]");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn fat_tree_has_the_textbook_counts() {
+        let t = crate::load_str("ft.yml", &fat_tree(4)).unwrap();
+        // k=4: 4 core, 8 aggregation, 8 edge, 8 hosts; k^3/4 = 16 core-agg + 16 agg-edge links.
+        assert_eq!(t.nodes.len(), 4 + 8 + 8 + 8);
+        assert_eq!(t.links.len(), 16 + 16 + 8);
+    }
+
+    #[test]
+    fn isp_loads_with_reflectors_and_originated_prefixes() {
+        let t = crate::load_str("isp.yml", &isp(20, 3, 1)).unwrap();
+        assert_eq!(t.nodes.len(), 20);
+        assert_eq!(t.links.len(), 19 + 20);
+        assert!(t.nodes[0].config["bgp"].get("rr").is_some());
+    }
+}

@@ -24,6 +24,22 @@ enum What {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Full routing (OSPF + iBGP with two route reflectors) on a generated ISP network, or
+    /// OSPF on a k-ary fat-tree with --fat-tree K.
+    Routing {
+        #[arg(long, default_value_t = 2000)]
+        routers: usize,
+        /// Prefixes each router originates into BGP.
+        #[arg(long, default_value_t = 10)]
+        prefixes: usize,
+        /// Instead: a k-ary fat-tree (k even), OSPF only.
+        #[arg(long)]
+        fat_tree: Option<usize>,
+        #[arg(long, default_value_t = 3)]
+        iterations: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 /// Minimum, median and maximum of repeated timings.
@@ -84,6 +100,53 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             println!(
                 "load+validate {nodes} nodes, {links} links ({:.1} MB of YAML): min {:.1} ms, median {:.1} ms, max {:.1} ms over {} runs",
                 text.len() as f64 / 1e6, timing.min_ms, timing.median_ms, timing.max_ms, timing.iterations
+            );
+        }
+        What::Routing {
+            routers,
+            prefixes,
+            fat_tree,
+            iterations,
+            seed,
+        } => {
+            let (label, text) = match fat_tree {
+                Some(k) if k >= 2 && k % 2 == 0 => (
+                    format!("fat-tree k={k}"),
+                    nettwin_model::generate::fat_tree(k),
+                ),
+                Some(_) => {
+                    return Err(
+                        output::BadInput("error: --fat-tree needs an even k >= 2".into()).into(),
+                    )
+                }
+                None if routers >= 2 => (
+                    format!(
+                        "{routers} routers x {prefixes} BGP prefixes, OSPF + 2 route reflectors"
+                    ),
+                    nettwin_model::generate::isp(routers, prefixes, seed),
+                ),
+                None => {
+                    return Err(
+                        output::BadInput("error: --routers must be at least 2".into()).into(),
+                    )
+                }
+            };
+            let topo = nettwin_model::load_str("generated.yml", &text)
+                .map_err(|e| anyhow::anyhow!("generated topology is invalid: {e}"))?;
+            let mut routes = 0usize;
+            let timing = time(iterations, || {
+                let r = nettwin_routing::compute(&topo).expect("generated topology routes");
+                routes = r.nodes.iter().map(|n| n.fib.routes().len()).sum();
+            });
+            if g.json {
+                return output::print_json(&serde_json::json!({
+                    "bench": "routing", "network": label, "nodes": topo.nodes.len(), "links": topo.links.len(),
+                    "fib_routes": routes, "timing": timing,
+                }));
+            }
+            println!(
+                "routing {label}: {} nodes, {} links, {routes} FIB routes in all: min {:.1} ms, median {:.1} ms, max {:.1} ms over {} runs",
+                topo.nodes.len(), topo.links.len(), timing.min_ms, timing.median_ms, timing.max_ms, timing.iterations
             );
         }
     }

@@ -11,9 +11,10 @@
 use crate::config::{BgpNode, RoutingConfig};
 use crate::rib::{Action, BgpAttrs, Fib, NextHop, Protocol, Route};
 use nettwin_model::{Family, NodeId, Prefix, Topology};
+use rayon::prelude::*;
 use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
@@ -418,7 +419,7 @@ fn neighbor_cfg(b: &BgpNode, peer: NodeId) -> Option<&crate::config::NeighborCon
 }
 
 /// Sessions of every router, from the topology and the BGP configuration.
-fn sessions(topo: &Topology, cfg: &RoutingConfig, base: &[Fib]) -> Vec<Vec<Peer>> {
+fn sessions(topo: &Topology, cfg: &RoutingConfig, base: &[&Fib]) -> Vec<Vec<Peer>> {
     let mut peers: Vec<Vec<Peer>> = vec![Vec::new(); topo.nodes.len()];
     let shut = |a: NodeId, b: NodeId| {
         let s = |x: NodeId, y: NodeId| {
@@ -522,9 +523,9 @@ fn sessions(topo: &Topology, cfg: &RoutingConfig, base: &[Fib]) -> Vec<Vec<Peer>
                 let (la, lb) = (topo.node(a).loopback, topo.node(b).loopback);
                 for (x, y) in [(la.ipv4, lb.ipv4), (la.ipv6, lb.ipv6)] {
                     let (Some(x), Some(y)) = (x, y) else { continue };
-                    let up = if !reachable(&base[a.index()], y.addr) {
+                    let up = if !reachable(base[a.index()], y.addr) {
                         Err(format!("{} has no route to {}", topo.node(a).name, y.addr))
-                    } else if !reachable(&base[b.index()], x.addr) {
+                    } else if !reachable(base[b.index()], x.addr) {
                         Err(format!("{} has no route to {}", topo.node(b).name, x.addr))
                     } else {
                         Ok(())
@@ -650,7 +651,7 @@ fn multipath_equal(a: &BgpPath, b: &BgpPath, always_compare_med: bool) -> bool {
 pub fn compute(
     topo: &Topology,
     cfg: &RoutingConfig,
-    base: &[Fib],
+    base: &[&Fib],
 ) -> Result<Vec<Option<BgpRouter>>, BgpError> {
     let n = topo.nodes.len();
     let mut peers = sessions(topo, cfg, base);
@@ -677,109 +678,25 @@ pub fn compute(
         }
     }
 
+    let resolver = Resolver::new(&peers, base, cfg);
+    let ctx = Ctx {
+        cfg,
+        peers: &peers,
+        reverse: &reverse,
+        rid: &rid,
+        base,
+        resolver: &resolver,
+    };
+    // Prefixes are independent: propagate them in parallel, then gather per router.
+    let origins: Vec<(Prefix, Vec<NodeId>)> = origins.into_iter().collect();
+    let results: Vec<Vec<(usize, Vec<BgpPath>)>> = origins
+        .par_iter()
+        .map(|(prefix, orig)| propagate_prefix(&ctx, n, prefix, orig))
+        .collect::<Result<_, _>>()?;
     let mut tables: Vec<BTreeMap<Prefix, Vec<BgpPath>>> = vec![BTreeMap::new(); n];
-    let mut received = vec![Vec::<usize>::new(); n];
-    for (a, ps) in peers.iter().enumerate() {
-        received[a] = vec![0; ps.len()];
-    }
-
-    for (prefix, orig) in &origins {
-        let fam = prefix.family();
-        // Candidate paths per router: (peer index or None for local) -> path.
-        let mut cands: Vec<BTreeMap<Option<usize>, Arc<PathAttrs>>> = vec![BTreeMap::new(); n];
-        let mut best: Vec<Option<(Option<usize>, Arc<PathAttrs>)>> = vec![None; n];
-        let mut queue: VecDeque<usize> = VecDeque::new();
-        let mut queued = vec![false; n];
-        for o in orig {
-            cands[o.index()].insert(
-                None,
-                Arc::new(PathAttrs {
-                    as_path: Vec::new(),
-                    origin: Origin::Igp,
-                    next_hop: unspecified(fam),
-                    local_pref: 100,
-                    med: None,
-                    communities: Vec::new(),
-                    weight: 32768,
-                    originator_id: None,
-                    cluster_list: Vec::new(),
-                }),
-            );
-            queue.push_back(o.index());
-            queued[o.index()] = true;
-        }
-        let limit = 64 * (n + 16) * (orig.len() + 1);
-        let mut steps = 0usize;
-        while let Some(r) = queue.pop_front() {
-            queued[r] = false;
-            steps += 1;
-            if steps > limit {
-                return Err(BgpError::NoConvergence {
-                    prefix: *prefix,
-                    steps,
-                });
-            }
-            let conf = cfg.bgp[r].as_ref().expect("only BGP routers are queued");
-            let paths = evaluate(r, &peers[r], &rid, &cands[r], &base[r], prefix);
-            let new_best = choose(&paths, conf.always_compare_med)
-                .map(|i| (paths[i].from, paths[i].attrs.clone()));
-            if new_best == best[r] {
-                continue;
-            }
-            best[r] = new_best;
-            // Advertise (or withdraw) to every established peer.
-            for (pi, peer) in peers[r].iter().enumerate() {
-                if !peer.established || family_of(peer.remote_address) != fam {
-                    continue;
-                }
-                let q = peer.node.index();
-                let rpi = reverse[r][pi];
-                let out = best[r].as_ref().and_then(|(from, attrs)| {
-                    export(cfg, r, &peers[r], *from, attrs, pi, prefix, &rid)
-                });
-                let inb =
-                    out.and_then(|attrs| import(cfg, q, &peers[q][rpi], attrs, prefix, rid[q]));
-                let changed = match inb {
-                    Some(a) => cands[q]
-                        .insert(Some(rpi), Arc::new(a.clone()))
-                        .is_none_or(|old| *old != a),
-                    None => cands[q].remove(&Some(rpi)).is_some(),
-                };
-                if changed && !queued[q] {
-                    queued[q] = true;
-                    queue.push_back(q);
-                }
-            }
-        }
-        // Record the final table of every router that has paths.
-        for r in 0..n {
-            if cands[r].is_empty() {
-                continue;
-            }
-            let conf = cfg.bgp[r].as_ref().expect("BGP router");
-            let mut paths = evaluate(r, &peers[r], &rid, &cands[r], &base[r], prefix);
-            if let Some(bi) = choose(&paths, conf.always_compare_med) {
-                let bestp = paths[bi].clone();
-                let mut chosen = 1;
-                for (i, p) in paths.iter_mut().enumerate() {
-                    if i == bi {
-                        p.best = true;
-                        p.multipath = true;
-                        p.decided_by = None;
-                        continue;
-                    }
-                    let (_, step) = compare(&bestp, p, conf.always_compare_med);
-                    p.decided_by = Some(step);
-                    if chosen < conf.maximum_paths
-                        && p.igp_metric.is_some()
-                        && multipath_equal(&bestp, p, conf.always_compare_med)
-                    {
-                        p.multipath = true;
-                        chosen += 1;
-                    }
-                }
-                paths.sort_by_key(|p| (!p.best, !p.multipath));
-            }
+    let mut received: Vec<Vec<usize>> = peers.iter().map(|ps| vec![0; ps.len()]).collect();
+    for ((prefix, _), per_router) in origins.iter().zip(results) {
+        for (r, paths) in per_router {
             for p in &paths {
                 if let Some(pi) = p.from {
                     received[r][pi] += 1;
@@ -806,6 +723,177 @@ pub fn compute(
         .collect())
 }
 
+/// What every prefix's propagation needs to read.
+struct Ctx<'a> {
+    cfg: &'a RoutingConfig,
+    peers: &'a [Vec<Peer>],
+    reverse: &'a [Vec<usize>],
+    rid: &'a [Ipv4Addr],
+    base: &'a [&'a Fib],
+    resolver: &'a Resolver,
+}
+
+/// Next-hop metrics per router for every address that can be a BGP next hop (the local
+/// addresses of sessions), computed once instead of one longest-prefix match per path seen.
+struct Resolver {
+    index: HashMap<IpAddr, usize>,
+    metric: Vec<Vec<Option<u32>>>,
+}
+
+impl Resolver {
+    fn new(peers: &[Vec<Peer>], base: &[&Fib], cfg: &RoutingConfig) -> Resolver {
+        let mut index: HashMap<IpAddr, usize> = HashMap::new();
+        for ps in peers {
+            for p in ps {
+                let next = index.len();
+                index.entry(p.local_address).or_insert(next);
+            }
+        }
+        let mut addrs = vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED); index.len()];
+        for (a, i) in &index {
+            addrs[*i] = *a;
+        }
+        let metric = base
+            .par_iter()
+            .enumerate()
+            .map(|(r, fib)| {
+                if cfg.bgp[r].is_none() {
+                    return Vec::new();
+                }
+                addrs
+                    .iter()
+                    .map(|a| resolve(fib, *a).map(|(m, _)| m))
+                    .collect()
+            })
+            .collect();
+        Resolver { index, metric }
+    }
+
+    fn metric(&self, r: usize, fib: &Fib, addr: IpAddr) -> Option<u32> {
+        match self.index.get(&addr) {
+            Some(i) => self.metric[r][*i],
+            None => resolve(fib, addr).map(|(m, _)| m),
+        }
+    }
+}
+
+/// Propagates one prefix from its originators until no router changes its best path, and
+/// returns every router's paths for it.
+fn propagate_prefix(
+    ctx: &Ctx,
+    n: usize,
+    prefix: &Prefix,
+    orig: &[NodeId],
+) -> Result<Vec<(usize, Vec<BgpPath>)>, BgpError> {
+    let Ctx {
+        cfg,
+        peers,
+        reverse,
+        rid,
+        base,
+        resolver,
+    } = *ctx;
+    let fam = prefix.family();
+    // Candidate paths per router: (peer index or None for local) -> path.
+    let mut cands: Vec<BTreeMap<Option<usize>, Arc<PathAttrs>>> = vec![BTreeMap::new(); n];
+    let mut best: Vec<Option<(Option<usize>, Arc<PathAttrs>)>> = vec![None; n];
+    let mut queue: VecDeque<usize> = VecDeque::new();
+    let mut queued = vec![false; n];
+    for o in orig {
+        cands[o.index()].insert(
+            None,
+            Arc::new(PathAttrs {
+                as_path: Vec::new(),
+                origin: Origin::Igp,
+                next_hop: unspecified(fam),
+                local_pref: 100,
+                med: None,
+                communities: Vec::new(),
+                weight: 32768,
+                originator_id: None,
+                cluster_list: Vec::new(),
+            }),
+        );
+        queue.push_back(o.index());
+        queued[o.index()] = true;
+    }
+    let limit = 64 * (n + 16) * (orig.len() + 1);
+    let mut steps = 0usize;
+    while let Some(r) = queue.pop_front() {
+        queued[r] = false;
+        steps += 1;
+        if steps > limit {
+            return Err(BgpError::NoConvergence {
+                prefix: *prefix,
+                steps,
+            });
+        }
+        let conf = cfg.bgp[r].as_ref().expect("only BGP routers are queued");
+        let paths = evaluate(r, &peers[r], rid, &cands[r], base[r], resolver, prefix);
+        let new_best = choose(&paths, conf.always_compare_med)
+            .map(|i| (paths[i].from, paths[i].attrs.clone()));
+        if new_best == best[r] {
+            continue;
+        }
+        best[r] = new_best;
+        // Advertise (or withdraw) to every established peer.
+        for (pi, peer) in peers[r].iter().enumerate() {
+            if !peer.established || family_of(peer.remote_address) != fam {
+                continue;
+            }
+            let q = peer.node.index();
+            let rpi = reverse[r][pi];
+            let out = best[r]
+                .as_ref()
+                .and_then(|(from, attrs)| export(cfg, r, &peers[r], *from, attrs, pi, prefix, rid));
+            let inb = out.and_then(|attrs| import(cfg, q, &peers[q][rpi], attrs, prefix, rid[q]));
+            let changed = match inb {
+                Some(a) => cands[q]
+                    .insert(Some(rpi), Arc::new(a.clone()))
+                    .is_none_or(|old| *old != a),
+                None => cands[q].remove(&Some(rpi)).is_some(),
+            };
+            if changed && !queued[q] {
+                queued[q] = true;
+                queue.push_back(q);
+            }
+        }
+    }
+    // Record the final table of every router that has paths.
+    let mut out = Vec::new();
+    for r in 0..n {
+        if cands[r].is_empty() {
+            continue;
+        }
+        let conf = cfg.bgp[r].as_ref().expect("BGP router");
+        let mut paths = evaluate(r, &peers[r], rid, &cands[r], base[r], resolver, prefix);
+        if let Some(bi) = choose(&paths, conf.always_compare_med) {
+            let bestp = paths[bi].clone();
+            let mut chosen = 1;
+            for (i, p) in paths.iter_mut().enumerate() {
+                if i == bi {
+                    p.best = true;
+                    p.multipath = true;
+                    p.decided_by = None;
+                    continue;
+                }
+                let (_, step) = compare(&bestp, p, conf.always_compare_med);
+                p.decided_by = Some(step);
+                if chosen < conf.maximum_paths
+                    && p.igp_metric.is_some()
+                    && multipath_equal(&bestp, p, conf.always_compare_med)
+                {
+                    p.multipath = true;
+                    chosen += 1;
+                }
+            }
+            paths.sort_by_key(|p| (!p.best, !p.multipath));
+        }
+        out.push((r, paths));
+    }
+    Ok(out)
+}
+
 /// Turns a router's candidates into table entries with next-hop resolution.
 fn evaluate(
     r: usize,
@@ -813,6 +901,7 @@ fn evaluate(
     rid: &[Ipv4Addr],
     cands: &BTreeMap<Option<usize>, Arc<PathAttrs>>,
     fib: &Fib,
+    resolver: &Resolver,
     prefix: &Prefix,
 ) -> Vec<BgpPath> {
     cands
@@ -821,7 +910,7 @@ fn evaluate(
             let peer = from.map(|i| &peers[i]);
             let igp_metric = match from {
                 None => Some(0),
-                Some(_) => resolve(fib, attrs.next_hop).map(|(m, _)| m),
+                Some(_) => resolver.metric(r, fib, attrs.next_hop),
             };
             BgpPath {
                 prefix: *prefix,

@@ -352,6 +352,65 @@ fn next_hops(
     out
 }
 
+/// Routes of `root` in a single-area network: every prefix at its lowest cost, with the union
+/// of the first hops of every vertex that advertises it at that cost.
+fn single_area_routes(
+    topo: &Topology,
+    g: &AreaGraph,
+    root: usize,
+    protocol: Protocol,
+    distance: u8,
+    max_paths: usize,
+) -> Vec<Route> {
+    let (dist, hops) = spf(g, root);
+    let own = own_prefixes(topo, root);
+    let mut offers: Vec<(Prefix, u32, u32)> = Vec::new();
+    for (v, prefixes) in g.prefixes.iter().enumerate() {
+        if v == root || dist[v] == u32::MAX {
+            continue;
+        }
+        for (p, c) in prefixes {
+            offers.push((*p, dist[v].saturating_add(*c), v as u32));
+        }
+    }
+    offers.sort_unstable();
+    let mut routes = Vec::new();
+    let mut i = 0;
+    let mut first: Vec<Hop> = Vec::new();
+    while i < offers.len() {
+        let (p, cost, _) = offers[i];
+        let mut j = i;
+        first.clear();
+        while j < offers.len() && offers[j].0 == p {
+            if offers[j].1 == cost {
+                for h in &hops[offers[j].2 as usize] {
+                    if !first.contains(h) {
+                        first.push(*h);
+                    }
+                }
+            }
+            j += 1;
+        }
+        i = j;
+        if own.contains(&p) {
+            continue;
+        }
+        let nh = next_hops(topo, root, p.family(), &first, max_paths);
+        if nh.is_empty() {
+            continue;
+        }
+        routes.push(Route {
+            prefix: p,
+            protocol,
+            distance,
+            metric: cost,
+            action: Action::Forward { next_hops: nh },
+            bgp: None,
+        });
+    }
+    routes
+}
+
 /// Routes of one IGP for every router that runs it.
 pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>> {
     let n = topo.nodes.len();
@@ -374,6 +433,34 @@ pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>
         .iter()
         .map(|a| build_area(topo, cfg, igp, *a))
         .collect();
+    let (protocol, inter_protocol) = match igp {
+        Igp::Ospf => (Protocol::Ospf, Protocol::OspfInterArea),
+        Igp::Isis => (Protocol::Isis, Protocol::Isis),
+    };
+    let max_paths = |r: usize| match igp {
+        Igp::Ospf => cfg.ospf[r].as_ref().map(|o| o.maximum_paths).unwrap_or(1),
+        Igp::Isis => cfg.isis[r].as_ref().map(|o| o.maximum_paths).unwrap_or(1),
+    };
+    if graphs.len() == 1 {
+        // One area (the common case): no summaries, so each router needs only its own tree.
+        let g = &graphs[0];
+        return (0..n)
+            .into_par_iter()
+            .map(|r| {
+                if !speaks(cfg, igp, r) {
+                    return Vec::new();
+                }
+                single_area_routes(
+                    topo,
+                    g,
+                    r,
+                    protocol,
+                    cfg.distances.of(protocol),
+                    max_paths(r),
+                )
+            })
+            .collect();
+    }
     let backbone = areas.iter().position(|a| *a == Ipv4Addr::UNSPECIFIED);
 
     // Phase 1: every router's intra-area view of every area it is in.
@@ -449,15 +536,7 @@ pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>
         best
     };
 
-    let (protocol, inter_protocol) = match igp {
-        Igp::Ospf => (Protocol::Ospf, Protocol::OspfInterArea),
-        Igp::Isis => (Protocol::Isis, Protocol::Isis),
-    };
     let distance_of = |p: Protocol| cfg.distances.of(p);
-    let max_paths = |r: usize| match igp {
-        Igp::Ospf => cfg.ospf[r].as_ref().map(|o| o.maximum_paths).unwrap_or(1),
-        Igp::Isis => cfg.isis[r].as_ref().map(|o| o.maximum_paths).unwrap_or(1),
-    };
 
     (0..n)
         .into_par_iter()

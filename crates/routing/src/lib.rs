@@ -22,6 +22,7 @@ pub use rib::{Action, BgpAttrs, Distances, Fib, NextHop, Protocol, Route};
 pub use whatif::{compute_with, Change};
 
 use nettwin_model::{Diagnostics, NodeId, Prefix, Topology};
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// Why routing could not be computed.
@@ -37,16 +38,32 @@ pub enum RoutingError {
     UnknownElement(String),
 }
 
-/// The routing state of one node.
+/// The routing state of one node. The RIB is the FIB's winners plus the `alternates` that lost
+/// to them; keeping them apart avoids a second copy of every installed route.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeRouting {
-    /// Every candidate route from every source, winners and losers.
-    pub rib: Vec<Route>,
     /// The winners, one per prefix.
     #[serde(skip)]
     pub fib: Fib,
+    /// Candidates that are not installed (higher distance or metric), sorted by prefix.
+    pub alternates: Vec<Route>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bgp: Option<BgpRouter>,
+}
+
+impl NodeRouting {
+    /// Every candidate, sorted by prefix then preference, with whether it is installed.
+    pub fn rib(&self) -> Vec<(&Route, bool)> {
+        let mut all: Vec<(&Route, bool)> = self
+            .fib
+            .routes()
+            .iter()
+            .map(|r| (r, true))
+            .chain(self.alternates.iter().map(|r| (r, false)))
+            .collect();
+        all.sort_by_key(|(r, installed)| (r.prefix, !*installed, r.distance, r.metric));
+        all
+    }
 }
 
 /// The converged routing state of a whole network.
@@ -65,12 +82,18 @@ impl Routing {
         &self.nodes[id.index()].fib
     }
 
-    /// All candidates for exactly `prefix` at `node`.
+    /// All candidates for exactly `prefix` at `node`, the installed one first.
     pub fn candidates(&self, id: NodeId, prefix: &Prefix) -> Vec<&Route> {
-        self.nodes[id.index()]
-            .rib
-            .iter()
-            .filter(|r| r.prefix == *prefix)
+        let n = &self.nodes[id.index()];
+        let start = n.alternates.partition_point(|r| r.prefix < *prefix);
+        n.fib
+            .get(prefix)
+            .into_iter()
+            .chain(
+                n.alternates[start..]
+                    .iter()
+                    .take_while(|r| r.prefix == *prefix),
+            )
             .collect()
     }
 }
@@ -95,24 +118,34 @@ pub(crate) fn compute_config(topo: &Topology, cfg: RoutingConfig) -> Result<Rout
         let st = statics::resolve(topo, NodeId(i as u32), c, &cfg.distances);
         c.extend(st);
     }
-    let base: Vec<Fib> = candidates
-        .iter()
-        .map(|c| Fib::new(rib::select(c)))
-        .collect();
+    let split: Vec<(Fib, Vec<Route>)> = candidates.into_par_iter().map(rib::split).collect();
+    let base: Vec<&Fib> = split.iter().map(|(f, _)| f).collect();
     let bgp = bgp::compute(topo, &cfg, &base)?;
-    let nodes = candidates
-        .into_iter()
+    drop(base);
+    let nodes = split
+        .into_par_iter()
         .zip(bgp)
-        .zip(base)
-        .map(|((mut rib, bgp), base)| {
-            if let Some(b) = &bgp {
-                rib.extend(bgp::routes(b, &base, &cfg.distances));
+        .map(|((fib, alternates), bgp)| {
+            let extra = match &bgp {
+                Some(b) => bgp::routes(b, &fib, &cfg.distances),
+                None => Vec::new(),
+            };
+            if extra.is_empty() {
+                return NodeRouting {
+                    fib,
+                    alternates,
+                    bgp,
+                };
             }
-            rib.sort_by(|a, b| {
-                (a.prefix, a.distance, a.metric).cmp(&(b.prefix, b.distance, b.metric))
-            });
-            let fib = Fib::new(rib::select(&rib));
-            NodeRouting { rib, fib, bgp }
+            let mut all = fib.into_routes();
+            all.extend(alternates);
+            all.extend(extra);
+            let (fib, alternates) = rib::split(all);
+            NodeRouting {
+                fib,
+                alternates,
+                bgp,
+            }
         })
         .collect();
     Ok(Routing { nodes, config: cfg })

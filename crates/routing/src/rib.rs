@@ -206,7 +206,9 @@ pub struct Fib {
 impl Fib {
     /// Builds the table from winning routes (at most one per prefix).
     pub fn new(mut routes: Vec<Route>) -> Fib {
-        routes.sort_by_key(|r| r.prefix);
+        if !routes.is_sorted_by_key(|r| r.prefix) {
+            routes.sort_by_key(|r| r.prefix);
+        }
         let mut fib = Fib {
             routes,
             ..Fib::default()
@@ -224,6 +226,11 @@ impl Fib {
             }
         }
         fib
+    }
+
+    /// Gives the routes back (sorted by prefix).
+    pub fn into_routes(self) -> Vec<Route> {
+        self.routes
     }
 
     /// Every route, sorted by prefix.
@@ -252,17 +259,30 @@ impl Fib {
 /// Picks the winner per prefix among candidates: lowest distance, then lowest metric. Candidates
 /// of the same protocol with the same distance and metric were already merged by the protocol.
 pub(crate) fn select(candidates: &[Route]) -> Vec<Route> {
-    let mut best: std::collections::BTreeMap<Prefix, &Route> = std::collections::BTreeMap::new();
-    for r in candidates {
-        best.entry(r.prefix)
-            .and_modify(|b| {
-                if (r.distance, r.metric) < (b.distance, b.metric) {
-                    *b = r;
-                }
-            })
-            .or_insert(r);
+    let mut order: Vec<&Route> = candidates.iter().collect();
+    order.sort_by_key(|r| (r.prefix, r.distance, r.metric));
+    let mut out: Vec<Route> = Vec::with_capacity(order.len());
+    for r in order {
+        if out.last().is_none_or(|l| l.prefix != r.prefix) {
+            out.push(r.clone());
+        }
     }
-    best.into_values().cloned().collect()
+    out
+}
+
+/// Splits candidates into the FIB (best per prefix) and the alternates that lost.
+pub(crate) fn split(mut candidates: Vec<Route>) -> (Fib, Vec<Route>) {
+    candidates.sort_by_key(|r| (r.prefix, r.distance, r.metric));
+    let mut winners: Vec<Route> = Vec::with_capacity(candidates.len());
+    let mut alternates = Vec::new();
+    for r in candidates {
+        if winners.last().is_some_and(|w| w.prefix == r.prefix) {
+            alternates.push(r);
+        } else {
+            winners.push(r);
+        }
+    }
+    (Fib::new(winners), alternates)
 }
 
 #[cfg(test)]

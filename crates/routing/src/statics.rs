@@ -123,9 +123,18 @@ fn wanted(topo: &Topology, id: NodeId, d: &Distances) -> Vec<Wanted> {
 pub fn resolve(topo: &Topology, id: NodeId, others: &[Route], d: &Distances) -> Vec<Route> {
     let node = topo.node(id);
     let wanted = wanted(topo, id, d);
+    if wanted.is_empty() {
+        return Vec::new();
+    }
     let mut resolved: Vec<Route> = Vec::new();
     // Two rounds: the second lets statics resolve through statics found in the first.
-    for _ in 0..2 {
+    let recursive = wanted
+        .iter()
+        .any(|w| matches!(w.target, StaticNextHop::Address { .. }));
+    for round in 0..2 {
+        if round == 1 && (!recursive || resolved.is_empty()) {
+            break;
+        }
         let mut pool: Vec<Route> = others.to_vec();
         pool.extend(resolved.iter().cloned());
         let fib = Fib::new(select(&pool));

@@ -143,10 +143,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
         let node = topo.node(id);
         let fib = &nr.fib;
         let mut routes: Vec<(&Route, bool)> = if args.all {
-            nr.rib
-                .iter()
-                .map(|r| (r, fib.get(&r.prefix) == Some(r)))
-                .collect()
+            nr.rib()
         } else {
             fib.routes().iter().map(|r| (r, true)).collect()
         };

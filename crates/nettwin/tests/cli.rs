@@ -114,3 +114,112 @@ fn demo_runs_on_the_built_in_topology() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["summary"]["switches"], 2);
 }
+
+#[test]
+fn routes_prints_show_ip_route_style_tables() {
+    let o = nettwin(&[
+        "routes",
+        "examples/isp-dc.yml",
+        "--node",
+        "leaf1",
+        "--prefix",
+        "198.18.0.5/32",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // border's loopback is two equal-cost hops away through both spines.
+    assert_eq!(
+        stdout(&o),
+        "leaf1 (router), 1 routes\nO     198.18.0.5/32 [110/2] via 198.19.0.16, eth1\n                            via 198.19.0.20, eth2\n\n"
+    );
+}
+
+#[test]
+fn routes_json_rows_have_the_documented_fields() {
+    let o = nettwin(&[
+        "routes",
+        "examples/isp-dc.yml",
+        "--node",
+        "pe2",
+        "--protocol",
+        "bgp",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        assert_eq!(r["node"], "pe2");
+        assert!(r["protocol"] == "ebgp" || r["protocol"] == "ibgp", "{r}");
+        assert!(r["distance"].is_u64() && r["metric"].is_u64());
+        assert!(r["next_hops"][0]["interface"].is_string(), "{r}");
+    }
+    let lan = rows
+        .iter()
+        .find(|r| r["prefix"] == "198.18.128.0/24")
+        .expect("the web LAN");
+    assert_eq!(lan["protocol"], "ibgp");
+    assert_eq!(lan["bgp"]["next_hop"], "198.18.0.3");
+    assert_eq!(lan["bgp"]["as_path"], serde_json::json!([65100]));
+}
+
+#[test]
+fn explain_names_the_winner_and_the_reason() {
+    let o = nettwin(&[
+        "explain",
+        "examples/isp-dc.yml",
+        "--node",
+        "border",
+        "--prefix",
+        "198.18.0.1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("border 198.18.0.1/32: 1 candidate(s)\n* B     198.18.0.1/32 [20/0] via 198.19.0.8, eth1"), "{out}");
+    assert!(out.contains("from pe1      next hop 198.19.0.8"), "{out}");
+}
+
+#[test]
+fn unknown_node_and_bad_prefix_exit_2() {
+    let o = nettwin(&["routes", "examples/isp-dc.yml", "--node", "pe9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no node `pe9` in examples/isp-dc.yml (did you mean `pe1`?)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = nettwin(&[
+        "explain",
+        "examples/isp-dc.yml",
+        "--node",
+        "pe1",
+        "--prefix",
+        "198.18.0.1/33",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--prefix"), "{}", stderr(&o));
+}
+
+#[test]
+fn bgp_config_errors_have_places() {
+    let dir = std::env::temp_dir().join(format!("nettwin-bgp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad-bgp.yml");
+    std::fs::write(
+        &file,
+        "module: [bgp]\nnodes:\n  r1: {asn: 65000, bgp: {rr: maybe, originate: [198.18.1.1/24]}}\n",
+    )
+    .unwrap();
+    let o = nettwin(&["routes", file.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains(":3:30: expected true or false, found `maybe` (at `nodes.r1.bgp.rr`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(":3:49: invalid prefix: `198.18.1.1/24` has host bits set"),
+        "{err}"
+    );
+}

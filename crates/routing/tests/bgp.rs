@@ -322,3 +322,42 @@ fn ebgp_beats_ibgp_and_routes_are_explained_across_protocols() {
     assert_eq!(e.candidates.len(), 1);
     assert!(e.candidates[0].selected);
 }
+
+/// Two reflectors serving the same clients; with one cluster id the reflectors drop each other's
+/// reflections of their common clients' routes (RFC 4456 section 8), with two they keep them.
+const TWO_RRS: &str = "module: [ospf, bgp]
+nodes:
+  rr1: {asn: 65000, bgp: {rr: true, rr_cluster_id: 198.18.255.1}}
+  rr2: {asn: 65000, bgp: {rr: true, rr_cluster_id: 198.18.255.1}}
+  c1: {asn: 65000, bgp: {originate: [198.18.200.0/24]}}
+  c2: {asn: 65000}
+links: [[rr1, c1], [rr2, c1], [rr1, c2], [rr2, c2], [rr1, rr2]]
+";
+
+#[test]
+fn cluster_id_stops_reflection_loops_between_reflectors() {
+    let (t, r) = setup(TWO_RRS);
+    let id = |n: &str| t.node_by_name(n).unwrap().id;
+    let rr2 = r.node(id("rr2")).bgp.as_ref().unwrap();
+    let paths = &rr2.table[&p("198.18.200.0/24")];
+    assert_eq!(paths.len(), 1, "{paths:#?}");
+    assert_eq!(paths[0].from_node, Some(id("c1")));
+    // c2 hears the route from both reflectors.
+    let c2 = r.node(id("c2")).bgp.as_ref().unwrap();
+    assert_eq!(c2.table[&p("198.18.200.0/24")].len(), 2);
+
+    let (t, r) = setup(&TWO_RRS.replace(
+        "rr2: {asn: 65000, bgp: {rr: true, rr_cluster_id: 198.18.255.1}}",
+        "rr2: {asn: 65000, bgp: {rr: true, rr_cluster_id: 198.18.255.2}}",
+    ));
+    let rr2 = r
+        .node(t.node_by_name("rr2").unwrap().id)
+        .bgp
+        .as_ref()
+        .unwrap();
+    let paths = &rr2.table[&p("198.18.200.0/24")];
+    assert_eq!(paths.len(), 2, "{paths:#?}");
+    assert!(paths[0].best && paths[0].from_node == Some(t.node_by_name("c1").unwrap().id));
+    assert_eq!(paths[1].attrs.cluster_list.len(), 1);
+    assert_eq!(paths[1].decided_by, Some(Step::ClusterListLength));
+}

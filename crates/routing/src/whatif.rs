@@ -6,7 +6,7 @@
 
 use crate::config::NeighborConfig;
 use crate::{compute_config, config, Routing, RoutingError};
-use nettwin_model::{LinkId, NodeId, Topology};
+use nettwin_model::{IfRef, LinkId, NodeId, Topology};
 
 /// One change to the network.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub enum Change {
     NodeDown(NodeId),
     /// Set the IGP cost of both ends of a link (OSPF and IS-IS).
     LinkCost(LinkId, u32),
+    /// Set the IGP cost of one interface (`ip ospf cost` on a device).
+    InterfaceCost(IfRef, u32),
     /// Shut the BGP sessions between two routers.
     SessionDown(NodeId, NodeId),
 }
@@ -43,7 +45,7 @@ pub fn apply(topo: &Topology, changes: &[Change]) -> Result<Topology, RoutingErr
                     i.up = false;
                 }
             }
-            Change::LinkCost(..) | Change::SessionDown(..) => {}
+            Change::LinkCost(..) | Change::InterfaceCost(..) | Change::SessionDown(..) => {}
         }
     }
     // A cable with one end shut is down at both ends (the far end loses carrier); on a shared
@@ -87,6 +89,20 @@ pub fn compute_with(topo: &Topology, changes: &[Change]) -> Result<Routing, Rout
                         }
                     }
                 }
+            }
+            Change::InterfaceCost(r, cost) => {
+                let known = cfg
+                    .ospf_if
+                    .get(r.node.index())
+                    .is_some_and(|ifs| (r.index as usize) < ifs.len());
+                if !known {
+                    return Err(RoutingError::UnknownElement(format!(
+                        "no interface {} on node {}",
+                        r.index, r.node.0
+                    )));
+                }
+                cfg.ospf_if[r.node.index()][r.index as usize].cost = cost.min(65535);
+                cfg.isis_if[r.node.index()][r.index as usize].cost = cost;
             }
             Change::LinkDown(_) | Change::NodeDown(_) => {}
         }

@@ -49,6 +49,18 @@ fn cost_change_and_link_failure_what_if() {
         fib(&t, &r, "r1", &["O"])[2],
         "O 198.18.0.4/32 110/15 198.19.0.1@eth1"
     );
+    // One direction only: r1's side of r1-r2 at 5 changes r1's view, not r2's.
+    let r1_eth1 = nettwin_model::IfRef {
+        node: nettwin_model::NodeId(0),
+        index: 0,
+    };
+    let r = compute_with(&t, &[Change::InterfaceCost(r1_eth1, 5)]).unwrap();
+    assert_eq!(
+        fib(&t, &r, "r1", &["O"])[2],
+        "O 198.18.0.4/32 110/15 198.19.0.1@eth1"
+    );
+    assert!(fib(&t, &r, "r4", &["O"])
+        .contains(&"O 198.18.0.1/32 110/20 198.19.0.4@eth1 198.19.0.6@eth2".to_string()));
     let r = compute_with(&t, &[Change::LinkDown(nettwin_model::LinkId(0))]).unwrap();
     let lines = fib(&t, &r, "r1", &["O"]);
     assert!(

@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# The Rust toolchain is the only thing assumed present; later test suites (SSH clients, FRR,
-# namespaces) install their own tools here before they run.
+# Rust: unit, integration and property tests of every crate.
 cargo test --workspace --all-targets
+
+# The device CLI driven by real automation clients (netmiko, scrapli, OpenSSH) and parsed with
+# ntc-templates; creates its own Python venv on first use.
+bash crates/cli/tests/python/run.sh

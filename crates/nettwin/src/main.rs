@@ -40,7 +40,10 @@ enum Command {
     Demo(cmd::demo::Args),
     Routes(cmd::routes::Args),
     Explain(cmd::explain::Args),
+    Serve(cmd::serve::Args),
+    Exec(cmd::exec::Args),
     Bench(cmd::bench::Args),
+    Fabric(cmd::fabric::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,7 +58,10 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a, global),
         Command::Routes(a) => cmd::routes::run(a, global),
         Command::Explain(a) => cmd::explain::run(a, global),
+        Command::Serve(a) => cmd::serve::run(a, global),
+        Command::Exec(a) => cmd::exec::run(a, global),
         Command::Bench(a) => cmd::bench::run(a, global),
+        Command::Fabric(a) => cmd::fabric::run(a, global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,8 +19,23 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// A command that already said what went wrong (e.g. failed checks) and only needs status 1.
+#[derive(Debug)]
+pub struct Failed;
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failed")
+    }
+}
+
+impl std::error::Error for Failed {}
+
 /// Prints `e` to stderr and picks the exit status: 2 for bad input, 1 for anything else.
 pub fn report_error(e: &anyhow::Error) -> ExitCode {
+    if e.downcast_ref::<Failed>().is_some() {
+        return ExitCode::FAILURE;
+    }
     if let Some(BadInput(msg)) = e.downcast_ref::<BadInput>() {
         eprintln!("{msg}");
         return ExitCode::from(EXIT_BAD_INPUT);

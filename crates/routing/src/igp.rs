@@ -617,3 +617,64 @@ pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>
         })
         .collect()
 }
+
+/// One IGP adjacency: the router's interface and the neighbour's interface on the same segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Adjacency {
+    pub interface: u32,
+    pub neighbor: IfRef,
+    /// On a multi-access segment (a pseudonode), where designated routers are elected.
+    pub multi_access: bool,
+}
+
+/// The adjacencies `node` forms in `igp`, on a topology with operational interface state
+/// ([`crate::whatif::apply`]): both ends up, running the protocol, not passive, in the same area
+/// and the same AS.
+pub fn adjacencies(
+    topo: &Topology,
+    cfg: &RoutingConfig,
+    igp: Igp,
+    node: nettwin_model::NodeId,
+) -> Vec<Adjacency> {
+    let settings = ifs(cfg, igp);
+    let active = |r: IfRef| {
+        let ni = r.node.index();
+        let iface = topo.interface(r);
+        speaks(cfg, igp, ni)
+            && iface.up
+            && !settings[ni][r.index as usize].passive
+            && iface
+                .segment
+                .is_some_and(|s| same_as(topo, topo.segment(s), r.node))
+    };
+    let mut out = Vec::new();
+    for (i, iface) in topo.node(node).interfaces.iter().enumerate() {
+        let me = IfRef {
+            node,
+            index: i as u32,
+        };
+        let Some(seg) = iface.segment else { continue };
+        if !active(me) {
+            continue;
+        }
+        let seg = topo.segment(seg);
+        let area = settings[node.index()][i].area;
+        let peers: Vec<IfRef> = seg
+            .members
+            .iter()
+            .copied()
+            .filter(|m| {
+                m.node != node
+                    && active(*m)
+                    && settings[m.node.index()][m.index as usize].area == area
+            })
+            .collect();
+        let multi_access = !(seg.kind == SegmentKind::P2p && peers.len() == 1);
+        out.extend(peers.into_iter().map(|neighbor| Adjacency {
+            interface: i as u32,
+            neighbor,
+            multi_access,
+        }));
+    }
+    out
+}

@@ -3,6 +3,9 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod exec;
 pub mod explain;
+pub mod fabric;
 pub mod routes;
+pub mod serve;
 pub mod show;

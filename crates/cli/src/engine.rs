@@ -1,0 +1,226 @@
+//! The routing engine behind the device CLI: routes, OSPF neighbours and BGP state computed by
+//! `nettwin-routing`, translated into what the show commands print.
+
+use crate::twin::*;
+use nettwin_model::{IfRef, NodeId, Topology};
+use nettwin_routing::igp::{adjacencies, Igp};
+use nettwin_routing::{Action, Change as RoutingChange, Protocol, Routing};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// Everything the engine computed for one converged state.
+pub(crate) struct EngineState {
+    pub routes: Vec<Vec<Route>>,
+    pub ospf: Vec<Vec<OspfNeighbor>>,
+    pub bgp: Vec<Option<(BgpSummary, Vec<BgpPath>)>>,
+}
+
+fn protocol(p: Protocol) -> RouteProtocol {
+    match p {
+        Protocol::Connected => RouteProtocol::Connected,
+        Protocol::Local => RouteProtocol::Local,
+        Protocol::Static => RouteProtocol::Static,
+        Protocol::Ospf => RouteProtocol::Ospf,
+        Protocol::OspfInterArea => RouteProtocol::OspfInterArea,
+        Protocol::Isis => RouteProtocol::IsisL2,
+        Protocol::Ebgp | Protocol::Ibgp => RouteProtocol::Bgp,
+    }
+}
+
+/// The interface that holds `addr` on `node` (model name), the loopback included.
+fn owning_interface(topo: &Topology, node: NodeId, addr: IpAddr) -> String {
+    let n = topo.node(node);
+    n.interfaces
+        .iter()
+        .find(|i| i.ipv4.map(|a| a.addr) == Some(addr) || i.ipv6.map(|a| a.addr) == Some(addr))
+        .map(|i| i.name.clone())
+        .unwrap_or_else(|| crate::ifname::LOOPBACK_MODEL_NAME.to_string())
+}
+
+fn route(topo: &Topology, node: NodeId, r: &nettwin_routing::Route) -> Route {
+    let n = topo.node(node);
+    let next_hops = match &r.action {
+        Action::Forward { next_hops } => next_hops
+            .iter()
+            .map(|h| RouteNextHop {
+                address: h.address,
+                interface: Some(n.interfaces[h.interface as usize].name.clone()),
+                discard: false,
+            })
+            .collect(),
+        Action::Receive => vec![RouteNextHop {
+            address: None,
+            interface: Some(owning_interface(topo, node, r.prefix.network())),
+            discard: false,
+        }],
+        Action::Discard => vec![RouteNextHop {
+            address: None,
+            interface: None,
+            discard: true,
+        }],
+    };
+    Route {
+        prefix: r.prefix,
+        protocol: protocol(r.protocol),
+        distance: r.distance,
+        metric: r.metric,
+        next_hops,
+        age: Duration::ZERO,
+    }
+}
+
+fn router_id(topo: &Topology, node: NodeId) -> Ipv4Addr {
+    topo.node(node).router_id.unwrap_or(Ipv4Addr::UNSPECIFIED)
+}
+
+/// OSPF neighbours as `show ip ospf neighbor` lists them; on a multi-access segment the
+/// designated router is the highest router id and the backup the next (all priorities 1).
+fn ospf_neighbors(oper: &Topology, routing: &Routing, node: NodeId) -> Vec<OspfNeighbor> {
+    let adj = adjacencies(oper, &routing.config, Igp::Ospf, node);
+    let mut out = Vec::new();
+    for a in &adj {
+        let Some(IpAddr::V4(address)) = oper.interface(a.neighbor).ipv4.map(|x| x.addr) else {
+            continue;
+        };
+        let role = if a.multi_access {
+            // Everyone adjacent on this interface, plus me: highest id is DR, next BDR.
+            let mut ids: Vec<Ipv4Addr> = adj
+                .iter()
+                .filter(|b| b.interface == a.interface)
+                .map(|b| router_id(oper, b.neighbor.node))
+                .collect();
+            ids.push(router_id(oper, node));
+            ids.sort_unstable_by(|x, y| y.cmp(x));
+            let me = router_id(oper, node);
+            let them = router_id(oper, a.neighbor.node);
+            let role_of = |id: Ipv4Addr| match ids.iter().position(|x| *x == id) {
+                Some(0) => "DR",
+                Some(1) => "BDR",
+                _ => "DROTHER",
+            };
+            let full = role_of(me) != "DROTHER" || role_of(them) != "DROTHER";
+            format!("{}/{}", if full { "FULL" } else { "2WAY" }, role_of(them))
+        } else {
+            "FULL/  -".to_string()
+        };
+        out.push(OspfNeighbor {
+            neighbor_id: router_id(oper, a.neighbor.node),
+            priority: if a.multi_access { 1 } else { 0 },
+            state: role,
+            dead_time: Duration::from_secs(35),
+            address,
+            interface: oper.node(node).interfaces[a.interface as usize]
+                .name
+                .clone(),
+        });
+    }
+    out
+}
+
+fn bgp_state(routing: &Routing, node: NodeId) -> Option<(BgpSummary, Vec<BgpPath>)> {
+    let b = routing.node(node).bgp.as_ref()?;
+    let peers = b
+        .peers
+        .iter()
+        .map(|p| {
+            let state = match (&p.down_reason, p.established) {
+                (_, true) => "Established".to_string(),
+                (Some(r), false) if r.contains("administratively") => "Idle (Admin)".to_string(),
+                _ => "Active".to_string(),
+            };
+            BgpPeer {
+                address: p.remote_address,
+                remote_as: p.remote_as,
+                messages_received: if p.established {
+                    10 + p.prefixes_received as u64
+                } else {
+                    0
+                },
+                messages_sent: if p.established { 10 } else { 0 },
+                up_down: Duration::ZERO,
+                prefixes_received: p.established.then_some(p.prefixes_received as u32),
+                state,
+            }
+        })
+        .collect();
+    let table = b
+        .table
+        .iter()
+        .flat_map(|(prefix, paths)| {
+            paths.iter().map(move |p| {
+                let local = p.from.is_none();
+                let internal = !local && !p.ebgp;
+                BgpPath {
+                    prefix: *prefix,
+                    next_hop: if local {
+                        match prefix.family() {
+                            nettwin_model::Family::Ipv4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                            nettwin_model::Family::Ipv6 => {
+                                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+                            }
+                        }
+                    } else {
+                        p.attrs.next_hop
+                    },
+                    metric: p.attrs.med.or(local.then_some(0)),
+                    local_pref: internal.then_some(p.attrs.local_pref),
+                    weight: p.attrs.weight,
+                    as_path: p.attrs.as_path.clone(),
+                    origin: p.attrs.origin.code(),
+                    valid: p.igp_metric.is_some(),
+                    best: p.best,
+                    internal,
+                }
+            })
+        })
+        .collect();
+    Some((
+        BgpSummary {
+            router_id: b.router_id.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            local_as: b.asn,
+            table_version: 1 + b.table.len() as u64,
+            peers,
+        },
+        table,
+    ))
+}
+
+/// Runs the routing engine on `topology` with the CLI's extra state: BGP neighbours shut by
+/// address on each node, and interface costs set with `ip ospf cost`.
+pub(crate) fn converge(
+    topology: &Topology,
+    bgp_shutdown: &[Vec<IpAddr>],
+    costs: &[(IfRef, u32)],
+) -> Result<EngineState, String> {
+    let mut changes: Vec<RoutingChange> = costs
+        .iter()
+        .map(|(r, c)| RoutingChange::InterfaceCost(*r, *c))
+        .collect();
+    for (n, list) in bgp_shutdown.iter().enumerate() {
+        for addr in list {
+            if let Some((peer, _)) = topology.owner_of(*addr) {
+                changes.push(RoutingChange::SessionDown(NodeId(n as u32), peer));
+            }
+        }
+    }
+    let routing = nettwin_routing::compute_with(topology, &changes).map_err(|e| e.to_string())?;
+    let oper = nettwin_routing::whatif::apply(topology, &[]).map_err(|e| e.to_string())?;
+    let ids: Vec<NodeId> = topology.nodes.iter().map(|n| n.id).collect();
+    let routes = ids
+        .iter()
+        .map(|id| {
+            routing
+                .fib(*id)
+                .routes()
+                .iter()
+                .map(|r| route(topology, *id, r))
+                .collect()
+        })
+        .collect();
+    let ospf = ids
+        .iter()
+        .map(|id| ospf_neighbors(&oper, &routing, *id))
+        .collect();
+    let bgp = ids.iter().map(|id| bgp_state(&routing, *id)).collect();
+    Ok(EngineState { routes, ospf, bgp })
+}

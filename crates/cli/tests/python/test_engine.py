@@ -1,0 +1,84 @@
+"""The routing engine behind the CLI, read by real clients: OSPF neighbours and BGP state on
+the ISP + datacenter example, parsed with ntc-templates and checked against the topology, and
+a configuration change on one device that re-converges OSPF and BGP for another."""
+
+import json
+import os
+import subprocess
+
+from netmiko import ConnectHandler
+from ntc_templates.parse import parse_output
+
+from conftest import PASSWORD, REPO, SECRET, SERVE, USER
+
+
+def connect(server, device):
+    return ConnectHandler(device_type="cisco_ios", host="127.0.0.1", port=server.port,
+                          username=f"{USER}+{device}", password=PASSWORD, secret=SECRET,
+                          fast_cli=False, timeout=20)
+
+
+def twin_routes(node):
+    """The same twin's routing table, from `nettwin routes --json` (an independent path)."""
+    out = subprocess.run([SERVE, "routes", os.path.join(REPO, "examples", "isp-dc.yml"), "--node", node,
+                          "--json"], check=True, capture_output=True, text=True).stdout
+    return {r["prefix"]: r for r in json.loads(out)}
+
+
+def test_ospf_neighbors_and_bgp_summary_parse_with_real_values(isp_server):
+    c = connect(isp_server, "p1")
+    try:
+        c.enable()
+        nbrs = parse_output(platform="cisco_ios", command="show ip ospf neighbor",
+                            data=c.send_command("show ip ospf neighbor"))
+        # p1 sits between pe1 and pe2 on point-to-point links.
+        got = {(n["neighbor_id"], n["state"].split("/")[0], n["ip_address"]) for n in nbrs}
+        assert got == {("198.18.0.3", "FULL", "198.19.0.0"), ("198.18.0.4", "FULL", "198.19.0.3")}
+    finally:
+        c.disconnect()
+
+    c = connect(isp_server, "pe1")
+    try:
+        c.enable()
+        summary = parse_output(platform="cisco_ios", command="show ip bgp summary",
+                               data=c.send_command("show ip bgp summary"))
+        peers = {p["bgp_neighbor"]: p for p in summary}
+        # iBGP to the three other ISP routers' loopbacks, eBGP to border over the link.
+        assert set(peers) == {"198.18.0.1", "198.18.0.2", "198.18.0.4", "198.19.0.9"}
+        assert peers["198.19.0.9"]["neighbor_as"] == "65100"
+        assert peers["198.18.0.4"]["neighbor_as"] == "65000"
+        assert summary[0]["router_id"] == "198.18.0.3" and summary[0]["local_as"] == "65000"
+        assert int(peers["198.19.0.9"]["state_or_prefixes_received"]) > 0
+
+        raw = c.send_command("show ip route")
+        routes = {f'{r["network"]}/{r["prefix_length"]}': r
+                  for r in parse_output(platform="cisco_ios", command="show ip route", data=raw)}
+        twin = twin_routes("pe1")
+        ipv4 = {p for p in twin if ":" not in p}
+        assert set(routes) == ipv4
+        web_lan = routes["198.18.128.0/24"]
+        assert web_lan["protocol"] == "B"
+        assert (web_lan["distance"], web_lan["metric"]) == ("20", "0")
+        assert web_lan["nexthop_ip"] == twin["198.18.128.0/24"]["next_hops"][0]["address"]
+    finally:
+        c.disconnect()
+
+
+def test_shutdown_on_one_router_reconverges_another(isp_server):
+    """Shutting p1's link to pe2 moves pe2's route to pe1's loopback onto the p2 path."""
+    pe2 = connect(isp_server, "pe2")
+    p1 = connect(isp_server, "p1")
+    try:
+        pe2.enable()
+        before = pe2.send_command("show ip route 198.18.0.3")
+        assert "198.19.0.2" in before, before  # via p1
+        p1.enable()
+        p1.send_config_set(["interface GigabitEthernet0/2", "shutdown"])
+        after = pe2.send_command("show ip route 198.18.0.3")
+        assert "198.19.0.6" in after and "198.19.0.2" not in after, after  # via p2 now
+        nbrs = parse_output(platform="cisco_ios", command="show ip ospf neighbor",
+                            data=pe2.send_command("show ip ospf neighbor"))
+        assert {n["neighbor_id"] for n in nbrs} == {"198.18.0.2"}
+    finally:
+        pe2.disconnect()
+        p1.disconnect()

@@ -43,7 +43,12 @@ enum Command {
     Serve(cmd::serve::Args),
     Exec(cmd::exec::Args),
     Bench(cmd::bench::Args),
+    Inet(cmd::inet::Args),
     Fabric(cmd::fabric::Args),
+    Trace(cmd::trace::Args),
+    Pmtu(cmd::pmtu::Args),
+    Reach(cmd::reach::Args),
+    Whatif(cmd::whatif::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,7 +66,12 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a, global),
         Command::Exec(a) => cmd::exec::run(a, global),
         Command::Bench(a) => cmd::bench::run(a, global),
+        Command::Inet(a) => cmd::inet::run(a, global),
         Command::Fabric(a) => cmd::fabric::run(a, global),
+        Command::Trace(a) => cmd::trace::run(a, global),
+        Command::Pmtu(a) => cmd::pmtu::run(a, global),
+        Command::Reach(a) => cmd::reach::run(a, global),
+        Command::Whatif(a) => cmd::whatif::run(a, global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,11 +1,17 @@
 //! One module per subcommand: its arguments and how it prints.
 
 pub mod bench;
+pub mod bench_dataplane;
 pub mod check;
 pub mod demo;
 pub mod exec;
 pub mod explain;
 pub mod fabric;
+pub mod inet;
+pub mod pmtu;
+pub mod reach;
 pub mod routes;
 pub mod serve;
 pub mod show;
+pub mod trace;
+pub mod whatif;

@@ -1,0 +1,246 @@
+//! `nettwin trace`, `pmtu`, `reach` and `whatif` as a user runs them: exit codes, text, JSON.
+
+use std::process::{Command, Output};
+
+fn nettwin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nettwin"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .expect("run nettwin")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_slice(&o.stdout).expect("valid JSON")
+}
+
+#[test]
+fn trace_text_shows_hops_and_the_disposition() {
+    let o = nettwin(&[
+        "trace",
+        "examples/isp-dc.yml",
+        "--from",
+        "client1",
+        "--to",
+        "web1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("trace client1 ("), "{out}");
+    assert!(out.contains("ce1 in eth2 [ebgp 198.18.128.0/24]"), "{out}");
+    assert!(out.contains("via sw1(eth1 1500 -> eth2 1500)"), "{out}");
+    assert!(out.contains("branch 2/2:"), "{out}");
+    assert_eq!(out.matches("=> DELIVERED at web1").count(), 2, "{out}");
+}
+
+#[test]
+fn trace_json_is_a_tree_with_ends() {
+    let v = json(&nettwin(&[
+        "trace",
+        "examples/isp-dc.yml",
+        "--from",
+        "client1",
+        "--to",
+        "web2",
+        "--size",
+        "1500",
+        "--df",
+        "--json",
+    ]));
+    assert_eq!(v["from"], "client1");
+    assert_eq!(v["probe"]["size"], 1500);
+    let first = &v["branches"][0];
+    assert_eq!(first["hop"]["node"], "client1");
+    // Walk down the first child of each level to an end.
+    let mut n = first;
+    while n["end"].is_null() {
+        n = &n["next"][0];
+    }
+    assert_eq!(n["end"]["disposition"], "dropped-by-mtu");
+    assert_eq!(n["end"]["at"], "sw1");
+    assert_eq!(n["end"]["mtu"], 1400);
+}
+
+#[test]
+fn trace_flow_hash_gives_one_path() {
+    let v = json(&nettwin(&[
+        "trace",
+        "examples/isp-dc.yml",
+        "--from",
+        "border",
+        "--to",
+        "leaf1",
+        "--proto",
+        "udp",
+        "--dport",
+        "53",
+        "--flow-hash",
+        "--json",
+    ]));
+    assert_eq!(v["branches"].as_array().unwrap().len(), 1);
+    assert_eq!(v["probe"]["dport"], 53);
+}
+
+#[test]
+fn trace_bad_input_exits_2() {
+    let o = nettwin(&[
+        "trace",
+        "examples/isp-dc.yml",
+        "--from",
+        "clinet1",
+        "--to",
+        "web1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean `client1`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = nettwin(&[
+        "trace",
+        "examples/isp-dc.yml",
+        "--from",
+        "sw1",
+        "--to",
+        "web1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = nettwin(&[
+        "trace",
+        "examples/isp-dc.yml",
+        "--from",
+        "client1",
+        "--to",
+        "web1",
+        "--size",
+        "10",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = nettwin(&[
+        "trace",
+        "examples/isp-dc.yml",
+        "--from",
+        "client1:198.18.0.1",
+        "--to",
+        "web1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not an address of client1"),
+        "{}",
+        stderr(&o)
+    );
+    let o = nettwin(&[
+        "trace",
+        "examples/isp-dc.yml",
+        "--from",
+        "client1:198.18.129.2",
+        "--to",
+        "2001:db8::1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("different families"), "{}", stderr(&o));
+    let o = nettwin(&["trace", "no/such.yml", "--from", "a", "--to", "b"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn pmtu_flags_the_black_hole_of_the_demo_network() {
+    let o = nettwin(&[
+        "pmtu",
+        "examples/isp-dc.yml",
+        "--from",
+        "client1",
+        "--to",
+        "web2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(": 1400\n"), "{out}");
+    assert!(out.contains("BLACK HOLE at sw1:eth3 (MTU 1400)"), "{out}");
+    let v = json(&nettwin(&[
+        "pmtu",
+        "examples/isp-dc.yml",
+        "--from",
+        "client1",
+        "--to",
+        "web1",
+        "--json",
+    ]));
+    assert_eq!(v["path_mtu"], 1500);
+    assert_eq!(v["black_holes"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn reach_json_summarises_and_lists_failures() {
+    let v = json(&nettwin(&["reach", "examples/isp-dc.yml", "--json"]));
+    assert_eq!(v["summary"]["pairs"], 420);
+    assert_eq!(v["summary"]["failed"], 0);
+    let v = json(&nettwin(&[
+        "reach",
+        "examples/isp-dc.yml",
+        "--size",
+        "1500",
+        "--json",
+    ]));
+    assert_eq!(v["summary"]["failed"], 56);
+    assert_eq!(v["failed"].as_array().unwrap().len(), 56);
+    let o = nettwin(&["reach", "examples/campus.yml"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("no-route"), "{}", stdout(&o));
+}
+
+#[test]
+fn whatif_diffs_and_ranks() {
+    let v = json(&nettwin(&[
+        "whatif",
+        "examples/isp-dc.yml",
+        "--fail",
+        "pe1-border",
+        "--json",
+    ]));
+    assert!(!v["lost"].as_array().unwrap().is_empty());
+    assert!(v["routes"]["removed"].as_u64().unwrap() > 0);
+    let v = json(&nettwin(&[
+        "whatif",
+        "examples/isp-dc.yml",
+        "--all-single-failures",
+        "--json",
+    ]));
+    let ranking = v.as_array().unwrap();
+    assert_eq!(ranking[0]["name"], "pe1-border");
+    let o = nettwin(&["whatif", "examples/isp-dc.yml", "--mtu", "sw1-web2=1500"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("56 gained"), "{}", stdout(&o));
+}
+
+#[test]
+fn whatif_bad_input_exits_2() {
+    for args in [
+        &["whatif", "examples/isp-dc.yml", "--fail", "pe1-p9"][..],
+        &["whatif", "examples/isp-dc.yml"][..],
+        &["whatif", "examples/isp-dc.yml", "--mtu", "pe1-p1"][..],
+        &["whatif", "examples/isp-dc.yml", "--mtu", "pe1-p1=20"][..],
+        &[
+            "whatif",
+            "examples/isp-dc.yml",
+            "--all-single-failures",
+            "--fail",
+            "pe1",
+        ][..],
+    ] {
+        let o = nettwin(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    }
+}

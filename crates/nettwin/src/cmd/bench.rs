@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 /// Measure how fast nettwin works on generated inputs. Build with --release.
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  cargo run --release -- bench load --nodes 10000 --links 20000")]
+#[command(
+    after_help = "Examples:\n  cargo run --release -- bench load --nodes 10000 --links 20000\n  cargo run --release -- bench routing --fat-tree 16\n  cargo run --release -- bench reach --help\n  cargo run --release -- inet bench\n  cargo run --release -- fabric bench"
+)]
 pub struct Args {
     #[command(subcommand)]
     what: What,
@@ -24,6 +26,8 @@ enum What {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// All-pairs reachability and traces per second on a generated ISP network.
+    Reach(super::bench_dataplane::ReachBenchArgs),
     /// Full routing (OSPF + iBGP with two route reflectors) on a generated ISP network, or
     /// OSPF on a k-ary fat-tree with --fat-tree K.
     Routing {
@@ -102,6 +106,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                 text.len() as f64 / 1e6, timing.min_ms, timing.median_ms, timing.max_ms, timing.iterations
             );
         }
+        What::Reach(a) => return super::bench_dataplane::run_reach_bench(a, g),
         What::Routing {
             routers,
             prefixes,

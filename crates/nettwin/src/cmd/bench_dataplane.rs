@@ -22,7 +22,6 @@ pub struct ReachBenchArgs {
 }
 
 // Wired under `nettwin bench` by the lead.
-#[allow(dead_code)]
 pub fn run_reach_bench(args: ReachBenchArgs, g: Global) -> anyhow::Result<()> {
     if args.routers < 2 {
         return Err(output::BadInput("error: need --routers >= 2".into()).into());

@@ -23,10 +23,13 @@ pub fn run(_args: Args, g: Global) -> anyhow::Result<()> {
             .filter_map(|n| topo.node_by_name(n))
             .map(|n| serde_json::json!({"node": n.name, "fib": routing.fib(n.id).routes()}))
             .collect();
+        let oper = nettwin_dataplane::operational(&topo);
+        let traces = nettwin_dataplane::demo_traces(&oper, &routing);
         return output::print_json(&serde_json::json!({
             "topology": topo,
             "summary": topo.summary(),
             "routing": tables,
+            "traces": traces,
         }));
     }
     println!("nettwin demo: {DEFAULT_NAME}");
@@ -69,6 +72,14 @@ pub fn run(_args: Args, g: Global) -> anyhow::Result<()> {
             );
         }
     }
+    println!();
+    println!("Packet traces (hop by hop, every ECMP branch, MTU as each device kind handles it):");
+    println!();
+    let oper = nettwin_dataplane::operational(&topo);
+    for t in nettwin_dataplane::demo_traces(&oper, &routing) {
+        println!("{}", super::trace::render(&t));
+    }
     println!("Try: nettwin routes examples/isp-dc.yml --node border   |   nettwin explain examples/isp-dc.yml --node pe2 --prefix 198.18.0.9");
+    println!("     nettwin trace examples/isp-dc.yml --from client1 --to web2 --size 1500 --df   |   nettwin pmtu examples/isp-dc.yml --from client1 --to web2");
     Ok(())
 }

@@ -223,3 +223,15 @@ fn bgp_config_errors_have_places() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_cli_runs_concurrent_ssh_clients_against_the_routing_engine() {
+    let o = nettwin(&["bench", "cli", "--clients", "3", "--rounds", "1", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["clients"], 3);
+    assert_eq!(v["commands_per_client"], 3);
+    assert!(v["sessions_per_sec"].as_f64().unwrap() > 0.0);
+    // pe1's routing table and BGP summary are not empty.
+    assert!(v["output_bytes"].as_u64().unwrap() > 3 * 2000, "{v}");
+}

@@ -26,6 +26,8 @@ enum What {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Sessions and commands per second of the SSH device CLI with concurrent clients.
+    Cli(super::bench_cli::CliBenchArgs),
     /// All-pairs reachability and traces per second on a generated ISP network.
     Reach(super::bench_dataplane::ReachBenchArgs),
     /// Full routing (OSPF + iBGP with two route reflectors) on a generated ISP network, or
@@ -107,6 +109,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             );
         }
         What::Reach(a) => return super::bench_dataplane::run_reach_bench(a, g),
+        What::Cli(a) => return super::bench_cli::run(a, g),
         What::Routing {
             routers,
             prefixes,

@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments and how it prints.
 
 pub mod bench;
+pub mod bench_cli;
 pub mod bench_dataplane;
 pub mod check;
 pub mod demo;

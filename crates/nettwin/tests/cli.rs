@@ -1,22 +1,7 @@
 //! The `nettwin` binary as a user runs it: exit codes, messages, JSON.
 
-use std::process::{Command, Output};
-
-fn nettwin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nettwin"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("run nettwin")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::*;
 
 #[test]
 fn check_summarises_a_valid_file() {

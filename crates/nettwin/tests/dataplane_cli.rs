@@ -1,22 +1,8 @@
 //! `nettwin trace`, `pmtu`, `reach` and `whatif` as a user runs them: exit codes, text, JSON.
 
-use std::process::{Command, Output};
-
-fn nettwin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nettwin"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("run nettwin")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::*;
+use std::process::Output;
 
 fn json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", stderr(o));

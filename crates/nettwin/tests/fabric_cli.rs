@@ -2,47 +2,8 @@
 //! `crates/fabric/tests/closed_form.rs` asserts on the library, so a rendering bug (wrong field,
 //! unit or rounding) in the command shows up as a mismatch.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn nettwin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nettwin"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("run nettwin")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A scratch directory removed when the test ends, also when an assertion fails first.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("nettwin-fabric-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::*;
 
 const MLP_A: &str = "examples/fabric/a-mlp-pipeline.yaml";
 const SEARCH_70B: &str = "examples/fabric/search-70b-1024-h100.yaml";
@@ -193,7 +154,7 @@ fn plan_mlp_pipeline_prints_the_hand_worked_numbers() {
 #[test]
 fn plan_svg_has_a_row_per_gpu_and_is_written_whole() {
     let dir = TempDir::new("svg");
-    let svg_path = dir.path().join("a.svg");
+    let svg_path = dir.dir().join("a.svg");
     let o = nettwin(&["fabric", "plan", MLP_A, "--svg", svg_path.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let svg = std::fs::read_to_string(&svg_path).expect("svg written");
@@ -210,7 +171,7 @@ fn plan_svg_has_a_row_per_gpu_and_is_written_whole() {
     assert_eq!(svg.matches("<title>Forward micro-batch").count(), 16);
     assert_eq!(svg.matches("<title>Backward micro-batch").count(), 16);
     // Nothing left behind but the chart (the temp file was renamed).
-    let names: Vec<_> = std::fs::read_dir(dir.path())
+    let names: Vec<_> = std::fs::read_dir(dir.dir())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
@@ -343,7 +304,7 @@ fn plan_that_cannot_run_exits_2_with_the_reason() {
 #[test]
 fn broken_scenario_exits_2_with_every_error_at_file_line_col() {
     let dir = TempDir::new("broken");
-    let file = dir.path().join("bad.yaml");
+    let file = dir.dir().join("bad.yaml");
     std::fs::write(
         &file,
         "model: llama-7b\ngpu:\n  preset: h100\n  memroy_gib: 80\ncluster:\n  gpus_per_node: 8\n  nodes: 2\n  shape: torus\njob:\n  global_batch: 16\n",

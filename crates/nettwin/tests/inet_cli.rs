@@ -20,60 +20,13 @@
 //! AS10 exports the attacker's /24, so 1 of 3, and the monitor sees a new more specific with
 //! another origin.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+use common::*;
+use std::process::Output;
 
 const GRAPH: &str = "examples/inet/ten-as.txt";
 const ADOPTERS: &str = "examples/inet/adopters.txt";
 const COLLECTORS: &str = "examples/inet/collectors.txt";
-
-fn nettwin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nettwin"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("run nettwin")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "stderr:\n{}", stderr(&o));
-    o
-}
-
-/// A fresh directory removed when dropped, even when the test fails.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "nettwin-inet-cli-{}-{name}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.0.join(file).to_str().expect("utf-8 path").to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"))
@@ -111,7 +64,7 @@ fn args(v: &[String]) -> Vec<&str> {
 #[test]
 fn single_scenario_writes_the_hand_derived_per_as_lines() {
     let tmp = TempDir::new("per-as");
-    let file = tmp.path("routes.jsonl");
+    let file = tmp.file("routes.jsonl");
     let o = ok(nettwin(&args(&scenario_s(&["--per-as", &file]))));
     let text = read(&file);
     let lines: Vec<&str> = text.lines().collect();
@@ -305,7 +258,7 @@ fn mc(trials: &str, extra: &[&str]) -> Output {
 #[test]
 fn monte_carlo_run_writes_valid_csv_json_and_svg() {
     let tmp = TempDir::new("mc");
-    let out = tmp.path("res");
+    let out = tmp.file("res");
     let o = mc("12", &["--out", &out]);
     assert!(stdout(&o).contains("12 trials"), "{}", stdout(&o));
 
@@ -359,7 +312,7 @@ fn monte_carlo_run_writes_valid_csv_json_and_svg() {
     }
 
     // Reproducible from the seed, whatever the thread count.
-    let again = tmp.path("again");
+    let again = tmp.file("again");
     mc("12", &["--out", &again, "--threads", "1"]);
     assert_eq!(read(&format!("{again}/results.csv")), csv);
     assert_eq!(
@@ -371,9 +324,9 @@ fn monte_carlo_run_writes_valid_csv_json_and_svg() {
 #[test]
 fn merged_shards_equal_the_unsharded_run() {
     let tmp = TempDir::new("shards");
-    let whole = tmp.path("whole");
+    let whole = tmp.file("whole");
     mc("9", &["--out", &whole]);
-    let shards = tmp.path("shards");
+    let shards = tmp.file("shards");
     for s in ["1/2", "0/2"] {
         let o = mc("9", &["--shard", s, "--out", &shards]);
         assert!(
@@ -382,7 +335,7 @@ fn merged_shards_equal_the_unsharded_run() {
             stdout(&o)
         );
     }
-    let merged = tmp.path("merged");
+    let merged = tmp.file("merged");
     let s0 = format!("{shards}/shard-0-of-2.json");
     let s1 = format!("{shards}/shard-1-of-2.json");
     ok(nettwin(&["inet", "merge", &s1, &s0, "--out", &merged]));
@@ -425,13 +378,13 @@ fn fails_with(a: &[&str], message: &str) {
 #[test]
 fn bad_inputs_exit_2_naming_file_line_or_flag() {
     let tmp = TempDir::new("bad");
-    let graph = tmp.path("rels.txt");
+    let graph = tmp.file("rels.txt");
     std::fs::write(&graph, "# test\n1|2|-1\n2|3|-1|bgp\n3|4|2\n").unwrap();
     fails_with(
         &["inet", "run", "--graph", &graph, "--attack", "prefix"],
         &format!("error: {graph}:4: relationship: \"2\" is neither -1"),
     );
-    let adopters = tmp.path("adopters.txt");
+    let adopters = tmp.file("adopters.txt");
     std::fs::write(&adopters, "AS1\nAS4\nAS77\n").unwrap();
     let base = [
         "inet",
@@ -538,11 +491,11 @@ fn bad_inputs_exit_2_naming_file_line_or_flag() {
             "inet",
             "run",
             "--graph",
-            &tmp.path("missing.txt"),
+            &tmp.file("missing.txt"),
             "--attack",
             "prefix",
         ],
-        &format!("error: cannot read {} (--graph)", tmp.path("missing.txt")),
+        &format!("error: cannot read {} (--graph)", tmp.file("missing.txt")),
     );
     fails_with(
         &[
@@ -557,11 +510,11 @@ fn bad_inputs_exit_2_naming_file_line_or_flag() {
         ],
         "error: --adopters and --adoption-strategy need --defense D",
     );
-    let not_a_shard = tmp.path("x.json");
+    let not_a_shard = tmp.file("x.json");
     std::fs::write(&not_a_shard, "{}").unwrap();
     fails_with(
         &["inet", "merge", &not_a_shard],
         &format!("error: {not_a_shard}: not a shard file"),
     );
-    assert!(Path::new(&tmp.0).exists());
+    assert!(tmp.dir().exists());
 }

@@ -1,34 +1,11 @@
 //! Traces on small hand-made topologies: every disposition, with the exact hops a packet takes
 //! (worked out by hand from the addresses and static routes below), ECMP trees and the flow hash.
 
+mod common;
+use common::*;
+
 use nettwin_dataplane::trace::{Disposition, Trace};
-use nettwin_dataplane::{flow_hash, operational, Net, Probe, Proto};
-use nettwin_model::Topology;
-use nettwin_routing::Routing;
-use std::net::IpAddr;
-
-pub fn net_of(yaml: &str) -> (Topology, Routing) {
-    let t = nettwin_model::load_str("test.yml", yaml).expect("topology loads");
-    let routing = nettwin_routing::compute(&t).expect("routing computes");
-    (operational(&t), routing)
-}
-
-fn probe(net: &Net, from: &str, to: &str, size: u32, df: bool) -> Probe {
-    let from = net.topo.node_by_name(from).unwrap().id;
-    let dst: IpAddr = to.parse().unwrap();
-    Probe {
-        from,
-        src: net.source_address(from, dst).unwrap(),
-        dst,
-        proto: Proto::Icmp,
-        sport: 0,
-        dport: 0,
-        size,
-        df,
-        ttl: 64,
-        flow_hash: false,
-    }
-}
+use nettwin_dataplane::{flow_hash, Net, Proto};
 
 /// Each path as `node ingress [prefix] egress nexthop ttl_in>ttl_out`, and its end.
 fn paths(t: &Trace) -> Vec<(Vec<String>, Disposition, String)> {

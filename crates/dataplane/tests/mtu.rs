@@ -2,35 +2,12 @@
 //! (ICMP back, PMTU 1400), a Linux bridge with one small port (silent drop, black hole), a jumbo
 //! link between two 1500 links (and a mismatched one), and IPv6 (routers never fragment).
 
+mod common;
+use common::*;
+
 use nettwin_dataplane::mtu::Role;
 use nettwin_dataplane::trace::{Disposition, Trace};
-use nettwin_dataplane::{operational, path_mtu, Net, Probe, Proto};
-use nettwin_model::Topology;
-use nettwin_routing::Routing;
-use std::net::IpAddr;
-
-fn net_of(yaml: &str) -> (Topology, Routing) {
-    let t = nettwin_model::load_str("test.yml", yaml).expect("topology loads");
-    let routing = nettwin_routing::compute(&t).expect("routing computes");
-    (operational(&t), routing)
-}
-
-fn probe(net: &Net, from: &str, to: &str, size: u32, df: bool) -> Probe {
-    let from = net.topo.node_by_name(from).unwrap().id;
-    let dst: IpAddr = to.parse().unwrap();
-    Probe {
-        from,
-        src: net.source_address(from, dst).unwrap(),
-        dst,
-        proto: Proto::Icmp,
-        sport: 0,
-        dport: 0,
-        size,
-        df,
-        ttl: 64,
-        flow_hash: false,
-    }
-}
+use nettwin_dataplane::{path_mtu, Net, Probe};
 
 /// The single end of a trace without ECMP.
 fn the_end(t: &Trace) -> &nettwin_dataplane::End {

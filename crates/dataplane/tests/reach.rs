@@ -1,18 +1,13 @@
 //! Reachability and what-ifs: the memoised all-pairs computation agrees with tracing each pair,
 //! and failure diffs match what the topology implies.
 
+mod common;
+use common::*;
+
 use nettwin_dataplane::reach::{destinations, ReachOptions};
 use nettwin_dataplane::trace::Disposition;
 use nettwin_dataplane::whatif::{self, Scenario};
-use nettwin_dataplane::{operational, Net, Probe, Proto};
-use nettwin_model::Topology;
-use nettwin_routing::Routing;
-
-fn net_of(yaml: &str) -> (Topology, Routing) {
-    let t = nettwin_model::load_str("test.yml", yaml).expect("topology loads");
-    let routing = nettwin_routing::compute(&t).expect("routing computes");
-    (operational(&t), routing)
-}
+use nettwin_dataplane::{Net, Probe, Proto};
 
 fn example(name: &str) -> String {
     std::fs::read_to_string(format!(

@@ -146,14 +146,8 @@ pub fn load_file(path: &std::path::Path) -> Result<Scenario, LoadError> {
 
 /// Resolves the scenario in `text`; `file` names it in errors.
 pub fn load_str(file: &str, text: &str) -> Result<Scenario, LoadError> {
+    let root = yaml::parse_document(file, text).map_err(LoadError::Invalid)?;
     let mut diags = Diagnostics::new(file);
-    let root = match yaml::parse(text) {
-        Ok(root) => root,
-        Err((span, msg)) => {
-            diags.error(span, &Path::root(), format!("YAML syntax error: {msg}"));
-            return Err(LoadError::Invalid(diags));
-        }
-    };
     let scenario = Reader { diags: &mut diags }.scenario(&root);
     match scenario {
         Some(s) if diags.is_empty() => Ok(s),

@@ -104,14 +104,8 @@ pub fn load_file(path: &std::path::Path) -> Result<Topology, LoadError> {
 
 /// Resolves the topology in `text`; `file` names it in errors.
 pub fn load_str(file: &str, text: &str) -> Result<Topology, LoadError> {
+    let root = yaml::parse_document(file, text).map_err(LoadError::Invalid)?;
     let mut diags = Diagnostics::new(file);
-    let root = match yaml::parse(text) {
-        Ok(root) => root,
-        Err((span, msg)) => {
-            diags.error(span, &Path::root(), format!("YAML syntax error: {msg}"));
-            return Err(LoadError::Invalid(diags));
-        }
-    };
     let topo = Loader::new(file, &mut diags).load(&root);
     if diags.is_empty() {
         Ok(topo.expect("a loader without errors returns a topology"))

@@ -119,6 +119,15 @@ pub fn parse(text: &str) -> Result<Node, (Span, String)> {
     }))
 }
 
+/// Parses the document `text` of `file`; a syntax error becomes the one diagnostic returned.
+pub fn parse_document(file: &str, text: &str) -> Result<Node, Diagnostics> {
+    parse(text).map_err(|(span, msg)| {
+        let mut diags = Diagnostics::new(file);
+        diags.error(span, &Path::root(), format!("YAML syntax error: {msg}"));
+        diags
+    })
+}
+
 /// Deeply nested documents are refused rather than risking the stack of later recursive readers.
 const MAX_DEPTH: usize = 256;
 

@@ -82,3 +82,29 @@ def test_shutdown_on_one_router_reconverges_another(isp_server):
     finally:
         pe2.disconnect()
         p1.disconnect()
+
+
+def test_bgp_table_parses_with_the_engines_paths(isp_server):
+    """pe2 holds the datacenter's web LAN from pe1 over iBGP (next hop pe1's loopback, local
+    preference 100, AS path 65100) and the branch LAN from ce1 over eBGP."""
+    c = connect(isp_server, "pe2")
+    try:
+        c.enable()
+        rows = parse_output(platform="cisco_ios", command="show ip bgp", data=c.send_command("show ip bgp"))
+        by_net = {}
+        for r in rows:
+            by_net.setdefault(r["network"], []).append(r)
+        web = by_net["198.18.128.0/24"]
+        assert len(web) == 1
+        assert web[0]["next_hop"] == "198.18.0.3"
+        assert web[0]["local_pref"] == "100"
+        assert web[0]["as_path"] == "65100" and web[0]["origin"] == "i"
+        assert ">" in web[0]["path_selection"] + web[0]["status"]
+        branch = by_net["198.18.129.0/24"]
+        assert branch[0]["next_hop"] == "198.19.0.11"
+        assert branch[0]["as_path"] == "65200"
+        # pe2's own loopback is locally originated: next hop 0.0.0.0, weight 32768.
+        own = by_net["198.18.0.4/32"]
+        assert own[0]["next_hop"] == "0.0.0.0" and own[0]["weight"] == "32768"
+    finally:
+        c.disconnect()

@@ -13,6 +13,7 @@ pub(crate) struct EngineState {
     pub routes: Vec<Vec<Route>>,
     pub ospf: Vec<Vec<OspfNeighbor>>,
     pub bgp: Vec<Option<(BgpSummary, Vec<BgpPath>)>>,
+    pub forwarding: Forwarding,
 }
 
 fn protocol(p: Protocol) -> RouteProtocol {
@@ -222,5 +223,135 @@ pub(crate) fn converge(
         .map(|id| ospf_neighbors(&oper, &routing, *id))
         .collect();
     let bgp = ids.iter().map(|id| bgp_state(&routing, *id)).collect();
-    Ok(EngineState { routes, ospf, bgp })
+    Ok(EngineState {
+        routes,
+        ospf,
+        bgp,
+        forwarding: Forwarding { oper, routing },
+    })
+}
+
+/// The forwarding engine's view: the operational topology and the converged routing.
+pub(crate) struct Forwarding {
+    pub oper: Topology,
+    pub routing: Routing,
+}
+
+impl Forwarding {
+    fn probe(from: NodeId, src: IpAddr, dst: IpAddr, ttl: u8) -> nettwin_dataplane::Probe {
+        nettwin_dataplane::Probe {
+            from,
+            src,
+            dst,
+            proto: nettwin_dataplane::Proto::Icmp,
+            sport: 0,
+            dport: 0,
+            // IOS sends 100-byte echoes by default.
+            size: 100,
+            df: false,
+            ttl,
+            // One deterministic path per flow, as a real packet takes.
+            flow_hash: true,
+        }
+    }
+
+    /// One-way latency of the links a path crosses, in microseconds.
+    fn latency_us(&self, hops: &[&nettwin_dataplane::Hop]) -> u64 {
+        hops.iter()
+            .filter_map(|h| h.egress_if)
+            .map(|r| {
+                self.oper
+                    .link(self.oper.interface(r).link)
+                    .latency_us
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// `ping`: an echo request traced to the destination and its reply traced back.
+    pub(crate) fn ping(&self, node: NodeId, dst: IpAddr, count: u32) -> PingResult {
+        let net = nettwin_dataplane::Net::new(&self.oper, &self.routing);
+        let Some(src) = net.source_address(node, dst) else {
+            return PingResult {
+                source: None,
+                probes: vec![Probe::Unreachable; count as usize],
+            };
+        };
+        let out = nettwin_dataplane::trace(&net, &Self::probe(node, src, dst, 64));
+        let paths = out.paths();
+        let probe = match paths.first() {
+            Some((hops, end)) if end.disposition.is_delivered() => {
+                let back = nettwin_dataplane::trace(&net, &Self::probe(end.at_id, dst, src, 64));
+                match back.paths().first() {
+                    Some((bhops, bend)) if bend.disposition.is_delivered() => Probe::Reply {
+                        rtt_ms: ((self.latency_us(hops) + self.latency_us(bhops)) / 1000).max(1)
+                            as u32,
+                    },
+                    _ => Probe::Timeout,
+                }
+            }
+            // A router that has no route (or a discard route) answers with an unreachable.
+            Some((hops, end))
+                if matches!(
+                    end.disposition,
+                    nettwin_dataplane::Disposition::NoRoute
+                        | nettwin_dataplane::Disposition::NullRouted
+                ) && hops.len() > 1 =>
+            {
+                Probe::Unreachable
+            }
+            _ => Probe::Timeout,
+        };
+        PingResult {
+            source: Some(src),
+            probes: vec![probe; count as usize],
+        }
+    }
+
+    /// `traceroute`: the router at each TTL answers from the interface the probe came in on.
+    pub(crate) fn traceroute(&self, node: NodeId, dst: IpAddr) -> Vec<TraceHop> {
+        let net = nettwin_dataplane::Net::new(&self.oper, &self.routing);
+        let Some(src) = net.source_address(node, dst) else {
+            return vec![TraceHop {
+                address: None,
+                rtt_ms: 0,
+            }];
+        };
+        let t = nettwin_dataplane::trace(&net, &Self::probe(node, src, dst, 64));
+        let paths = t.paths();
+        let Some((hops, end)) = paths.first() else {
+            return vec![TraceHop {
+                address: None,
+                rtt_ms: 0,
+            }];
+        };
+        let mut out = Vec::new();
+        for (i, h) in hops.iter().enumerate().skip(1) {
+            let owned_dst = i + 1 == hops.len() && end.disposition.is_delivered();
+            let address = if owned_dst {
+                Some(dst)
+            } else {
+                h.ingress.as_ref().and_then(|name| {
+                    let iface = self.oper.node(h.node_id).interface(name)?.1;
+                    match dst {
+                        IpAddr::V4(_) => iface.ipv4,
+                        IpAddr::V6(_) => iface.ipv6,
+                    }
+                    .map(|a| a.addr)
+                })
+            };
+            let one_way = self.latency_us(&hops[..i]);
+            out.push(TraceHop {
+                address,
+                rtt_ms: ((2 * one_way) / 1000).max(1) as u32,
+            });
+        }
+        if !end.disposition.is_delivered() {
+            out.push(TraceHop {
+                address: None,
+                rtt_ms: 0,
+            });
+        }
+        out
+    }
 }

@@ -8,11 +8,13 @@ use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// OSPF neighbours and BGP summary and table per node, from the routing engine.
-type ProtocolState = (
-    Vec<Vec<OspfNeighbor>>,
-    Vec<Option<(BgpSummary, Vec<BgpPath>)>>,
-);
+/// OSPF neighbours, BGP summary and table per node, and the forwarding engine that answers
+/// ping and traceroute, from the routing engine.
+struct ProtocolState {
+    ospf: Vec<Vec<OspfNeighbor>>,
+    bgp: Vec<Option<(BgpSummary, Vec<BgpPath>)>>,
+    forwarding: crate::engine::Forwarding,
+}
 
 /// The converged state of a [`ModelTwin`] at one moment.
 pub struct ModelView {
@@ -72,7 +74,14 @@ impl ModelView {
         let now = Instant::now();
         let (mut computed, engine) = if routing {
             let st = crate::engine::converge(&topology, &bgp_shutdown, &costs)?;
-            (st.routes, Some((st.ospf, st.bgp)))
+            (
+                st.routes,
+                Some(ProtocolState {
+                    ospf: st.ospf,
+                    bgp: st.bgp,
+                    forwarding: st.forwarding,
+                }),
+            )
         } else {
             let routes = (0..topology.nodes.len())
                 .map(|n| node_routes(&topology, NodeId(n as u32)))
@@ -347,24 +356,27 @@ impl TwinView for ModelView {
     fn ospf_neighbors(&self, node: NodeId) -> Vec<OspfNeighbor> {
         self.engine
             .as_ref()
-            .map(|(o, _)| o[node.index()].clone())
+            .map(|e| e.ospf[node.index()].clone())
             .unwrap_or_default()
     }
 
     fn bgp_summary(&self, node: NodeId) -> Option<BgpSummary> {
         self.engine
             .as_ref()
-            .and_then(|(_, b)| b[node.index()].as_ref().map(|x| x.0.clone()))
+            .and_then(|e| e.bgp[node.index()].as_ref().map(|x| x.0.clone()))
     }
 
     fn bgp_table(&self, node: NodeId) -> Vec<BgpPath> {
         self.engine
             .as_ref()
-            .and_then(|(_, b)| b[node.index()].as_ref().map(|x| x.1.clone()))
+            .and_then(|e| e.bgp[node.index()].as_ref().map(|x| x.1.clone()))
             .unwrap_or_default()
     }
 
     fn ping(&self, node: NodeId, destination: IpAddr, count: u32) -> PingResult {
+        if let Some(e) = &self.engine {
+            return e.forwarding.ping(node, destination, count);
+        }
         let (forward, reached) = self.walk(node, destination);
         let source = forward.first().and_then(|h| h.egress_source).or_else(|| {
             // Pinging one's own address: the source is the destination.
@@ -400,6 +412,9 @@ impl TwinView for ModelView {
     }
 
     fn traceroute(&self, node: NodeId, destination: IpAddr) -> Vec<TraceHop> {
+        if let Some(e) = &self.engine {
+            return e.forwarding.traceroute(node, destination);
+        }
         let (forward, reached) = self.walk(node, destination);
         let mut out = Vec::new();
         let mut one_way = 0u64;

@@ -108,3 +108,35 @@ def test_bgp_table_parses_with_the_engines_paths(isp_server):
         assert own[0]["next_hop"] == "0.0.0.0" and own[0]["weight"] == "32768"
     finally:
         c.disconnect()
+
+
+def test_ping_and_traceroute_follow_the_forwarding_engine(isp_server):
+    """From client1 on the branch LAN to web1 in the datacenter: ce1, across the ISP (pe2, p1,
+    pe1), into the datacenter (border, a spine chosen by the flow hash, leaf1) to the server.
+    The replies come back because the branch LAN is in BGP; from ce1 itself they would not
+    (its source, the ce1-pe2 link, is advertised nowhere, as on a real network)."""
+    c = connect(isp_server, "client1")
+    try:
+        c.enable()
+        out = c.send_command("ping 198.18.128.2")
+        assert "Success rate is 100 percent (5/5)" in out, out
+        hops = parse_output(platform="cisco_ios", command="traceroute",
+                            data=c.send_command("traceroute 198.18.128.2", read_timeout=30))
+        addrs = [h["ip_address"] for h in hops]
+        assert addrs[:5] == ["198.18.129.1", "198.19.0.10", "198.19.0.2", "198.19.0.0", "198.19.0.9"], addrs
+        assert addrs[5] in ("198.19.0.13", "198.19.0.15"), addrs
+        assert addrs[6] in ("198.19.0.17", "198.19.0.21"), addrs
+        assert addrs[-1] == "198.18.128.2" and len(addrs) == 8, addrs
+        # ce1 has no route to this address and answers with an unreachable.
+        out = c.send_command("ping 203.0.113.1")
+        assert "Success rate is 0 percent" in out and "U" in out, out
+    finally:
+        c.disconnect()
+
+    c = connect(isp_server, "ce1")
+    try:
+        c.enable()
+        out = c.send_command("ping 198.18.128.2")
+        assert "Success rate is 0 percent (0/5)" in out, out
+    finally:
+        c.disconnect()

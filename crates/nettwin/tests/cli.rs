@@ -156,11 +156,11 @@ fn explain_names_the_winner_and_the_reason() {
         "--node",
         "border",
         "--prefix",
-        "198.18.0.1",
+        "198.18.0.3",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.starts_with("border 198.18.0.1/32: 1 candidate(s)\n* B     198.18.0.1/32 [20/0] via 198.19.0.8, eth1"), "{out}");
+    assert!(out.starts_with("border 198.18.0.3/32: 1 candidate(s)\n* B     198.18.0.3/32 [20/0] via 198.19.0.8, eth1"), "{out}");
     assert!(out.contains("from pe1      next hop 198.19.0.8"), "{out}");
 }
 

@@ -910,6 +910,10 @@ fn evaluate(
             let peer = from.map(|i| &peers[i]);
             let igp_metric = match from {
                 None => Some(0),
+                // A next hop inside the path's own prefix would resolve through the route being
+                // decided: FRR's next-hop tracking calls it inaccessible, and so do we (checked
+                // against FRR in namespaces by `nettwin emu verify`).
+                Some(_) if prefix.contains(attrs.next_hop) => None,
                 Some(_) => resolver.metric(r, fib, attrs.next_hop),
             };
             BgpPath {

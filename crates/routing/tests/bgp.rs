@@ -80,8 +80,30 @@ fn route_reflector_reflects_client_routes_with_originator_and_cluster_list() {
         r.node(rr).bgp.as_ref().unwrap().table[&p("198.18.200.0/24")].len(),
         1
     );
-    // x1 learns AS 65000's loopbacks over eBGP.
-    assert!(fib(&t, &r, "x1", &["B"]).contains(&"B 198.18.0.4/32 20/0 198.19.0.6@eth1".to_string()));
+    // Each router advertises its loopback with itself as next hop; elsewhere in the AS that path
+    // would resolve through its own prefix, so (as FRR's next-hop tracking) it is inaccessible,
+    // never best, and never passed on: x1 learns only c1's own loopback.
+    assert_eq!(
+        fib(&t, &r, "x1", &["B"]),
+        vec!["B 198.18.0.2/32 20/0 198.19.0.6@eth1"]
+    );
+    let rr = r
+        .node(t.node_by_name("rr").unwrap().id)
+        .bgp
+        .as_ref()
+        .unwrap();
+    let c3_loopback = &rr.table[&p("198.18.0.4/32")];
+    assert_eq!(c3_loopback.len(), 1);
+    assert!(c3_loopback[0].igp_metric.is_none() && !c3_loopback[0].best);
+    let c1 = r
+        .node(t.node_by_name("c1").unwrap().id)
+        .bgp
+        .as_ref()
+        .unwrap();
+    assert!(
+        !c1.table.contains_key(&p("198.18.0.4/32")),
+        "not reflected: it was never best"
+    );
 }
 
 #[test]

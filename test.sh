@@ -3,6 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# The namespace tests compare the twin with a real kernel and FRR; they need root and install
+# FRR, ping and traceroute here (without root they print SKIPPED and pass).
+if [ "$(id -u)" -eq 0 ]; then
+    sh scripts/emu-deps.sh
+fi
+
 # Rust: unit, integration and property tests of every crate.
 cargo test --workspace --all-targets
 

@@ -49,6 +49,7 @@ enum Command {
     Pmtu(cmd::pmtu::Args),
     Reach(cmd::reach::Args),
     Whatif(cmd::whatif::Args),
+    Emu(cmd::emu::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +80,7 @@ fn main() -> ExitCode {
         Command::Pmtu(a) => cmd::pmtu::run(a, global),
         Command::Reach(a) => cmd::reach::run(a, global),
         Command::Whatif(a) => cmd::whatif::run(a, global),
+        Command::Emu(a) => cmd::emu::run(a, global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ pub mod bench_cli;
 pub mod bench_dataplane;
 pub mod check;
 pub mod demo;
+pub mod emu;
 pub mod exec;
 pub mod explain;
 pub mod fabric;

@@ -1,0 +1,770 @@
+//! FRR as control plane: configurations written from the model and the routing configuration
+//! (zebra, staticd, ospfd, ospf6d, isisd, bgpd), the daemons started inside each router's
+//! namespace with their own pathspace (`-N`, so instances never share sockets or pid files),
+//! convergence awaited, and the selected routes read back with `vtysh ... json`.
+
+use crate::compare::{ignored_prefix, parse_dst, twin_routes, RealRoute};
+use crate::state::{Created, RunState};
+use crate::{sys, EmuError};
+use nettwin_model::{IfAddr, Node, NodeId, Segment, SegmentKind, StaticNextHop, Topology};
+use nettwin_routing::{Routing, SessionKind};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+/// Where Debian's `frr` package puts the daemons.
+pub const FRR_LIB: &str = "/usr/lib/frr";
+/// FRR's run directory; each instance gets `FRR_RUN/<pathspace>`.
+pub const FRR_RUN: &str = "/var/run/frr";
+
+/// Files the OSPF daemons write in FRR's run directory itself, whatever their pathspace.
+const SHARED_FILES: [&str; 3] = ["ospfd-gr.json", "ospf6d-gr.json", "ospf6d-at-seq-no.dat"];
+
+/// Whether a node runs FRR in `frr` mode (routers and linux nodes).
+pub fn runs_frr(n: &Node) -> bool {
+    n.kind.forwards_ip()
+}
+
+/// The interface's segment keeps to one AS: the IGP runs there (an inter-AS link is external,
+/// as in the twin and netlab).
+fn same_as(topo: &Topology, seg: &Segment, node: &Node) -> bool {
+    seg.members.iter().all(|m| {
+        let other = topo.node(m.node);
+        !other.kind.forwards_ip()
+            || other.asn.is_none()
+            || node.asn.is_none()
+            || other.asn == node.asn
+    })
+}
+
+/// The router id the twin uses: configured, else the highest IPv4 interface address.
+fn router_id(n: &Node) -> Ipv4Addr {
+    if let Some(r) = n.router_id {
+        return r;
+    }
+    n.interfaces
+        .iter()
+        .filter_map(|i| match i.ipv4?.addr {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        })
+        .max()
+        .unwrap_or(Ipv4Addr::new(198, 18, 255, 255))
+}
+
+/// An IS-IS NET from the router id: 198.18.0.1 -> 49.0001.1980.1800.0001.00.
+fn isis_net(rid: Ipv4Addr) -> String {
+    let d: String = rid.octets().iter().map(|o| format!("{o:03}")).collect();
+    format!("49.0001.{}.{}.{}.00", &d[0..4], &d[4..8], &d[8..12])
+}
+
+/// Whether interface `i` of `n` is a point-to-point IGP link: a p2p segment whose both ends
+/// run the protocol.
+fn igp_p2p(topo: &Topology, seg: &Segment, speaks: impl Fn(&Node) -> bool) -> bool {
+    seg.kind == SegmentKind::P2p
+        && seg.members.len() == 2
+        && seg
+            .members
+            .iter()
+            .all(|m| speaks(topo.node(m.node)) && topo.interface(*m).up)
+}
+
+fn header(out: &mut String, n: &Node) {
+    let _ = writeln!(out, "frr defaults traditional\nhostname {}\n!", n.name);
+}
+
+/// The configuration files of one router: (daemon, text). zebra and staticd always; the
+/// protocol daemons when the node runs the protocol.
+pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static str, String)> {
+    let n = topo.node(id);
+    let cfg = &routing.config;
+    let i = id.index();
+    let rid = router_id(n);
+    let mut out = Vec::new();
+
+    let mut zebra = String::new();
+    header(&mut zebra, n);
+    out.push(("zebra", zebra));
+
+    let mut st = String::new();
+    header(&mut st, n);
+    for s in &n.statics {
+        let fam = if s.prefix.family() == nettwin_model::Family::Ipv4 {
+            "ip"
+        } else {
+            "ipv6"
+        };
+        let target = match &s.next_hop {
+            StaticNextHop::Address { address, interface } => match interface {
+                Some(k) => format!("{address} {}", n.interfaces[*k as usize].name),
+                None => address.to_string(),
+            },
+            StaticNextHop::Interface { interface } => {
+                n.interfaces[*interface as usize].name.clone()
+            }
+            StaticNextHop::Discard => "blackhole".to_string(),
+        };
+        let dist = if s.distance == 1 {
+            String::new()
+        } else {
+            format!(" {}", s.distance)
+        };
+        let _ = writeln!(st, "{fam} route {} {target}{dist}", s.prefix);
+    }
+    out.push(("staticd", st));
+
+    let seg_of = |k: usize| n.interfaces[k].segment.map(|s| topo.segment(s));
+    let igp_ifaces = |speaks: &dyn Fn(&Node) -> bool| -> Vec<usize> {
+        (0..n.interfaces.len())
+            .filter(|&k| seg_of(k).is_some_and(|s| same_as(topo, s, n)) && speaks(n))
+            .collect()
+    };
+
+    if let Some(o) = &cfg.ospf[i] {
+        let speaks = |x: &Node| cfg.ospf[x.id.index()].is_some();
+        let ifaces = igp_ifaces(&speaks);
+        let v6 =
+            n.loopback.ipv6.is_some() || ifaces.iter().any(|&k| n.interfaces[k].ipv6.is_some());
+        for (daemon, ip, proto) in [("ospfd", "ip", "ospf"), ("ospf6d", "ipv6", "ospf6")] {
+            if daemon == "ospf6d" && !v6 {
+                continue;
+            }
+            let mut t = String::new();
+            header(&mut t, n);
+            let mut passive = vec!["lo".to_string()];
+            let _ = writeln!(t, "interface lo\n {ip} {proto} area {}\n!", o.area);
+            for &k in &ifaces {
+                let iface = &n.interfaces[k];
+                let s = &cfg.ospf_if[i][k];
+                let _ = writeln!(t, "interface {}", iface.name);
+                let _ = writeln!(t, " {ip} {proto} area {}", s.area);
+                let _ = writeln!(t, " {ip} {proto} cost {}", s.cost);
+                let _ = writeln!(t, " {ip} {proto} hello-interval 1");
+                let _ = writeln!(t, " {ip} {proto} dead-interval 4");
+                if seg_of(k).is_some_and(|sg| igp_p2p(topo, sg, speaks)) {
+                    let _ = writeln!(t, " {ip} {proto} network point-to-point");
+                }
+                if s.passive {
+                    passive.push(iface.name.clone());
+                }
+                let _ = writeln!(t, "!");
+            }
+            if daemon == "ospfd" {
+                let _ = writeln!(t, "router ospf\n ospf router-id {rid}");
+                for p in &passive {
+                    let _ = writeln!(t, " passive-interface {p}");
+                }
+            } else {
+                // ospf6d has no passive-interface under the router in 8.4: per interface.
+                for p in &passive {
+                    let _ = writeln!(t, "interface {p}\n ipv6 ospf6 passive\n!");
+                }
+                let _ = writeln!(t, "router ospf6\n ospf6 router-id {rid}");
+            }
+            let _ = writeln!(
+                t,
+                " timers throttle spf 0 50 500\n maximum-paths {}\n!",
+                o.maximum_paths.min(64)
+            );
+            out.push((daemon, t));
+        }
+    }
+
+    if cfg.isis[i].is_some() {
+        let speaks = |x: &Node| cfg.isis[x.id.index()].is_some();
+        let mut t = String::new();
+        header(&mut t, n);
+        // The instance first: interfaces read before it never make it into the LSP.
+        let _ = writeln!(
+            t,
+            "router isis nt\n net {}\n is-type level-2-only\n metric-style wide\n spf-interval 1\n lsp-gen-interval 1\n!",
+            isis_net(rid)
+        );
+        let _ = writeln!(t, "interface lo");
+        if n.loopback.ipv4.is_some() {
+            let _ = writeln!(t, " ip router isis nt");
+        }
+        if n.loopback.ipv6.is_some() {
+            let _ = writeln!(t, " ipv6 router isis nt");
+        }
+        let _ = writeln!(t, " isis passive\n!");
+        for k in igp_ifaces(&speaks) {
+            let iface = &n.interfaces[k];
+            let s = &cfg.isis_if[i][k];
+            let _ = writeln!(t, "interface {}", iface.name);
+            if iface.ipv4.is_some() {
+                let _ = writeln!(t, " ip router isis nt");
+            }
+            if iface.ipv6.is_some() {
+                let _ = writeln!(t, " ipv6 router isis nt");
+            }
+            let _ = writeln!(
+                t,
+                " isis circuit-type level-2-only\n isis metric {}\n isis hello-interval 1",
+                s.cost
+            );
+            if seg_of(k).is_some_and(|sg| igp_p2p(topo, sg, speaks)) {
+                let _ = writeln!(t, " isis network point-to-point");
+            }
+            if s.passive {
+                let _ = writeln!(t, " isis passive");
+            }
+            let _ = writeln!(t, "!");
+        }
+        out.push(("isisd", t));
+    }
+
+    if let (Some(b), Some(br)) = (&cfg.bgp[i], &routing.node(id).bgp) {
+        let mut t = String::new();
+        header(&mut t, n);
+        let _ = writeln!(t, "router bgp {}", b.asn);
+        let _ = writeln!(t, " bgp router-id {}", br.router_id.unwrap_or(rid));
+        let _ = writeln!(t, " no bgp ebgp-requires-policy");
+        let _ = writeln!(t, " no bgp default ipv4-unicast");
+        // The twin originates its prefixes whether or not they are in the RIB.
+        let _ = writeln!(t, " no bgp network import-check");
+        // The twin breaks eBGP ties by router id, not by path age.
+        let _ = writeln!(t, " bgp bestpath compare-routerid");
+        if b.always_compare_med {
+            let _ = writeln!(t, " bgp always-compare-med");
+        }
+        if let Some(c) = b.cluster_id {
+            let _ = writeln!(t, " bgp cluster-id {c}");
+        }
+        let _ = writeln!(t, " timers bgp 3 9");
+        for p in &br.peers {
+            let a = p.remote_address;
+            let _ = writeln!(t, " neighbor {a} remote-as {}", p.remote_as);
+            let _ = writeln!(t, " neighbor {a} timers connect 1");
+            let _ = writeln!(t, " neighbor {a} advertisement-interval 0");
+            if p.kind == SessionKind::Ibgp {
+                let _ = writeln!(t, " neighbor {a} update-source {}", p.local_address);
+            }
+            if p.down_reason.as_deref() == Some("administratively shut down") {
+                let _ = writeln!(t, " neighbor {a} shutdown");
+            }
+        }
+        let originated: Vec<nettwin_model::Prefix> = br
+            .table
+            .iter()
+            .filter(|(_, paths)| paths.iter().any(|p| p.from.is_none()))
+            .map(|(p, _)| *p)
+            .collect();
+        for (af, v6) in [("ipv4", false), ("ipv6", true)] {
+            let peers: Vec<_> = br
+                .peers
+                .iter()
+                .filter(|p| p.remote_address.is_ipv6() == v6)
+                .collect();
+            let nets: Vec<_> = originated
+                .iter()
+                .filter(|p| (p.family() == nettwin_model::Family::Ipv6) == v6)
+                .collect();
+            if peers.is_empty() && nets.is_empty() {
+                continue;
+            }
+            let _ = writeln!(t, " address-family {af} unicast");
+            for p in nets {
+                let _ = writeln!(t, "  network {p}");
+            }
+            for p in peers {
+                let a = p.remote_address;
+                let _ = writeln!(t, "  neighbor {a} activate");
+                if p.kind == SessionKind::Ibgp && b.next_hop_self {
+                    let _ = writeln!(t, "  neighbor {a} next-hop-self");
+                }
+                if p.rr_client {
+                    let _ = writeln!(t, "  neighbor {a} route-reflector-client");
+                }
+            }
+            let mp = b.maximum_paths.min(64);
+            let _ = writeln!(t, "  maximum-paths {mp}\n  maximum-paths ibgp {mp}");
+            let _ = writeln!(t, " exit-address-family");
+        }
+        let _ = writeln!(t, "!");
+        out.push(("bgpd", t));
+    }
+    out
+}
+
+/// Why a node's twin configuration cannot be reproduced in FRR exactly (policies are not
+/// translated yet); verify reports these instead of silently comparing something else.
+pub fn untranslated(routing: &Routing, id: NodeId) -> Vec<String> {
+    let mut out = Vec::new();
+    if routing.config.isis[id.index()].is_some() {
+        out.push(
+            "IS-IS: Debian's isisd 8.4 forms adjacencies here but originates LSPs without reachability, so IS-IS routes are missing on the FRR side (see docs/emu.md)"
+                .to_string(),
+        );
+    }
+    if let Some(b) = &routing.config.bgp[id.index()] {
+        if b.import.is_some() || b.export.is_some() {
+            out.push("BGP import/export policies are not translated to route-maps".to_string());
+        }
+        if b.neighbors
+            .iter()
+            .any(|n| n.import.is_some() || n.export.is_some() || n.weight.is_some())
+        {
+            out.push("per-neighbour BGP policies and weights are not translated".to_string());
+        }
+    }
+    out
+}
+
+fn run_dir(st: &RunState, node: &str) -> String {
+    format!("{}/{}/{node}", crate::state::dir().display(), st.run)
+}
+
+fn chown_frr(path: &str) -> Result<(), EmuError> {
+    sys::run("chown", &["-R", "frr:frr", path]).map(|_| ())
+}
+
+/// Writes every router's configuration and starts its daemons, zebra first everywhere.
+pub fn start(topo: &Topology, routing: &Routing, st: &mut RunState) -> Result<(), EmuError> {
+    if !std::path::Path::new(&format!("{FRR_LIB}/zebra")).exists() {
+        return Err(EmuError::Missing {
+            program: format!("{FRR_LIB}/zebra"),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    for f in SHARED_FILES {
+        let path = format!("{FRR_RUN}/{f}");
+        if !std::path::Path::new(&path).exists() {
+            crate::state::add_shared(&path)?;
+        }
+    }
+    let base = format!("{}/{}", crate::state::dir().display(), st.run);
+    st.record(Created::Dir { path: base.clone() })?;
+    let mut daemons: Vec<(String, String, Vec<&'static str>)> = Vec::new();
+    for n in topo.nodes.iter().filter(|n| runs_frr(n)) {
+        let ns = st.netns(&n.name)?.to_string();
+        let dir = run_dir(st, &n.name);
+        std::fs::create_dir_all(&dir).map_err(|e| EmuError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        let mut names = Vec::new();
+        for (daemon, text) in configs(topo, routing, n.id) {
+            let path = format!("{dir}/{daemon}.conf");
+            std::fs::write(&path, text).map_err(|e| EmuError::Io { path, source: e })?;
+            names.push(daemon);
+        }
+        chown_frr(&dir)?;
+        let rundir = format!("{FRR_RUN}/{ns}");
+        st.record(Created::Dir {
+            path: rundir.clone(),
+        })?;
+        std::fs::create_dir_all(&rundir).map_err(|e| EmuError::Io {
+            path: rundir.clone(),
+            source: e,
+        })?;
+        chown_frr(&rundir)?;
+        daemons.push((ns, dir, names));
+    }
+    chown_frr(&base)?;
+    let launch = |ns: &str, dir: &str, d: &str| {
+        sys::in_ns(
+            ns,
+            &format!("{FRR_LIB}/{d}"),
+            &[
+                "-d",
+                "-N",
+                ns,
+                "-f",
+                &format!("{dir}/{d}.conf"),
+                "-P",
+                "0",
+                "--log",
+                &format!("file:{dir}/{d}.log"),
+            ],
+        )
+        .map(|_| ())
+    };
+    for (ns, dir, _) in &daemons {
+        launch(ns, dir, "zebra")?;
+    }
+    for (ns, _, _) in &daemons {
+        let sock = format!("{FRR_RUN}/{ns}/zserv.api");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::path::Path::new(&sock).exists() {
+            if Instant::now() > deadline {
+                return Err(EmuError::NotConverged {
+                    seconds: 10,
+                    detail: format!("zebra in {ns} did not open {sock}"),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    for (ns, dir, names) in &daemons {
+        for d in names.iter().filter(|d| **d != "zebra") {
+            launch(ns, dir, d)?;
+        }
+    }
+    Ok(())
+}
+
+/// vtysh commands against one instance; the JSON documents they print, in order.
+fn vtysh_json(ns: &str, commands: &[&str]) -> Result<Vec<Value>, EmuError> {
+    let mut args = vec!["-N", ns];
+    for c in commands {
+        args.push("-c");
+        args.push(c);
+    }
+    let out = sys::run("vtysh", &args)?;
+    serde_json::Deserializer::from_str(&out)
+        .into_iter::<Value>()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| EmuError::Parse {
+            command: format!("vtysh -N {ns} -c '{}'", commands.join("' -c '")),
+            message: e.to_string(),
+        })
+}
+
+/// Link-local address to the global IPv6 address of the same interface, over every node.
+pub type LinkLocals = HashMap<IpAddr, IpAddr>;
+
+/// Reads every node's link-local addresses so IPv6 next hops can be compared with the twin's
+/// (which names neighbours by their global address).
+pub fn link_locals(topo: &Topology, st: &RunState) -> Result<LinkLocals, EmuError> {
+    let mut out = HashMap::new();
+    for n in topo.nodes.iter().filter(|n| n.kind.is_ip()) {
+        let json = sys::ip_ns(
+            st.netns(&n.name)?,
+            &["-j", "-6", "addr", "show", "scope", "link"],
+        )?;
+        let v: Value = serde_json::from_str(&json).map_err(|e| EmuError::Parse {
+            command: "ip -j -6 addr show scope link".into(),
+            message: e.to_string(),
+        })?;
+        for l in v.as_array().into_iter().flatten() {
+            let Some(ifname) = l.get("ifname").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(global) = n
+                .interface(ifname)
+                .and_then(|(_, i)| i.ipv6)
+                .map(|a: IfAddr| a.addr)
+            else {
+                continue;
+            };
+            for a in l
+                .get("addr_info")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(ll) = a
+                    .get("local")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok())
+                {
+                    out.insert(ll, global);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `show ip route json` / `show ipv6 route json` into normal form (selected routes).
+pub fn parse_routes(doc: &Value, lls: &LinkLocals) -> Vec<RealRoute> {
+    let mut out = Vec::new();
+    for (dst, entries) in doc.as_object().into_iter().flatten() {
+        let v6 = dst.contains(':');
+        let Some(prefix) = parse_dst(dst, v6) else {
+            continue;
+        };
+        if ignored_prefix(&prefix) {
+            continue;
+        }
+        for e in entries.as_array().into_iter().flatten() {
+            if e.get("selected").and_then(Value::as_bool) != Some(true) {
+                continue;
+            }
+            let protocol = match e.get("protocol").and_then(Value::as_str).unwrap_or("?") {
+                "ospf6" => "ospf",
+                "kernel" => "kernel",
+                p => p,
+            }
+            .to_string();
+            let hops: Vec<&Value> = e
+                .get("nexthops")
+                .and_then(Value::as_array)
+                .map(|v| v.iter().collect())
+                .unwrap_or_default();
+            let flag = |h: &Value, k: &str| h.get(k).and_then(Value::as_bool) == Some(true);
+            let mut chosen: Vec<&Value> = hops.iter().copied().filter(|h| flag(h, "fib")).collect();
+            if chosen.is_empty() {
+                chosen = hops
+                    .iter()
+                    .copied()
+                    .filter(|h| flag(h, "active") && !flag(h, "recursive"))
+                    .collect();
+            }
+            let discard = chosen
+                .iter()
+                .any(|h| flag(h, "blackhole") || flag(h, "unreachable") || flag(h, "reject"));
+            let mut next_hops = BTreeSet::new();
+            if !discard {
+                for h in chosen {
+                    let dev = h
+                        .get("interfaceName")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_string();
+                    let addr: Option<IpAddr> = h
+                        .get("ip")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse().ok());
+                    let addr = addr.map(|a| lls.get(&a).copied().unwrap_or(a));
+                    next_hops.insert((addr, dev));
+                }
+            }
+            if protocol == "connected" && next_hops.iter().all(|(_, d)| d == "lo") {
+                continue;
+            }
+            out.push(RealRoute {
+                prefix,
+                protocol,
+                discard,
+                next_hops,
+            });
+        }
+    }
+    out
+}
+
+/// FRR's selected routes of one router, both families.
+pub fn read(ns: &str, lls: &LinkLocals) -> Result<Vec<RealRoute>, EmuError> {
+    let docs = vtysh_json(ns, &["show ip route json", "show ipv6 route json"])?;
+    Ok(docs.iter().flat_map(|d| parse_routes(d, lls)).collect())
+}
+
+/// BGP sessions of a router that are up, by neighbour address.
+fn established(ns: &str) -> BTreeSet<IpAddr> {
+    let Ok(docs) = vtysh_json(ns, &["show bgp neighbors json"]) else {
+        return BTreeSet::new();
+    };
+    docs.iter()
+        .flat_map(|d| d.as_object().into_iter().flatten())
+        .filter(|(_, v)| v.get("bgpState").and_then(Value::as_str) == Some("Established"))
+        .filter_map(|(k, _)| k.parse().ok())
+        .collect()
+}
+
+/// How many OSPF neighbours each router should reach (Full, or 2-Way between DR-others on a
+/// LAN), per family: the other OSPF routers on its active interfaces in the same area.
+fn expected_ospf_neighbours(
+    topo: &Topology,
+    routing: &Routing,
+    v6: bool,
+) -> BTreeMap<NodeId, usize> {
+    let cfg = &routing.config;
+    let mut out = BTreeMap::new();
+    for n in topo
+        .nodes
+        .iter()
+        .filter(|n| cfg.ospf[n.id.index()].is_some())
+    {
+        let mut count = 0;
+        for (k, iface) in n.interfaces.iter().enumerate() {
+            let Some(seg) = iface.segment.map(|s| topo.segment(s)) else {
+                continue;
+            };
+            let mine = &cfg.ospf_if[n.id.index()][k];
+            let has = |i: &nettwin_model::Interface| {
+                if v6 {
+                    i.ipv6.is_some()
+                } else {
+                    i.ipv4.is_some()
+                }
+            };
+            if !iface.up || mine.passive || !has(iface) || !same_as(topo, seg, n) {
+                continue;
+            }
+            count += seg
+                .members
+                .iter()
+                .filter(|m| {
+                    let o = topo.node(m.node);
+                    let oi = topo.interface(**m);
+                    let s = &cfg.ospf_if[m.node.index()][m.index as usize];
+                    m.node != n.id
+                        && cfg.ospf[m.node.index()].is_some()
+                        && oi.up
+                        && has(oi)
+                        && !s.passive
+                        && s.area == mine.area
+                        && same_as(topo, seg, o)
+                })
+                .count();
+        }
+        out.insert(n.id, count);
+    }
+    out
+}
+
+/// Neighbours in a state that completes an adjacency, anywhere in a vtysh JSON document.
+fn adjacent(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => {
+            let me = ["state", "nbrState"].iter().any(|k| {
+                m.get(*k).and_then(Value::as_str).is_some_and(|s| {
+                    s.starts_with("Full") || s.starts_with("2-Way") || s.starts_with("TwoWay")
+                })
+            });
+            usize::from(me) + m.values().map(adjacent).sum::<usize>()
+        }
+        Value::Array(a) => a.iter().map(adjacent).sum(),
+        _ => 0,
+    }
+}
+
+/// Waits until FRR's tables stop changing (and every BGP session the twin has up is up), or
+/// until they equal the twin's.
+pub fn wait_converged(
+    topo: &Topology,
+    routing: &Routing,
+    st: &RunState,
+    timeout: Duration,
+) -> Result<(), EmuError> {
+    let routers: Vec<&Node> = topo.nodes.iter().filter(|n| runs_frr(n)).collect();
+    let expected: BTreeMap<&str, BTreeSet<IpAddr>> = routers
+        .iter()
+        .filter_map(|n| {
+            let b = routing.node(n.id).bgp.as_ref()?;
+            Some((
+                n.name.as_str(),
+                b.peers
+                    .iter()
+                    .filter(|p| p.established)
+                    .map(|p| p.remote_address)
+                    .collect(),
+            ))
+        })
+        .collect();
+    let twin: BTreeMap<&str, Vec<RealRoute>> = routers
+        .iter()
+        .map(|n| {
+            let mut r = twin_routes(topo, routing, n.id);
+            r.sort_by_key(|x| x.prefix);
+            (n.name.as_str(), r)
+        })
+        .collect();
+    let ospf4 = expected_ospf_neighbours(topo, routing, false);
+    let ospf6 = expected_ospf_neighbours(topo, routing, true);
+    let t0 = Instant::now();
+    let mut prev: Option<BTreeMap<&str, Vec<RealRoute>>> = None;
+    let mut stable = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(1000));
+        let lls = link_locals(topo, st)?;
+        let mut snap = BTreeMap::new();
+        for n in &routers {
+            let mut r = read(st.netns(&n.name)?, &lls).unwrap_or_default();
+            r.sort_by_key(|x| x.prefix);
+            snap.insert(n.name.as_str(), r);
+        }
+        let mut missing = Vec::new();
+        for (v6, want) in [(false, &ospf4), (true, &ospf6)] {
+            for (id, n) in want.iter().filter(|(_, n)| **n > 0) {
+                let name = &topo.node(*id).name;
+                let cmd = if v6 {
+                    "show ipv6 ospf6 neighbor json"
+                } else {
+                    "show ip ospf neighbor json"
+                };
+                let have = vtysh_json(st.netns(name)?, &[cmd])
+                    .map(|d| d.iter().map(adjacent).sum::<usize>())
+                    .unwrap_or(0);
+                if have < *n {
+                    missing.push(format!(
+                        "{name}: {have}/{n} OSPF{} neighbours",
+                        if v6 { "v3" } else { "v2" }
+                    ));
+                }
+            }
+        }
+        for (name, want) in &expected {
+            let have = established(st.netns(name)?);
+            for a in want.difference(&have) {
+                missing.push(format!("BGP {name}->{a}"));
+            }
+        }
+        if snap == twin {
+            return Ok(());
+        }
+        if prev.as_ref() == Some(&snap) {
+            stable += 1;
+        } else {
+            stable = 0;
+        }
+        // Quiet for 5 s with every adjacency and session the twin expects up (OSPF's wait
+        // timer on LANs is the 4 s dead interval). One that never comes up (an MTU mismatch
+        // stuck in ExStart) is a difference for verify to show: after 45 s quiet is enough.
+        let waited = t0.elapsed();
+        if stable >= 5
+            && waited >= Duration::from_secs(8)
+            && (missing.is_empty() || waited >= Duration::from_secs(45))
+        {
+            return Ok(());
+        }
+        let detail = if missing.is_empty() {
+            "routing tables still changing".to_string()
+        } else {
+            format!("waiting for {}", missing.join(", "))
+        };
+        prev = Some(snap);
+        if t0.elapsed() > timeout {
+            return Err(EmuError::NotConverged {
+                seconds: timeout.as_secs(),
+                detail,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isis_net_comes_from_the_router_id() {
+        assert_eq!(
+            isis_net(Ipv4Addr::new(198, 18, 0, 1)),
+            "49.0001.1980.1800.0001.00"
+        );
+    }
+
+    #[test]
+    fn vtysh_json_is_normalised() {
+        let doc: Value = serde_json::from_str(
+            r#"{
+ "198.18.0.4/32":[{"prefix":"198.18.0.4/32","protocol":"bgp","selected":true,"nexthops":[
+   {"ip":"198.18.0.4","afi":"ipv4","active":true,"recursive":true},
+   {"fib":true,"ip":"198.19.0.1","afi":"ipv4","interfaceName":"eth1","active":true,"resolver":true}]}],
+ "198.18.0.1/32":[{"prefix":"198.18.0.1/32","protocol":"connected","selected":true,"nexthops":[{"fib":true,"directlyConnected":true,"interfaceName":"lo","active":true}]}],
+ "198.18.200.0/24":[{"protocol":"static","selected":true,"nexthops":[{"fib":true,"unreachable":true,"blackhole":true,"active":true}]}],
+ "198.19.0.0/31":[{"protocol":"ospf","selected":false,"nexthops":[]},{"protocol":"connected","selected":true,"nexthops":[{"fib":true,"directlyConnected":true,"interfaceName":"eth1","active":true}]}],
+ "2001:db8::2/128":[{"protocol":"ospf6","selected":true,"nexthops":[{"fib":true,"ip":"fe80::1","afi":"ipv6","interfaceName":"eth1","active":true}]}]
+}"#,
+        )
+        .unwrap();
+        let mut lls = LinkLocals::new();
+        lls.insert("fe80::1".parse().unwrap(), "2001:db8:1::2".parse().unwrap());
+        let r = parse_routes(&doc, &lls);
+        let text: Vec<String> = r.iter().map(|x| format!("{} {x}", x.prefix)).collect();
+        assert_eq!(
+            text,
+            [
+                "198.18.0.4/32 bgp via 198.19.0.1 eth1",
+                "198.18.200.0/24 static blackhole",
+                "198.19.0.0/31 connected dev eth1",
+                "2001:db8::2/128 ospf via 2001:db8:1::2 eth1",
+            ]
+        );
+    }
+}

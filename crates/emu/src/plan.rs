@@ -1,0 +1,356 @@
+//! What to build for a topology: namespaces, veth pairs, bridges, addresses, sysctls. Pure: it
+//! only describes the commands, so it is checked (address ranges, names) before anything is made.
+
+use crate::EmuError;
+use nettwin_model::{IfAddr, NodeKind, Prefix, Topology};
+use std::net::IpAddr;
+
+/// Addresses inside namespaces come only from these (RFC 2544 benchmarking and RFC 3849
+/// documentation ranges), so nothing emulated can shadow a real network.
+pub fn allowed_ranges() -> [Prefix; 2] {
+    [
+        "198.18.0.0/15".parse().expect("valid prefix"),
+        "2001:db8::/32".parse().expect("valid prefix"),
+    ]
+}
+
+pub fn address_allowed(a: IpAddr) -> bool {
+    allowed_ranges().iter().any(|p| p.contains(a))
+}
+
+/// The prefix of every namespace of a run.
+pub fn ns_prefix(run: &str) -> String {
+    format!("nt-{run}-")
+}
+
+/// The namespace of a node.
+pub fn node_ns(run: &str, node: &str) -> String {
+    format!("nt-{run}-{node}")
+}
+
+/// The hidden namespace holding the bridge of a multi-access link without a switch.
+pub fn lan_ns(run: &str, link: u32) -> String {
+    format!("nt-{run}-_lan{link}")
+}
+
+/// One end of a veth pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VethEnd {
+    pub ns: String,
+    pub ifname: String,
+    pub mtu: u32,
+    /// Whether the end is set up (a veth has carrier only when both ends are).
+    pub up: bool,
+}
+
+/// A namespace and what goes in it once its links exist.
+#[derive(Clone, Debug)]
+pub struct NsPlan {
+    pub name: String,
+    /// The node it emulates (`None` for a hidden LAN bridge).
+    pub node: Option<String>,
+    pub sysctls: Vec<(&'static str, &'static str)>,
+    /// Interfaces that are not veth ends (dummies for one-ended links).
+    pub dummies: Vec<(String, u32)>,
+    /// `ip -batch` lines: bridges, ports, link state.
+    pub batch: Vec<String>,
+    /// `ip -batch` lines run once every link of every namespace is up: addresses, so each is
+    /// added on an interface with carrier (an IPv6 address added before carrier misses its
+    /// solicited-node group and the first neighbour solicitation for it goes unanswered).
+    pub addrs: Vec<String>,
+}
+
+/// Everything a run builds.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub namespaces: Vec<NsPlan>,
+    pub veths: Vec<(VethEnd, VethEnd)>,
+}
+
+fn addr_cmd(a: &IfAddr, dev: &str) -> String {
+    match a.addr {
+        IpAddr::V4(_) => format!("addr add {}/{} dev {dev}", a.addr, a.len),
+        // DAD off: the address is usable at once and never goes `dadfailed`.
+        IpAddr::V6(_) => format!("addr add {}/{} dev {dev} nodad", a.addr, a.len),
+    }
+}
+
+fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', ':'])
+        && !name.chars().any(char::is_whitespace)
+}
+
+fn valid_node_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Checks that the topology can be emulated: every address in the allowed ranges, names the
+/// kernel accepts. Lists every problem.
+pub fn check(topo: &Topology) -> Result<(), EmuError> {
+    let mut problems = Vec::new();
+    for n in &topo.nodes {
+        if !valid_node_name(&n.name) {
+            problems.push(format!(
+                "node `{}`: name must be letters, digits, `-`, `_` or `.` (it names a network namespace)",
+                n.name
+            ));
+        }
+        for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
+            if !address_allowed(a.addr) {
+                problems.push(format!(
+                    "node `{}` loopback address {}/{} is outside 198.18.0.0/15 and 2001:db8::/32",
+                    n.name, a.addr, a.len
+                ));
+            }
+        }
+        for i in &n.interfaces {
+            if !valid_ifname(&i.name) {
+                problems.push(format!(
+                    "node `{}` interface `{}`: Linux interface names have 1 to 15 characters, no `/`, `:` or spaces",
+                    n.name, i.name
+                ));
+            }
+            for a in [i.ipv4, i.ipv6].into_iter().flatten() {
+                if !address_allowed(a.addr) {
+                    problems.push(format!(
+                        "node `{}` interface {} address {}/{} is outside 198.18.0.0/15 and 2001:db8::/32",
+                        n.name, i.name, a.addr, a.len
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(EmuError::Unsupported(format!(
+            "{}: cannot emulate: {}{}",
+            topo.file,
+            problems.join("; "),
+            if problems.iter().any(|p| p.contains("outside")) {
+                " (emulated networks use only the benchmarking and documentation ranges, so they can never shadow a real network)"
+            } else {
+                ""
+            }
+        )))
+    }
+}
+
+fn base_sysctls(forwarding: bool, l2_only: bool) -> Vec<(&'static str, &'static str)> {
+    let f = if forwarding { "1" } else { "0" };
+    let mut s = vec![
+        ("net.ipv6.conf.all.accept_dad", "0"),
+        ("net.ipv6.conf.default.accept_dad", "0"),
+        ("net.ipv6.conf.all.accept_ra", "0"),
+        ("net.ipv6.conf.default.accept_ra", "0"),
+        ("net.ipv4.conf.all.rp_filter", "0"),
+        ("net.ipv4.conf.default.rp_filter", "0"),
+        // Every probe of a traceroute must get its ICMP error back.
+        ("net.ipv4.icmp_ratelimit", "0"),
+        ("net.ipv6.icmp.ratelimit", "0"),
+        ("net.ipv4.ip_forward", f),
+        ("net.ipv6.conf.all.forwarding", f),
+        ("net.ipv6.conf.default.forwarding", f),
+    ];
+    if l2_only {
+        // A bridge has no addresses: no link-local chatter from its ports either.
+        s.push(("net.ipv6.conf.all.disable_ipv6", "1"));
+        s.push(("net.ipv6.conf.default.disable_ipv6", "1"));
+    }
+    s
+}
+
+/// The bridge device's name in a switch namespace: `br0` unless a port is called that.
+pub fn bridge_name(ports: &[&str]) -> &'static str {
+    if ports.contains(&"br0") {
+        "ntbr0"
+    } else {
+        "br0"
+    }
+}
+
+/// Builds the plan for `topo` (operational state applied) under run name `run`.
+pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
+    check(topo)?;
+    let mut namespaces: Vec<NsPlan> = topo
+        .nodes
+        .iter()
+        .map(|n| NsPlan {
+            name: node_ns(run, &n.name),
+            node: Some(n.name.clone()),
+            sysctls: base_sysctls(n.kind.forwards_ip(), n.kind == NodeKind::Switch),
+            dummies: Vec::new(),
+            batch: vec!["link set lo up".to_string()],
+            addrs: Vec::new(),
+        })
+        .collect();
+    let mut veths = Vec::new();
+    for link in &topo.links {
+        match link.ends.len() {
+            0 => {}
+            1 => {
+                let e = link.ends[0];
+                let i = topo.interface(e);
+                namespaces[e.node.index()]
+                    .dummies
+                    .push((i.name.clone(), i.mtu));
+            }
+            2 => {
+                let end = |k: usize| {
+                    let e = link.ends[k];
+                    let i = topo.interface(e);
+                    VethEnd {
+                        ns: node_ns(run, &topo.node(e.node).name),
+                        ifname: i.name.clone(),
+                        mtu: i.mtu,
+                        up: i.up,
+                    }
+                };
+                veths.push((end(0), end(1)));
+            }
+            _ => {
+                // A shared medium: every end plugs into a bridge of its own namespace.
+                let ns = lan_ns(run, link.id.0);
+                let mut batch = vec![
+                    "link set lo up".to_string(),
+                    "link add name br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0"
+                        .to_string(),
+                ];
+                for (k, e) in link.ends.iter().enumerate() {
+                    let i = topo.interface(*e);
+                    let port = format!("p{k}");
+                    veths.push((
+                        VethEnd {
+                            ns: node_ns(run, &topo.node(e.node).name),
+                            ifname: i.name.clone(),
+                            mtu: i.mtu,
+                            up: i.up,
+                        },
+                        VethEnd {
+                            ns: ns.clone(),
+                            ifname: port.clone(),
+                            mtu: i.mtu,
+                            up: true,
+                        },
+                    ));
+                    batch.push(format!("link set {port} master br0"));
+                    batch.push(format!("link set {port} up"));
+                }
+                batch.push("link set br0 up".to_string());
+                namespaces.push(NsPlan {
+                    name: ns,
+                    node: None,
+                    sysctls: base_sysctls(false, true),
+                    dummies: Vec::new(),
+                    batch,
+                    addrs: Vec::new(),
+                });
+            }
+        }
+    }
+    for n in &topo.nodes {
+        let nsp = &mut namespaces[n.id.index()];
+        for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
+            nsp.addrs.push(addr_cmd(&a, "lo"));
+        }
+        if n.kind == NodeKind::Switch {
+            let ports: Vec<&str> = n.interfaces.iter().map(|i| i.name.as_str()).collect();
+            let br = bridge_name(&ports);
+            nsp.batch.push(format!(
+                "link add name {br} type bridge stp_state 0 forward_delay 0 mcast_snooping 0"
+            ));
+            for i in &n.interfaces {
+                nsp.batch.push(format!("link set {} master {br}", i.name));
+            }
+            nsp.batch.push(format!("link set {br} up"));
+        }
+        for i in &n.interfaces {
+            for a in [i.ipv4, i.ipv6].into_iter().flatten() {
+                nsp.addrs.push(addr_cmd(&a, &i.name));
+            }
+            nsp.batch.push(format!(
+                "link set {} {}",
+                i.name,
+                if i.up { "up" } else { "down" }
+            ));
+        }
+    }
+    Ok(Plan { namespaces, veths })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOPO: &str = "
+nodes:
+  r1: {loopback: 198.18.0.1/32}
+  r2: {}
+  sw: {kind: switch}
+  h1: {kind: host}
+  h2: {kind: host}
+links:
+  - {r1: {ipv4: 198.18.1.0/31}, r2: {ipv4: 198.18.1.1/31}, mtu: 9000}
+  - [r2, sw]
+  - {sw: {}, h1: {}, mtu: 1400}
+  - [sw, h2]
+  - [r1, h1, h2]
+";
+
+    #[test]
+    fn plan_has_a_namespace_per_node_and_a_hidden_bridge_per_shared_link() {
+        let topo = nettwin_model::load_str("t.yml", TOPO).unwrap();
+        let p = plan(&topo, "abc").unwrap();
+        let names: Vec<&str> = p.namespaces.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "nt-abc-r1",
+                "nt-abc-r2",
+                "nt-abc-sw",
+                "nt-abc-h1",
+                "nt-abc-h2",
+                "nt-abc-_lan4"
+            ]
+        );
+        // 4 cables + 3 ends of the shared link.
+        assert_eq!(p.veths.len(), 7);
+        let (a, b) = &p.veths[0];
+        assert_eq!((a.ifname.as_str(), a.mtu, b.mtu), ("eth1", 9000, 9000));
+        let sw = &p.namespaces[2];
+        assert!(sw.batch.iter().any(|l| l.contains("type bridge")));
+        assert!(sw.sysctls.contains(&("net.ipv4.ip_forward", "0")));
+        assert!(p.namespaces[0]
+            .sysctls
+            .contains(&("net.ipv4.ip_forward", "1")));
+        assert!(p.namespaces[3]
+            .sysctls
+            .contains(&("net.ipv4.ip_forward", "0")));
+        assert!(p.namespaces[0]
+            .addrs
+            .contains(&"addr add 198.18.0.1/32 dev lo".to_string()));
+    }
+
+    #[test]
+    fn addresses_outside_the_test_ranges_are_refused_with_node_and_address() {
+        let text = "nodes:\n  r1: {}\n  r2: {}\nlinks:\n  - {r1: {ipv4: 10.0.0.1/30}, r2: {ipv4: 10.0.0.2/30}}\n";
+        let topo = nettwin_model::load_str("t.yml", text).unwrap();
+        let e = plan(&topo, "abc").unwrap_err().to_string();
+        assert!(
+            e.contains("node `r1` interface eth1 address 10.0.0.1/30"),
+            "{e}"
+        );
+        assert!(
+            e.contains("node `r2` interface eth1 address 10.0.0.2/30"),
+            "{e}"
+        );
+    }
+}

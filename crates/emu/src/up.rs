@@ -1,0 +1,420 @@
+//! Bringing a topology up in namespaces, running commands in it, and taking it down again.
+
+use crate::plan::{self, Plan};
+use crate::state::{self, Created, RunState};
+use crate::{frr, kernel, sys, EmuError, RoutesMode};
+use nettwin_model::{NodeKind, Topology};
+use nettwin_routing::Routing;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How to bring a topology up.
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    pub routes: RoutesMode,
+    /// The run name; a fresh one is made from the process id and the time when `None`.
+    pub name: Option<String>,
+    /// How long FRR may take to converge.
+    pub converge_timeout: Duration,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        UpOptions {
+            routes: RoutesMode::Static,
+            name: None,
+            converge_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A running emulation.
+#[derive(Debug)]
+pub struct Running {
+    pub state: RunState,
+    /// The topology as built (operational interface state).
+    pub topo: Topology,
+    /// The twin's routing on it.
+    pub routing: Routing,
+    /// How long FRR took to converge (frr mode).
+    pub converged_after: Option<Duration>,
+}
+
+fn valid_run_name(name: &str) -> bool {
+    (1..=8).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// SplitMix64: mixes pid and time into a name without a `rand` dependency.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn base36(mut v: u64, len: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut s = String::with_capacity(len);
+    for _ in 0..len {
+        s.push(DIGITS[(v % 36) as usize] as char);
+        v /= 36;
+    }
+    s
+}
+
+fn name_taken(name: &str, existing_ns: &[String]) -> bool {
+    let prefix = plan::ns_prefix(name);
+    state::path_of(name).exists() || existing_ns.iter().any(|n| n.starts_with(&prefix))
+}
+
+/// Claims a run name by creating its state file exclusively, so two runs started at the same
+/// moment cannot both get it.
+fn claim(st: &RunState) -> Result<bool, EmuError> {
+    let d = state::dir();
+    std::fs::create_dir_all(&d).map_err(|e| EmuError::Io {
+        path: d.display().to_string(),
+        source: e,
+    })?;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(state::path_of(&st.run))
+    {
+        Ok(_) => st.save().map(|_| true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(EmuError::Io {
+            path: state::path_of(&st.run).display().to_string(),
+            source: e,
+        }),
+    }
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn new_state(topo: &Topology, opts: &UpOptions) -> Result<RunState, EmuError> {
+    let existing = sys::netns_list()?;
+    let mut st = RunState {
+        run: String::new(),
+        file: topo.file.clone(),
+        pid: std::process::id(),
+        started_unix: now_unix(),
+        routes: opts.routes,
+        nodes: BTreeMap::new(),
+        created: Vec::new(),
+        complete: false,
+    };
+    if let Some(name) = &opts.name {
+        if !valid_run_name(name) {
+            return Err(EmuError::BadRunName(name.clone()));
+        }
+        st.run = name.clone();
+        if name_taken(name, &existing) || !claim(&st)? {
+            return Err(EmuError::RunExists(name.clone()));
+        }
+    } else {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let mut seed = (u64::from(std::process::id()) << 32) ^ nanos;
+        loop {
+            seed = mix(seed);
+            st.run = base36(seed, 5);
+            if !name_taken(&st.run, &existing) && claim(&st)? {
+                break;
+            }
+        }
+    }
+    for n in &topo.nodes {
+        st.nodes
+            .insert(n.name.clone(), plan::node_ns(&st.run, &n.name));
+    }
+    st.save()?;
+    Ok(st)
+}
+
+/// Builds `topo` in namespaces and starts its control plane. On any failure everything made
+/// so far is removed before the error is returned.
+pub fn up(topo: &Topology, opts: &UpOptions) -> Result<Running, EmuError> {
+    crate::require_root()?;
+    let topo = crate::operational(topo)?;
+    plan::check(&topo)?;
+    let routing = nettwin_routing::compute(&topo)?;
+    let mut st = new_state(&topo, opts)?;
+    match build(&topo, &routing, &mut st, opts) {
+        Ok(converged_after) => {
+            st.complete = true;
+            st.save()?;
+            Ok(Running {
+                state: st,
+                topo,
+                routing,
+                converged_after,
+            })
+        }
+        Err(e) => {
+            teardown(&st);
+            Err(e)
+        }
+    }
+}
+
+fn build(
+    topo: &Topology,
+    routing: &Routing,
+    st: &mut RunState,
+    opts: &UpOptions,
+) -> Result<Option<Duration>, EmuError> {
+    let Plan { namespaces, veths } = plan::plan(topo, &st.run)?;
+    for ns in &namespaces {
+        st.record(Created::Netns {
+            name: ns.name.clone(),
+        })?;
+        sys::run("ip", &["netns", "add", &ns.name])?;
+        sys::sysctls(&ns.name, &ns.sysctls)?;
+        // The global ICMP budget (per namespace since Linux 6.11) would silence a host that
+        // answers many traceroutes at once; the twin has no rate limits.
+        sys::sysctls_if_present(
+            &ns.name,
+            &[
+                ("net.ipv4.icmp_msgs_per_sec", "1000000"),
+                ("net.ipv4.icmp_msgs_burst", "1000000"),
+            ],
+        )?;
+    }
+    // Both ends are created straight inside their namespaces: nothing ever appears in the root
+    // namespace, and a veth dies with its namespace, so the namespaces are all `down` needs.
+    for (a, b) in &veths {
+        let (ma, mb) = (a.mtu.to_string(), b.mtu.to_string());
+        sys::run(
+            "ip",
+            &[
+                "link", "add", "name", &a.ifname, "netns", &a.ns, "mtu", &ma, "type", "veth",
+                "peer", "name", &b.ifname, "netns", &b.ns, "mtu", &mb,
+            ],
+        )?;
+    }
+    for ns in &namespaces {
+        let mut lines: Vec<String> = ns
+            .dummies
+            .iter()
+            .map(|(name, mtu)| format!("link add name {name} mtu {mtu} type dummy"))
+            .collect();
+        lines.extend(ns.batch.iter().cloned());
+        sys::ip_batch(&ns.name, &lines)?;
+    }
+    wait_carrier(&veths)?;
+    for ns in &namespaces {
+        sys::ip_batch(&ns.name, &ns.addrs)?;
+    }
+    match opts.routes {
+        RoutesMode::None => Ok(None),
+        RoutesMode::Static => {
+            for n in topo.nodes.iter().filter(|n| n.kind.is_ip()) {
+                kernel::install(topo, routing, n.id, st.netns(&n.name)?)?;
+            }
+            Ok(None)
+        }
+        RoutesMode::Frr => {
+            // Hosts run no routing daemon: they get their default routes as kernel routes.
+            for n in topo.nodes.iter().filter(|n| n.kind == NodeKind::Host) {
+                kernel::install(topo, routing, n.id, st.netns(&n.name)?)?;
+            }
+            frr::start(topo, routing, st)?;
+            let t0 = Instant::now();
+            frr::wait_converged(topo, routing, st, opts.converge_timeout)?;
+            Ok(Some(t0.elapsed()))
+        }
+    }
+}
+
+/// Waits until every veth end whose both ends are set up is operationally up (and forwarding,
+/// when it is a bridge port). The kernel reports a
+/// veth's carrier asynchronously (link-watch may delay it by up to a second); until then a
+/// bridge port does not forward and the first packets are lost.
+fn wait_carrier(veths: &[(plan::VethEnd, plan::VethEnd)]) -> Result<(), EmuError> {
+    let mut expect: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (a, b) in veths.iter().filter(|(a, b)| a.up && b.up) {
+        for e in [a, b] {
+            expect
+                .entry(e.ns.as_str())
+                .or_default()
+                .push(e.ifname.as_str());
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (ns, names) in expect {
+        loop {
+            let json = sys::ip_ns(ns, &["-j", "link", "show"])?;
+            let links: serde_json::Value =
+                serde_json::from_str(&json).map_err(|e| EmuError::Parse {
+                    command: format!("ip -n {ns} -j link show"),
+                    message: e.to_string(),
+                })?;
+            let waiting: Vec<&str> = links
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|l| {
+                    l.get("ifname")
+                        .and_then(|n| n.as_str())
+                        .is_some_and(|n| names.contains(&n))
+                        && l.get("operstate").and_then(|o| o.as_str()) != Some("UP")
+                })
+                .filter_map(|l| l.get("ifname").and_then(|n| n.as_str()))
+                .collect();
+            // Bridge ports must also have been told (the same link-watch event) and forward.
+            let ports = sys::run("bridge", &["-n", ns, "-j", "link", "show"])
+                .ok()
+                .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok());
+            let blocked = ports.as_ref().and_then(|p| p.as_array()).is_some_and(|ps| {
+                ps.iter().any(|p| {
+                    p.get("ifname")
+                        .and_then(|n| n.as_str())
+                        .is_some_and(|n| names.contains(&n))
+                        && p.get("state").and_then(|s| s.as_str()) != Some("forwarding")
+                })
+            });
+            if waiting.is_empty() && !blocked {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(EmuError::Timeout(format!(
+                    "no carrier after 10 s on {} in namespace {ns}",
+                    waiting.join(", ")
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(())
+}
+
+/// What `down` removed.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DownReport {
+    pub run: String,
+    pub namespaces: usize,
+    pub processes: usize,
+    pub dirs: usize,
+}
+
+/// Stops the processes in a namespace: TERM, a short grace, then KILL.
+fn stop_processes(ns: &str) -> usize {
+    let pids = sys::netns_pids(ns);
+    for p in &pids {
+        sys::kill(*p, "TERM");
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && !sys::netns_pids(ns).is_empty() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for p in sys::netns_pids(ns) {
+        sys::kill(p, "KILL");
+    }
+    pids.len()
+}
+
+/// Removes everything a run recorded, newest first; what is already gone is skipped.
+fn teardown(st: &RunState) -> DownReport {
+    let mut rep = DownReport {
+        run: st.run.clone(),
+        ..DownReport::default()
+    };
+    let existing = sys::netns_list().unwrap_or_default();
+    for c in st.created.iter().rev() {
+        match c {
+            Created::Netns { name } => {
+                if existing.contains(name) {
+                    rep.processes += stop_processes(name);
+                    if sys::run("ip", &["netns", "del", name]).is_ok() {
+                        rep.namespaces += 1;
+                    }
+                }
+            }
+            Created::Dir { path } => {
+                if std::fs::remove_dir_all(path).is_ok() {
+                    rep.dirs += 1;
+                }
+            }
+        }
+    }
+    st.remove_file();
+    // FRR's files outside the pathspaces are written as daemons exit: removed once every
+    // namespace of the last run is gone.
+    if state::runs().unwrap_or_default().is_empty() {
+        state::remove_shared();
+    }
+    rep
+}
+
+/// Takes a run down.
+pub fn down(run: &str) -> Result<DownReport, EmuError> {
+    crate::require_root()?;
+    let st = RunState::load(run)?;
+    Ok(teardown(&st))
+}
+
+/// Takes every recorded run down.
+pub fn down_all() -> Result<Vec<DownReport>, EmuError> {
+    crate::require_root()?;
+    let mut out = Vec::new();
+    for r in state::runs()? {
+        out.push(down(&r)?);
+    }
+    Ok(out)
+}
+
+/// Every recorded run.
+pub fn list() -> Result<Vec<RunState>, EmuError> {
+    crate::require_root()?;
+    state::runs()?.iter().map(|r| RunState::load(r)).collect()
+}
+
+/// The run to use: the one named, or the only one there is.
+pub fn pick_run(run: Option<&str>) -> Result<RunState, EmuError> {
+    match run {
+        Some(r) => RunState::load(r),
+        None => {
+            let runs = state::runs()?;
+            match runs.as_slice() {
+                [one] => RunState::load(one),
+                [] => Err(EmuError::Ambiguous(
+                    "no emulation is running (start one with `nettwin emu up FILE`)".into(),
+                )),
+                many => Err(EmuError::Ambiguous(format!(
+                    "{} runs exist ({}); say which with --run",
+                    many.len(),
+                    many.join(", ")
+                ))),
+            }
+        }
+    }
+}
+
+/// Runs `command` inside `node`'s namespace with the caller's terminal; returns its exit status.
+pub fn exec(run: Option<&str>, node: &str, command: &[String]) -> Result<i32, EmuError> {
+    crate::require_root()?;
+    let st = pick_run(run)?;
+    let ns = st.netns(node)?;
+    let Some((program, args)) = command.split_first() else {
+        return Err(EmuError::Ambiguous("no command to run".into()));
+    };
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", ns, program])
+        .args(args)
+        .status()
+        .map_err(|source| EmuError::Missing {
+            program: "ip".into(),
+            source,
+        })?;
+    Ok(status.code().unwrap_or(128 + 9))
+}

@@ -1,0 +1,361 @@
+//! Emulation against the real kernel and FRR. These need root and `ip netns`: without root
+//! every test prints why it is skipped. Each run is removed by a guard, also when a test fails.
+
+use nettwin_emu::probe::ping;
+use nettwin_emu::{RoutesMode, UpOptions, VerifyOptions};
+use nettwin_model::Topology;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn skip(test: &str) -> bool {
+    if nettwin_emu::is_root() {
+        return false;
+    }
+    eprintln!("SKIPPED {test}: needs root (network namespaces); run the tests as root to check the twin against the kernel");
+    true
+}
+
+fn have_frr(test: &str) -> bool {
+    if std::path::Path::new("/usr/lib/frr/zebra").exists() {
+        return true;
+    }
+    eprintln!("SKIPPED {test}: FRR is not installed (scripts/emu-deps.sh installs it)");
+    false
+}
+
+/// Takes a run down when dropped, so a failing assertion leaves nothing behind.
+struct Guard(String);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = nettwin_emu::down(&self.0);
+    }
+}
+
+fn examples() -> Vec<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples"));
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no examples in {}", dir.display());
+    out
+}
+
+fn load(text: &str) -> Topology {
+    nettwin_model::load_str("test.yml", text).unwrap()
+}
+
+fn netns_with_prefix(prefix: &str) -> Vec<String> {
+    nettwin_emu::sys::netns_list()
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+const PAIR: &str = "
+nodes:
+  r1: {loopback: 198.18.0.1/32}
+  r2: {loopback: 198.18.0.2/32}
+links:
+  - {r1: {ipv4: 198.18.1.0/31, ipv6: '2001:db8:1::1/64'}, r2: {ipv4: 198.18.1.1/31, ipv6: '2001:db8:1::2/64'}}
+";
+
+#[test]
+fn up_exec_down_on_two_namespaces() {
+    if skip("up_exec_down_on_two_namespaces") {
+        return;
+    }
+    let topo = load(PAIR);
+    let run = nettwin_emu::up(
+        &topo,
+        &UpOptions {
+            routes: RoutesMode::Static,
+            name: Some("tpair".into()),
+            ..UpOptions::default()
+        },
+    )
+    .unwrap();
+    let _g = Guard(run.state.run.clone());
+    let ns = netns_with_prefix("nt-tpair-");
+    assert_eq!(ns.len(), 2, "{ns:?}");
+    let r1 = run.state.netns("r1").unwrap();
+    for dst in ["198.18.1.1", "2001:db8:1::2"] {
+        let p = ping(r1, None, dst.parse().unwrap(), 84).unwrap();
+        assert!(p.reached, "r1 cannot ping {dst}: {p:?}");
+    }
+    // Forwarding is on for routers, DAD off, the address on lo.
+    let fwd = nettwin_emu::sys::in_ns(r1, "sysctl", &["-n", "net.ipv4.ip_forward"]).unwrap();
+    assert_eq!(fwd.trim(), "1");
+    let lo = nettwin_emu::sys::ip_ns(r1, &["-br", "addr", "show", "dev", "lo"]).unwrap();
+    assert!(lo.contains("198.18.0.1/32"), "{lo}");
+    // A name in use is refused.
+    let again = nettwin_emu::up(
+        &topo,
+        &UpOptions {
+            name: Some("tpair".into()),
+            ..UpOptions::default()
+        },
+    );
+    assert!(matches!(again, Err(nettwin_emu::EmuError::RunExists(_))));
+    let rep = nettwin_emu::down("tpair").unwrap();
+    assert_eq!(rep.namespaces, 2);
+    assert!(netns_with_prefix("nt-tpair-").is_empty());
+    assert!(!nettwin_emu::state::path_of("tpair").exists());
+}
+
+#[test]
+fn addresses_outside_the_test_ranges_are_refused_before_anything_is_made() {
+    if skip("addresses_outside_the_test_ranges_are_refused_before_anything_is_made") {
+        return;
+    }
+    let topo = load("nodes:\n  a: {}\n  b: {}\nlinks:\n  - {a: {ipv4: 192.0.2.1/30}, b: {ipv4: 192.0.2.2/30}}\n");
+    let e = nettwin_emu::up(
+        &topo,
+        &UpOptions {
+            name: Some("tbad".into()),
+            ..UpOptions::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("node `a` interface eth1 address 192.0.2.1/30"),
+        "{e}"
+    );
+    assert!(netns_with_prefix("nt-tbad-").is_empty());
+    assert!(!nettwin_emu::state::path_of("tbad").exists());
+}
+
+fn verify_all(mode: RoutesMode, tag: &str) -> Vec<(String, nettwin_emu::VerifyReport)> {
+    let mut out = Vec::new();
+    for (i, f) in examples().iter().enumerate() {
+        let topo = nettwin_model::load_file(f).unwrap();
+        let name = format!("{tag}{i}");
+        let _g = Guard(name.clone());
+        let rep = nettwin_emu::verify(
+            &topo,
+            &VerifyOptions {
+                routes: mode,
+                name: Some(name),
+                converge_timeout: Duration::from_secs(120),
+                ..VerifyOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let reach = rep.reach.as_ref().unwrap();
+        eprintln!(
+            "{} ({}): {} nodes, {} routes agree, {} differ; {} pings agree, {} differ",
+            f.display(),
+            mode.name(),
+            rep.nodes.len(),
+            rep.nodes.iter().map(|n| n.agree).sum::<usize>(),
+            rep.route_diffs(),
+            reach.agree,
+            reach.diffs.len()
+        );
+        assert!(reach.pairs > 0);
+        assert!(rep.paths.as_ref().unwrap().pairs > 0);
+        out.push((f.display().to_string(), rep));
+    }
+    out
+}
+
+#[test]
+fn static_mode_kernel_agrees_with_the_twin_on_every_example() {
+    if skip("static_mode_kernel_agrees_with_the_twin_on_every_example") {
+        return;
+    }
+    for (file, rep) in verify_all(RoutesMode::Static, "ts") {
+        assert_eq!(
+            rep.differences(),
+            0,
+            "{file}: {}",
+            serde_json::to_string_pretty(&rep).unwrap()
+        );
+    }
+}
+
+/// A BGP path whose next hop is the address of its own prefix (a loopback advertised over iBGP
+/// with itself as next hop): FRR's next-hop tracking marks it inaccessible, the twin does not.
+/// Reported to the routing engine; until it is fixed, these and their consequences for pings
+/// are the only differences allowed.
+fn known_twin_difference(d: &nettwin_emu::Diff) -> bool {
+    d.real.is_none()
+        && d.twin.as_deref().is_some_and(|t| t.starts_with("bgp "))
+        && d.prefix.len() == d.prefix.family().max_len()
+}
+
+#[test]
+fn frr_mode_agrees_with_the_twin_on_every_example() {
+    if skip("frr_mode_agrees_with_the_twin_on_every_example")
+        || !have_frr("frr_mode_agrees_with_the_twin_on_every_example")
+    {
+        return;
+    }
+    for (file, rep) in verify_all(RoutesMode::Frr, "tf") {
+        let unexplained: Vec<String> = rep
+            .nodes
+            .iter()
+            .flat_map(|n| n.diffs.iter().map(move |d| (n, d)))
+            .filter(|(_, d)| !known_twin_difference(d))
+            .map(|(n, d)| format!("{} {} twin={:?} frr={:?}", n.node, d.prefix, d.twin, d.real))
+            .collect();
+        assert!(unexplained.is_empty(), "{file}: {unexplained:#?}");
+        if rep.route_diffs() == 0 {
+            let reach = rep.reach.as_ref().unwrap();
+            assert!(reach.diffs.is_empty(), "{file}: {:#?}", reach.diffs);
+            let paths = rep.paths.as_ref().unwrap();
+            assert!(paths.diffs.is_empty(), "{file}: {:#?}", paths.diffs);
+        } else {
+            eprintln!(
+                "{file}: {} known twin differences (BGP next hop equal to its own prefix)",
+                rep.route_diffs()
+            );
+        }
+    }
+}
+
+const MTU: &str = "
+module: [ospf]
+addressing:
+  loopback: {ipv4: 198.18.0.0/24, ipv6: '2001:db8::/48'}
+  p2p: {ipv4: 198.19.0.0/24, ipv6: '2001:db8:1::/48'}
+  lan: {ipv4: 198.18.128.0/20, ipv6: '2001:db8:2::/48'}
+nodes:
+  r1: {}
+  r2: {}
+  sw: {kind: switch}
+  h1: {kind: host}
+  h2: {kind: host}
+  h3: {kind: host}
+  h4: {kind: host}
+links:
+  - {r1: {}, r2: {}, mtu: 1400}
+  - [h1, r1]
+  - [r2, h2]
+  - [r2, sw]
+  - {sw: {}, h3: {}, mtu: 1400}
+  - {r1: {}, h4: {mtu: 1400}}
+";
+
+fn addr_of(topo: &Topology, node: &str, v6: bool) -> std::net::IpAddr {
+    let n = topo.node_by_name(node).unwrap();
+    let a = if v6 {
+        n.interfaces[0].ipv6
+    } else {
+        n.interfaces[0].ipv4
+    };
+    a.unwrap().addr
+}
+
+/// The twin's verdict for one probe of `size` bytes with DF.
+fn twin_disposition(topo: &Topology, from: &str, dst: std::net::IpAddr, size: u32) -> String {
+    let t = nettwin_emu::operational(topo).unwrap();
+    let routing = nettwin_routing::compute(&t).unwrap();
+    let net = nettwin_dataplane::Net::new(&t, &routing);
+    let r = nettwin_dataplane::reach(
+        &net,
+        nettwin_dataplane::ReachOptions {
+            size,
+            ..Default::default()
+        },
+    );
+    let s = r
+        .sources
+        .iter()
+        .position(|n| t.node(*n).name == from)
+        .unwrap();
+    let d = r.dests.iter().position(|d| d.addr == dst).unwrap();
+    r.cell(s, d).disposition.name().to_string()
+}
+
+#[test]
+fn mtu_cases_match_the_kernel() {
+    if skip("mtu_cases_match_the_kernel") {
+        return;
+    }
+    let topo = load(MTU);
+    let run = nettwin_emu::up(
+        &topo,
+        &UpOptions {
+            routes: RoutesMode::Static,
+            name: Some("tmtu".into()),
+            ..UpOptions::default()
+        },
+    )
+    .unwrap();
+    let _g = Guard(run.state.run.clone());
+    let ns = |n: &str| run.state.netns(n).unwrap().to_string();
+
+    // 1. A router whose next hop has a smaller MTU: ICMP "fragmentation needed" (IPv4) and
+    //    "packet too big" (IPv6) come back with the MTU.
+    for (v6, needle) in [(false, "Frag needed"), (true, "Packet too big")] {
+        let dst = addr_of(&topo, "h2", v6);
+        assert_eq!(twin_disposition(&topo, "h1", dst, 1500), "dropped-by-mtu");
+        let p = ping(&ns("h1"), None, dst, 1500).unwrap();
+        assert!(
+            !p.reached && p.error.contains(needle) && p.error.contains("1400"),
+            "{p:?}"
+        );
+        assert_eq!(twin_disposition(&topo, "h1", dst, 1400), "delivered");
+        assert!(ping(&ns("h1"), None, dst, 1400).unwrap().reached);
+    }
+    // 2. A Linux bridge with one smaller port: the frame is dropped at the port, silently.
+    let h3 = addr_of(&topo, "h3", false);
+    assert_eq!(twin_disposition(&topo, "h2", h3, 1500), "dropped-by-mtu");
+    let p = ping(&ns("h2"), None, h3, 1500).unwrap();
+    assert!(!p.reached && p.error.is_empty(), "{p:?}");
+    assert!(ping(&ns("h2"), None, h3, 1400).unwrap().reached);
+    // 3. A veth whose peer has a smaller MTU: r1 sends 1500, h4 drops it on receive, silently.
+    let h4 = addr_of(&topo, "h4", false);
+    let r1 = topo.node_by_name("r1").unwrap().loopback.ipv4.unwrap().addr;
+    assert_eq!(twin_disposition(&topo, "r1", h4, 1500), "dropped-by-mtu");
+    let p = ping(&ns("r1"), Some(r1), h4, 1500).unwrap();
+    assert!(!p.reached && p.error.is_empty(), "{p:?}");
+    assert!(ping(&ns("r1"), Some(r1), h4, 1400).unwrap().reached);
+
+    // And every pair, at both sizes, agrees with the twin.
+    for size in [1400, 1500] {
+        let rep =
+            nettwin_emu::probe::compare_reach(&run.topo, &run.routing, &run.state, size).unwrap();
+        assert!(rep.pairs > 0);
+        assert!(rep.diffs.is_empty(), "size {size}: {:#?}", rep.diffs);
+    }
+}
+
+#[test]
+fn a_shared_link_without_a_switch_is_a_hidden_bridge() {
+    if skip("a_shared_link_without_a_switch_is_a_hidden_bridge") {
+        return;
+    }
+    let topo = load("nodes:\n  r1: {}\n  r2: {}\n  r3: {}\nlinks:\n  - [r1, r2, r3]\n");
+    let run = nettwin_emu::up(
+        &topo,
+        &UpOptions {
+            name: Some("tlan".into()),
+            ..UpOptions::default()
+        },
+    )
+    .unwrap();
+    let _g = Guard(run.state.run.clone());
+    let mut ns = netns_with_prefix("nt-tlan-");
+    ns.sort();
+    assert_eq!(
+        ns,
+        ["nt-tlan-_lan0", "nt-tlan-r1", "nt-tlan-r2", "nt-tlan-r3"]
+    );
+    let ports = nettwin_emu::sys::ip_ns("nt-tlan-_lan0", &["-br", "link", "show", "master", "br0"])
+        .unwrap();
+    assert_eq!(ports.lines().count(), 3, "{ports}");
+    for dst in ["r2", "r3"] {
+        let a = addr_of(&topo, dst, false);
+        let p = ping(run.state.netns("r1").unwrap(), None, a, 1500).unwrap();
+        assert!(p.reached, "r1 -> {dst} {a}: {p:?}");
+    }
+    assert_eq!(nettwin_emu::down("tlan").unwrap().namespaces, 4);
+    assert!(netns_with_prefix("nt-tlan-").is_empty());
+}

@@ -183,12 +183,6 @@ fn static_mode_kernel_agrees_with_the_twin_on_every_example() {
 /// with itself as next hop): FRR's next-hop tracking marks it inaccessible, the twin does not.
 /// Reported to the routing engine; until it is fixed, these and their consequences for pings
 /// are the only differences allowed.
-fn known_twin_difference(d: &nettwin_emu::Diff) -> bool {
-    d.real.is_none()
-        && d.twin.as_deref().is_some_and(|t| t.starts_with("bgp "))
-        && d.prefix.len() == d.prefix.family().max_len()
-}
-
 #[test]
 fn frr_mode_agrees_with_the_twin_on_every_example() {
     if skip("frr_mode_agrees_with_the_twin_on_every_example")
@@ -197,25 +191,17 @@ fn frr_mode_agrees_with_the_twin_on_every_example() {
         return;
     }
     for (file, rep) in verify_all(RoutesMode::Frr, "tf") {
-        let unexplained: Vec<String> = rep
+        let routes: Vec<String> = rep
             .nodes
             .iter()
             .flat_map(|n| n.diffs.iter().map(move |d| (n, d)))
-            .filter(|(_, d)| !known_twin_difference(d))
             .map(|(n, d)| format!("{} {} twin={:?} frr={:?}", n.node, d.prefix, d.twin, d.real))
             .collect();
-        assert!(unexplained.is_empty(), "{file}: {unexplained:#?}");
-        if rep.route_diffs() == 0 {
-            let reach = rep.reach.as_ref().unwrap();
-            assert!(reach.diffs.is_empty(), "{file}: {:#?}", reach.diffs);
-            let paths = rep.paths.as_ref().unwrap();
-            assert!(paths.diffs.is_empty(), "{file}: {:#?}", paths.diffs);
-        } else {
-            eprintln!(
-                "{file}: {} known twin differences (BGP next hop equal to its own prefix)",
-                rep.route_diffs()
-            );
-        }
+        assert!(routes.is_empty(), "{file}: {routes:#?}");
+        let reach = rep.reach.as_ref().unwrap();
+        assert!(reach.diffs.is_empty(), "{file}: {:#?}", reach.diffs);
+        let paths = rep.paths.as_ref().unwrap();
+        assert!(paths.diffs.is_empty(), "{file}: {:#?}", paths.diffs);
     }
 }
 

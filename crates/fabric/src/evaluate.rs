@@ -476,6 +476,7 @@ impl<'a> Evaluator<'a> {
         let peak = gpu.peak(job.precision) * gpu.matmul_efficiency;
         let hbm = gpu.hbm_bytes_per_s;
         let ep_tp = plan.ep as f64 * tp;
+        let act_scale = job.activation_scale();
         (0..vs)
             .map(|k| {
                 let mut ch = Chunk::default();
@@ -525,10 +526,13 @@ impl<'a> Evaluator<'a> {
                             (Recompute::Selective, true) => b.attn_fwd_tok,
                             _ => 0.0,
                         };
-                    let full_act = stored + core;
+                    // Cached layer activations may be stored in a narrower format than they
+                    // are computed in (FP8 caching); the time above streams them at 16 bits.
+                    let store = if is_layer { act_scale } else { 1.0 };
+                    let full_act = (stored + core) * store;
                     let kept = match (plan.recompute, is_layer) {
-                        (Recompute::Full, true) => b.input_tok / rep_div,
-                        (Recompute::Selective, true) => stored,
+                        (Recompute::Full, true) => b.input_tok / rep_div * store,
+                        (Recompute::Selective, true) => stored * store,
                         _ => full_act,
                     };
                     ch.act_mb += kept * tokens;
@@ -558,7 +562,8 @@ impl<'a> Evaluator<'a> {
     fn stage_memory(&self, plan: &Plan, chunks: &[Chunk]) -> Vec<StageMemory> {
         let job = self.job;
         let eb = job.precision.element_bytes();
-        let k_opt = job.optimizer.state_bytes(job.precision);
+        let k_opt = job.optimizer_state_bytes();
+        let grad_b = job.gradient_precision.map_or(eb, |p| p.storage_bytes());
         let dp = plan.dp as f64;
         let edp = (plan.dp / plan.ep.max(1)) as f64;
         let m = plan.micro_batches(job) as u32;
@@ -593,7 +598,7 @@ impl<'a> Evaluator<'a> {
                 let ops = stage_ops(plan.schedule, plan.pp, plan.virtual_stages, m, s);
                 let in_flight = peak_in_flight(&ops);
                 let weights = shard(3) * eb;
-                let gradients = shard(2) * eb;
+                let gradients = shard(2) * grad_b;
                 let optimizer_states = shard(1) * k_opt;
                 let per_set = act / plan.virtual_stages as f64;
                 let activations = per_set * in_flight as f64;
@@ -711,7 +716,7 @@ impl<'a> Evaluator<'a> {
                 .chunks(cp as usize)
                 .map(|g| Group { members: g, bytes })
                 .collect();
-            let per_step = 3.0 * layers_per_stage * m as f64;
+            let per_step = if recompute_full { 4.0 } else { 3.0 } * layers_per_stage * m as f64;
             let cost = costing.phase(Collective::AllGather, plan.algorithm, &groups, per_step);
             report(
                 "context-parallel KV all-gather",
@@ -732,10 +737,19 @@ impl<'a> Evaluator<'a> {
             let attn_time = causal * attn_tok * tokens
                 / tp as f64
                 / (gpu.peak(job.precision) * gpu.matmul_efficiency);
-            let exposed = (cost.time_s - attn_time).max(0.0);
+            // Ring exchange hides under the attention core; all-gather based CP (Llama 3)
+            // gathers K, V before the attention and reduce-scatters dK, dV after it, exposed.
+            let exposed = if job.overlap_cp_kv {
+                (cost.time_s - attn_time).max(0.0)
+            } else {
+                cost.time_s
+            };
+            // Backward: all-gather K, V again and reduce-scatter dK, dV; full recomputation
+            // reruns the forward's all-gather too.
+            let bwd_collectives = if recompute_full { 3.0 } else { 2.0 };
             for ch in chunks.iter_mut() {
                 ch.fwd += ch.layers * exposed;
-                ch.bwd += ch.layers * 2.0 * exposed;
+                ch.bwd += ch.layers * bwd_collectives * exposed;
             }
         }
 
@@ -932,7 +946,7 @@ impl<'a> Evaluator<'a> {
         // After the pipeline drains: gradient sync (overlapped with the last backward of each
         // chunk if enabled), optimizer step, then the ZeRO-1/2 parameter all-gather.
         let gpu = &self.cluster.gpu;
-        let k_opt = job.optimizer.state_bytes(job.precision);
+        let k_opt = job.optimizer_state_bytes();
         let mut step: f64 = 0.0;
         for s in 0..p as usize {
             let stage_end = run.stage_end[s];
@@ -1190,7 +1204,7 @@ impl<'a> Evaluator<'a> {
         let b = plan.micro_batch as f64;
         let adjust = match self.job.optimizer {
             Optimizer::Sgd => 0.0,
-            o => o.state_bytes(self.job.precision),
+            _ => self.job.optimizer_state_bytes(),
         };
         widths
             .windows(2)

@@ -106,6 +106,10 @@ const JOB_KEYS: &[&str] = &[
     "flash_attention",
     "overlap_grad_reduce",
     "overlap_moe_alltoall",
+    "overlap_cp_kv",
+    "activation_precision",
+    "gradient_precision",
+    "moment_precision",
     "memory_reserve_gib",
 ];
 const PLAN_KEYS: &[&str] = &[
@@ -587,6 +591,30 @@ impl Reader<'_> {
             job.precision =
                 self.enum_of(n, &path.key("precision"), "precision", Precision::parse)?;
         }
+        if let Some(n) = m.take("activation_precision") {
+            job.activation_precision = Some(self.enum_of(
+                n,
+                &path.key("activation_precision"),
+                "precision",
+                Precision::parse,
+            )?);
+        }
+        if let Some(n) = m.take("gradient_precision") {
+            job.gradient_precision = Some(self.enum_of(
+                n,
+                &path.key("gradient_precision"),
+                "precision",
+                Precision::parse,
+            )?);
+        }
+        if let Some(n) = m.take("moment_precision") {
+            job.moment_precision = self.enum_of(
+                n,
+                &path.key("moment_precision"),
+                "precision",
+                Precision::parse,
+            )?;
+        }
         if let Some(n) = m.take("optimizer") {
             job.optimizer =
                 self.enum_of(n, &path.key("optimizer"), "optimizer", Optimizer::parse)?;
@@ -602,6 +630,7 @@ impl Reader<'_> {
             ("flash_attention", &mut job.flash_attention),
             ("overlap_grad_reduce", &mut job.overlap_grad_reduce),
             ("overlap_moe_alltoall", &mut job.overlap_moe_alltoall),
+            ("overlap_cp_kv", &mut job.overlap_cp_kv),
         ] {
             if let Some(n) = m.take(key) {
                 if let Some(v) = read_bool(n, &path.key(key), self.diags) {

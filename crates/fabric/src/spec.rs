@@ -182,7 +182,8 @@ pub enum Precision {
     Fp32,
     Bf16,
     Fp16,
-    /// FP8 matmuls (Transformer Engine style); weights, activations and gradients stay 16-bit.
+    /// FP8 matmuls (Transformer Engine style); weights, activations and gradients stay 16-bit
+    /// unless the job sets narrower storage formats (`Job::activation_precision`).
     Fp8,
 }
 
@@ -192,6 +193,16 @@ impl Precision {
         match self {
             Precision::Fp32 => 4.0,
             _ => 2.0,
+        }
+    }
+
+    /// Bytes of one element of a tensor *stored* in this format (FP8 is one byte), for the
+    /// storage formats a job may choose for cached activations and optimizer moments.
+    pub fn storage_bytes(self) -> f64 {
+        match self {
+            Precision::Fp32 => 4.0,
+            Precision::Bf16 | Precision::Fp16 => 2.0,
+            Precision::Fp8 => 1.0,
         }
     }
 
@@ -220,14 +231,20 @@ impl Optimizer {
     /// Optimizer-state bytes per parameter (the ZeRO paper's K), including an fp32 master copy
     /// when the weights themselves are 16-bit.
     pub fn state_bytes(self, precision: Precision) -> f64 {
+        self.state_bytes_with_moments(precision, 4.0)
+    }
+
+    /// As `state_bytes`, with each moment (Adam's m and v, the momentum buffer) stored in
+    /// `moment_bytes` bytes instead of fp32; the fp32 master copy is kept either way.
+    pub fn state_bytes_with_moments(self, precision: Precision, moment_bytes: f64) -> f64 {
         let master = if precision == Precision::Fp32 {
             0.0
         } else {
             4.0
         };
         match self {
-            Optimizer::Adam => master + 8.0,
-            Optimizer::SgdMomentum => master + 4.0,
+            Optimizer::Adam => master + 2.0 * moment_bytes,
+            Optimizer::SgdMomentum => master + moment_bytes,
             Optimizer::Sgd => master,
         }
     }
@@ -486,6 +503,22 @@ pub struct Job {
     pub overlap_grad_reduce: bool,
     /// Hide MoE all-to-all under computation (DeepSeek DualPipe style).
     pub overlap_moe_alltoall: bool,
+    /// Context parallelism exchanges K and V ring-style, block by block under the attention
+    /// core (Megatron-Core's default), so only the excess over the attention time counts.
+    /// `false`: all-gather based CP (Llama 3): K and V are all-gathered before the attention
+    /// and dK, dV reduce-scattered after it, on the critical path.
+    pub overlap_cp_kv: bool,
+    /// Format of the activations cached for the backward pass; `None` keeps the 16-bit (fp32
+    /// for FP32 jobs) counts. `Some(Fp8)`: DeepSeek-V3-style FP8 caching of the stored
+    /// tensors, 1 byte per element. The fp32 logits of the output head are not affected.
+    pub activation_precision: Option<Precision>,
+    /// Format of the gradient buffer; `None` keeps the weights' element size. DeepSeek-V3 keeps
+    /// gradients in fp32 for accumulation over micro-batches. Memory only: the gradient
+    /// reduction is still costed at the weights' element size.
+    pub gradient_precision: Option<Precision>,
+    /// Format of the optimizer moments (Adam's m and v, the momentum buffer): fp32 by default,
+    /// BF16 in DeepSeek-V3. The master weights stay fp32.
+    pub moment_precision: Precision,
     /// Memory kept aside per GPU for the CUDA context, NCCL buffers and fragmentation, bytes.
     pub memory_reserve_bytes: f64,
 }
@@ -512,7 +545,30 @@ impl Job {
             flash_attention: true,
             overlap_grad_reduce: true,
             overlap_moe_alltoall: false,
+            overlap_cp_kv: true,
+            activation_precision: None,
+            gradient_precision: None,
+            moment_precision: Precision::Fp32,
             memory_reserve_bytes: if mlp { 0.0 } else { 2.0 * GIB },
+        }
+    }
+
+    /// Optimizer-state bytes per parameter (K) with the job's moment format.
+    pub fn optimizer_state_bytes(&self) -> f64 {
+        self.optimizer
+            .state_bytes_with_moments(self.precision, self.moment_precision.storage_bytes())
+    }
+
+    /// Factor on the stored-activation counts for the job's activation format.
+    pub fn activation_scale(&self) -> f64 {
+        // Transformer activation counts are in 16-bit bytes; MLP ones in the job's precision.
+        let counted = match self.model {
+            Model::Mlp(_) => self.precision.element_bytes(),
+            Model::Transformer(_) => 2.0,
+        };
+        match self.activation_precision {
+            Some(p) => p.storage_bytes() / counted,
+            None => 1.0,
         }
     }
 

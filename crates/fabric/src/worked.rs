@@ -49,11 +49,15 @@ pub fn example_c_dense() -> Result<(Job, Cluster, Plan), FabricError> {
 }
 
 /// (c2) A DeepSeek-V3-class MoE on 2,048 H800s as in its report: PP 16, EP 64 (8 nodes),
-/// ZeRO-1 DP 128, no TP, FP8, all-to-all hidden under compute, 2:1 oversubscribed spine
-/// with per-flow ECMP to show collisions.
+/// ZeRO-1 DP 128, no TP, FP8 matmuls, activations cached in FP8, BF16 Adam moments, fp32
+/// gradients (report section 3.3), no full recomputation, all-to-all hidden under compute,
+/// per-flow ECMP to show collisions.
 pub fn example_c_moe() -> Result<(Job, Cluster, Plan), FabricError> {
     let mut job = Job::new(model_preset("deepseek-v3")?, 15360);
     job.precision = Precision::Fp8;
+    job.activation_precision = Some(Precision::Fp8);
+    job.gradient_precision = Some(Precision::Fp32);
+    job.moment_precision = Precision::Bf16;
     job.zero = ZeroStage(1);
     job.overlap_moe_alltoall = true;
     let mut cluster = Cluster::new(gpu_preset("h800")?, 8, 256);
@@ -61,6 +65,8 @@ pub fn example_c_moe() -> Result<(Job, Cluster, Plan), FabricError> {
     cluster.ecmp = Ecmp::Expected;
     let mut plan = Plan::new(&job, 128, 1, 16);
     plan.ep = 64;
-    plan.recompute = Recompute::Full;
+    // DeepSeek recomputes only RMSNorm and the MLA up-projections; with fused attention the
+    // closest level here is selective.
+    plan.recompute = Recompute::Selective;
     Ok((job, cluster, plan))
 }

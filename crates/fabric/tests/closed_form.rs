@@ -384,3 +384,41 @@ fn recomputation_costs_one_extra_forward() {
         - base.summary.hardware_tflops_per_gpu * base.summary.step_time_s * 1e12;
     assert!(close(extra, layer_fwd * job.tokens_per_step(), 1e-9));
 }
+
+#[test]
+fn storage_formats_scale_memory_items_exactly() {
+    // Psi parameters, ZeRO-1 over Nd = 64: fp32 gradients 4 Psi; Adam with BF16 moments
+    // K = 4 (fp32 master) + 2 + 2 = 8; FP8-cached activations are half the 16-bit count,
+    // except the fp32 logits of the output head.
+    let mut job = Job::new(megatron_gpt(36, 4096, 32), 64);
+    job.memory_reserve_bytes = 0.0;
+    job.zero = ZeroStage(1);
+    let psi = model_costs(&job.model, job.precision).total_params();
+    let cluster = Cluster::new(gpu_preset("a100").unwrap(), 8, 8);
+    let plan = Plan::new(&job, 64, 1, 1);
+    let base = evaluate(&job, &cluster, &plan).unwrap().memory[0]
+        .memory
+        .clone();
+    let mut narrow = job.clone();
+    narrow.gradient_precision = Some(Precision::Fp32);
+    narrow.moment_precision = Precision::Bf16;
+    narrow.activation_precision = Some(Precision::Fp8);
+    let r = evaluate(&narrow, &cluster, &plan).unwrap();
+    let m = &r.memory[0].memory;
+    assert!(close(m.gradients, 4.0 * psi, 1e-12));
+    assert!(close(m.optimizer_states, 8.0 * psi / 64.0, 1e-12));
+    assert!(close(m.weights, base.weights, 1e-12));
+    let tokens = 2048.0;
+    let logits = 4.0 * 51200.0 * tokens;
+    assert!(close(
+        m.activations_per_micro_batch - logits,
+        (base.activations_per_micro_batch - logits) / 2.0,
+        1e-12
+    ));
+    // Storage formats change memory, not time.
+    let t0 = evaluate(&job, &cluster, &plan)
+        .unwrap()
+        .summary
+        .pipeline_time_s;
+    assert!(close(r.summary.pipeline_time_s, t0, 1e-12));
+}

@@ -13,7 +13,7 @@ use std::process::ExitCode;
     name = "nettwin",
     version,
     about,
-    after_help = "Examples:\n  nettwin demo                          run the built-in ISP + datacenter example\n  nettwin check examples/campus.yml     validate a topology and summarise it\n  nettwin show examples/campus.yml      every node, interface and assigned address\n  nettwin show examples/campus.yml --json\n  nettwin bench load --nodes 10000 --links 20000"
+    after_help = "Examples:\n  nettwin demo                                        the built-in ISP + datacenter example\n  nettwin check examples/campus.yml                   validate a topology and summarise it\n  nettwin routes examples/isp-dc.yml --node pe2       a routing table, like show ip route\n  nettwin trace examples/isp-dc.yml --from client1 --to web2 --size 1500 --df\n  nettwin whatif examples/isp-dc.yml --all-single-failures\n  nettwin serve examples/isp-dc.yml --users users.txt\n  nettwin emu verify examples/isp-dc.yml --routes frr  (root: the twin against FRR)"
 )]
 struct Cli {
     /// Print results as JSON instead of text.
@@ -37,19 +37,19 @@ pub struct Global {
 enum Command {
     Check(cmd::check::Args),
     Show(cmd::show::Args),
-    Demo(cmd::demo::Args),
     Routes(cmd::routes::Args),
     Explain(cmd::explain::Args),
-    Serve(cmd::serve::Args),
-    Exec(cmd::exec::Args),
-    Bench(cmd::bench::Args),
-    Inet(cmd::inet::Args),
-    Fabric(cmd::fabric::Args),
     Trace(cmd::trace::Args),
     Pmtu(cmd::pmtu::Args),
     Reach(cmd::reach::Args),
     Whatif(cmd::whatif::Args),
+    Serve(cmd::serve::Args),
+    Exec(cmd::exec::Args),
     Emu(cmd::emu::Args),
+    Inet(cmd::inet::Args),
+    Fabric(cmd::fabric::Args),
+    Demo(cmd::demo::Args),
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {

@@ -14,7 +14,7 @@ use nettwin_model::{Family, NodeId, Prefix, Topology};
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
@@ -723,6 +723,10 @@ pub fn compute(
         .collect())
 }
 
+/// Peers that receive the same attributes from a router: session kind, whether the peer is a
+/// reflector client, and the local address (the next hop when it is set to self).
+type ExportClass = (SessionKind, bool, IpAddr);
+
 /// What every prefix's propagation needs to read.
 struct Ctx<'a> {
     cfg: &'a RoutingConfig,
@@ -836,21 +840,44 @@ fn propagate_prefix(
             continue;
         }
         best[r] = new_best;
-        // Advertise (or withdraw) to every established peer.
+        // Advertise (or withdraw) to every established peer. Peers without settings of their own
+        // get the same attributes (a reflector's thousand clients): export once per kind of peer
+        // and share the result instead of building it per session.
+        let mut shared: Vec<(ExportClass, Option<Arc<PathAttrs>>)> = Vec::new();
         for (pi, peer) in peers[r].iter().enumerate() {
             if !peer.established || family_of(peer.remote_address) != fam {
                 continue;
             }
             let q = peer.node.index();
             let rpi = reverse[r][pi];
-            let out = best[r]
-                .as_ref()
-                .and_then(|(from, attrs)| export(cfg, r, &peers[r], *from, attrs, pi, prefix, rid));
+            let out: Option<Arc<PathAttrs>> = match &best[r] {
+                None => None,
+                Some((from, _)) if *from == Some(pi) => None,
+                Some((from, attrs)) => {
+                    let own_settings = cfg.bgp[r]
+                        .as_ref()
+                        .and_then(|c| neighbor_cfg(c, peer.node))
+                        .is_some();
+                    let key = (peer.kind, peer.rr_client, peer.local_address);
+                    match shared.iter().find(|(k, _)| *k == key) {
+                        Some((_, v)) if !own_settings => v.clone(),
+                        _ => {
+                            let v = export(cfg, r, &peers[r], *from, attrs, pi, prefix, rid)
+                                .map(Arc::new);
+                            if !own_settings {
+                                shared.push((key, v.clone()));
+                            }
+                            v
+                        }
+                    }
+                }
+            };
             let inb = out.and_then(|attrs| import(cfg, q, &peers[q][rpi], attrs, prefix, rid[q]));
             let changed = match inb {
-                Some(a) => cands[q]
-                    .insert(Some(rpi), Arc::new(a.clone()))
-                    .is_none_or(|old| *old != a),
+                Some(a) => match cands[q].insert(Some(rpi), a.clone()) {
+                    None => true,
+                    Some(old) => !Arc::ptr_eq(&old, &a) && *old != *a,
+                },
                 None => cands[q].remove(&Some(rpi)).is_some(),
             };
             if changed && !queued[q] {
@@ -1034,15 +1061,16 @@ fn export(
     Some(out)
 }
 
-/// What router `q` keeps of a path received over `peer`, or nothing (loop or policy).
+/// What router `q` keeps of a path received over `peer`, or nothing (loop or policy). The
+/// attributes are shared unless an import policy or a neighbour weight changes them.
 fn import(
     cfg: &RoutingConfig,
     q: usize,
     peer: &Peer,
-    mut attrs: PathAttrs,
+    attrs: Arc<PathAttrs>,
     prefix: &Prefix,
     my_rid: Ipv4Addr,
-) -> Option<PathAttrs> {
+) -> Option<Arc<PathAttrs>> {
     let conf = cfg.bgp[q].as_ref()?;
     match peer.kind {
         SessionKind::Ebgp => {
@@ -1060,20 +1088,29 @@ fn import(
             }
         }
     }
-    let policy = crate::config::NeighborConfig::default();
-    let ncfg = neighbor_cfg(conf, peer.node).unwrap_or(&policy);
-    attrs.weight = ncfg.weight.unwrap_or(0);
-    if let Some(p) = ncfg.import.as_ref().or(conf.import.as_ref()) {
+    let ncfg = neighbor_cfg(conf, peer.node);
+    let weight = ncfg.and_then(|n| n.weight).unwrap_or(0);
+    let policy = ncfg
+        .and_then(|n| n.import.as_ref())
+        .or(conf.import.as_ref());
+    if policy.is_none() && attrs.weight == weight {
+        return Some(attrs);
+    }
+    let mut attrs = (*attrs).clone();
+    attrs.weight = weight;
+    if let Some(p) = policy {
         if !p.apply(prefix, &mut attrs, conf.asn) {
             return None;
         }
     }
-    Some(attrs)
+    Some(Arc::new(attrs))
 }
 
 /// RIB routes from the BGP tables: the best path's attributes, next hops of all multipaths.
 pub fn routes(bgp: &BgpRouter, fib: &Fib, distances: &crate::rib::Distances) -> Vec<Route> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(bgp.table.len());
+    // Thousands of prefixes share a handful of BGP next hops: resolve each once.
+    let mut resolved: HashMap<IpAddr, Option<(u32, Vec<NextHop>)>> = HashMap::new();
     for (prefix, paths) in &bgp.table {
         let Some(best) = paths.iter().find(|p| p.best) else {
             continue;
@@ -1081,12 +1118,17 @@ pub fn routes(bgp: &BgpRouter, fib: &Fib, distances: &crate::rib::Distances) -> 
         if best.from.is_none() {
             continue; // locally originated: the router already has it
         }
-        let mut next_hops: BTreeSet<NextHop> = BTreeSet::new();
+        let mut next_hops: Vec<NextHop> = Vec::new();
         for p in paths.iter().filter(|p| p.multipath) {
-            if let Some((_, hops)) = resolve(fib, p.attrs.next_hop) {
-                next_hops.extend(hops);
+            let hops = resolved
+                .entry(p.attrs.next_hop)
+                .or_insert_with(|| resolve(fib, p.attrs.next_hop));
+            if let Some((_, hops)) = hops {
+                next_hops.extend(hops.iter().copied());
             }
         }
+        next_hops.sort_unstable();
+        next_hops.dedup();
         if next_hops.is_empty() {
             continue;
         }
@@ -1100,9 +1142,7 @@ pub fn routes(bgp: &BgpRouter, fib: &Fib, distances: &crate::rib::Distances) -> 
             protocol,
             distance: distances.of(protocol),
             metric: best.attrs.med.unwrap_or(0),
-            action: Action::Forward {
-                next_hops: next_hops.into_iter().collect(),
-            },
+            action: Action::Forward { next_hops },
             bgp: Some(BgpAttrs {
                 as_path: best.attrs.as_path.clone(),
                 local_pref: best.attrs.local_pref,

@@ -219,6 +219,23 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
     if let (Some(b), Some(br)) = (&cfg.bgp[i], &routing.node(id).bgp) {
         let mut t = String::new();
         header(&mut t, n);
+        // Route-maps: node-wide import/export, and per neighbour where the file sets them.
+        if let Some(p) = &b.import {
+            route_map(&mut t, "NT-IMPORT", p, b.asn);
+        }
+        if let Some(p) = &b.export {
+            route_map(&mut t, "NT-EXPORT", p, b.asn);
+        }
+        for nc in &b.neighbors {
+            let Some(peer) = nc.peer else { continue };
+            let pname = &topo.node(peer).name;
+            if let Some(p) = &nc.import {
+                route_map(&mut t, &format!("NT-IN-{pname}"), p, b.asn);
+            }
+            if let Some(p) = &nc.export {
+                route_map(&mut t, &format!("NT-OUT-{pname}"), p, b.asn);
+            }
+        }
         let _ = writeln!(t, "router bgp {}", b.asn);
         let _ = writeln!(t, " bgp router-id {}", br.router_id.unwrap_or(rid));
         let _ = writeln!(t, " no bgp ebgp-requires-policy");
@@ -232,6 +249,11 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
         }
         if let Some(c) = b.cluster_id {
             let _ = writeln!(t, " bgp cluster-id {c}");
+        }
+        let any_export = b.export.is_some() || b.neighbors.iter().any(|nc| nc.export.is_some());
+        if b.route_reflector && any_export {
+            // The twin applies export policies to reflected routes too.
+            let _ = writeln!(t, " bgp route-reflector allow-outbound-policy");
         }
         let _ = writeln!(t, " timers bgp 3 9");
         for p in &br.peers {
@@ -278,6 +300,29 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
                 if p.rr_client {
                     let _ = writeln!(t, "  neighbor {a} route-reflector-client");
                 }
+                let nc = b.neighbors.iter().find(|nc| nc.peer == Some(p.node));
+                let pname = &topo.node(p.node).name;
+                if let Some(w) = nc.and_then(|nc| nc.weight) {
+                    let _ = writeln!(t, "  neighbor {a} weight {w}");
+                }
+                match (nc.and_then(|nc| nc.import.as_ref()), &b.import) {
+                    (Some(_), _) => {
+                        let _ = writeln!(t, "  neighbor {a} route-map NT-IN-{pname} in");
+                    }
+                    (None, Some(_)) => {
+                        let _ = writeln!(t, "  neighbor {a} route-map NT-IMPORT in");
+                    }
+                    (None, None) => {}
+                }
+                match (nc.and_then(|nc| nc.export.as_ref()), &b.export) {
+                    (Some(_), _) => {
+                        let _ = writeln!(t, "  neighbor {a} route-map NT-OUT-{pname} out");
+                    }
+                    (None, Some(_)) => {
+                        let _ = writeln!(t, "  neighbor {a} route-map NT-EXPORT out");
+                    }
+                    (None, None) => {}
+                }
             }
             let mp = b.maximum_paths.min(64);
             let _ = writeln!(t, "  maximum-paths {mp}\n  maximum-paths ibgp {mp}");
@@ -289,6 +334,120 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
     out
 }
 
+/// Writes one twin policy as FRR route-map `name` with the prefix, community and AS-path lists
+/// its rules match on. Twin rules and route-map entries have the same semantics: the first entry
+/// whose matches all hold decides, sets are applied on permit, and nothing matched is denied. A
+/// rule matching both IPv4 and IPv6 prefixes becomes one entry per family (FRR ANDs matches).
+fn route_map(t: &mut String, name: &str, policy: &nettwin_routing::bgp::Policy, asn: u32) {
+    let mut seq = 0;
+    for (ri, rule) in policy.rules.iter().enumerate() {
+        let v4: Vec<_> = rule
+            .match_prefix
+            .iter()
+            .filter(|m| m.prefix.family() == nettwin_model::Family::Ipv4)
+            .collect();
+        let v6: Vec<_> = rule
+            .match_prefix
+            .iter()
+            .filter(|m| m.prefix.family() == nettwin_model::Family::Ipv6)
+            .collect();
+        let families: Vec<Option<bool>> = match (v4.is_empty(), v6.is_empty()) {
+            (true, true) => vec![None],
+            (false, true) => vec![Some(false)],
+            (true, false) => vec![Some(true)],
+            (false, false) => vec![Some(false), Some(true)],
+        };
+        if !rule.match_community.is_empty() {
+            let list: Vec<String> = rule.match_community.iter().map(|c| c.to_string()).collect();
+            let _ = writeln!(
+                t,
+                "bgp community-list standard {name}-R{ri} permit {}",
+                list.join(" ")
+            );
+        }
+        if let Some(re) = &rule.match_as_path {
+            let _ = writeln!(
+                t,
+                "bgp as-path access-list {name}-R{ri} seq 5 permit {}",
+                re.source()
+            );
+        }
+        for family in families {
+            if let Some(v6_family) = family {
+                let (kw, entries, tag) = if v6_family {
+                    ("ipv6", &v6, "V6")
+                } else {
+                    ("ip", &v4, "V4")
+                };
+                for (k, m) in entries.iter().enumerate() {
+                    let mut line = format!(
+                        "{kw} prefix-list {name}-R{ri}-{tag} seq {} permit {}",
+                        (k + 1) * 5,
+                        m.prefix
+                    );
+                    if m.ge != m.prefix.len() {
+                        line.push_str(&format!(" ge {}", m.ge));
+                    }
+                    if m.le != m.prefix.len() {
+                        line.push_str(&format!(" le {}", m.le));
+                    }
+                    let _ = writeln!(t, "{line}");
+                }
+            }
+            seq += 10;
+            let _ = writeln!(
+                t,
+                "route-map {name} {} {seq}",
+                if rule.permit { "permit" } else { "deny" }
+            );
+            match family {
+                Some(false) => {
+                    let _ = writeln!(t, " match ip address prefix-list {name}-R{ri}-V4");
+                }
+                Some(true) => {
+                    let _ = writeln!(t, " match ipv6 address prefix-list {name}-R{ri}-V6");
+                }
+                None => {}
+            }
+            if !rule.match_community.is_empty() {
+                let _ = writeln!(t, " match community {name}-R{ri}");
+            }
+            if rule.match_as_path.is_some() {
+                let _ = writeln!(t, " match as-path {name}-R{ri}");
+            }
+            if rule.permit {
+                if let Some(v) = rule.set_local_pref {
+                    let _ = writeln!(t, " set local-preference {v}");
+                }
+                if let Some(v) = rule.set_med {
+                    let _ = writeln!(t, " set metric {v}");
+                }
+                if let Some(v) = rule.set_weight {
+                    let _ = writeln!(t, " set weight {v}");
+                }
+                if rule.prepend > 0 {
+                    let asns: Vec<String> = (0..rule.prepend).map(|_| asn.to_string()).collect();
+                    let _ = writeln!(t, " set as-path prepend {}", asns.join(" "));
+                }
+                if !rule.add_community.is_empty() {
+                    let list: Vec<String> =
+                        rule.add_community.iter().map(|c| c.to_string()).collect();
+                    let _ = writeln!(t, " set community {} additive", list.join(" "));
+                }
+            }
+            let _ = writeln!(t, "!");
+        }
+    }
+    if policy.rules.is_empty() {
+        // An empty policy denies everything, like a route-map without entries.
+        let _ = writeln!(
+            t,
+            "route-map {name} deny 10
+!"
+        );
+    }
+}
+
 /// Why a node's twin configuration cannot be reproduced in FRR exactly (policies are not
 /// translated yet); verify reports these instead of silently comparing something else.
 pub fn untranslated(routing: &Routing, id: NodeId) -> Vec<String> {
@@ -298,17 +457,6 @@ pub fn untranslated(routing: &Routing, id: NodeId) -> Vec<String> {
             "IS-IS: Debian's isisd 8.4 forms adjacencies here but originates LSPs without reachability, so IS-IS routes are missing on the FRR side (see docs/emu.md)"
                 .to_string(),
         );
-    }
-    if let Some(b) = &routing.config.bgp[id.index()] {
-        if b.import.is_some() || b.export.is_some() {
-            out.push("BGP import/export policies are not translated to route-maps".to_string());
-        }
-        if b.neighbors
-            .iter()
-            .any(|n| n.import.is_some() || n.export.is_some() || n.weight.is_some())
-        {
-            out.push("per-neighbour BGP policies and weights are not translated".to_string());
-        }
     }
     out
 }

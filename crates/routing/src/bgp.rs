@@ -1058,6 +1058,10 @@ fn export(
         }
     }
     out.weight = 0;
+    if peer.kind == SessionKind::Ebgp {
+        // LOCAL_PREF is not sent to another AS, whatever an export policy set.
+        out.local_pref = 100;
+    }
     Some(out)
 }
 

@@ -383,3 +383,33 @@ fn cluster_id_stops_reflection_loops_between_reflectors() {
     assert_eq!(paths[1].attrs.cluster_list.len(), 1);
     assert_eq!(paths[1].decided_by, Some(Step::ClusterListLength));
 }
+
+#[test]
+fn policy_example_prefers_the_tagged_primary_and_marks_the_peer_export() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/bgp-policy.yml"
+    ))
+    .unwrap();
+    let (t, r) = setup(&text);
+    let id = |n: &str| t.node_by_name(n).unwrap().id;
+    // isp2 prefers the copy isp1 tagged with local-pref 150 over its own prepended path.
+    let isp2 = r.node(id("isp2")).bgp.as_ref().unwrap();
+    let paths = &isp2.table[&p("198.19.0.8/31")];
+    assert_eq!(paths[0].from_node, Some(id("isp1")));
+    assert_eq!(paths[0].attrs.local_pref, 150);
+    assert_eq!(paths[1].attrs.as_path, vec![65010, 65010, 65010]);
+    assert_eq!(paths[1].decided_by, Some(Step::LocalPref));
+    // peer1 gets the customer's link with MED 50 and the community, but no local-pref.
+    let peer1 = r.node(id("peer1")).bgp.as_ref().unwrap();
+    let a = &peer1.table[&p("198.19.0.8/31")][0].attrs;
+    assert_eq!(a.med, Some(50));
+    assert_eq!(a.local_pref, 100);
+    assert_eq!(
+        a.communities
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+        vec!["65000:100"]
+    );
+}

@@ -142,17 +142,22 @@ pub fn route_diff(before: &State, after: &State) -> RouteDiff {
             d.changes.push(c)
         };
         while i < a.len() || j < b.len() {
-            let pa = a.get(i).map(|r| r.prefix);
-            let pb = b.get(j).map(|r| r.prefix);
-            match (pa, pb) {
-                (Some(x), Some(y)) if x == y => {
+            // Both tables are sorted by prefix: walk them side by side.
+            let order = match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) => x.prefix.cmp(&y.prefix),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => break,
+            };
+            match order {
+                std::cmp::Ordering::Equal => {
                     if a[i].action != b[j].action
                         || a[i].protocol != b[j].protocol
                         || a[i].metric != b[j].metric
                     {
                         push(RouteChange {
                             node: n.name.clone(),
-                            prefix: x,
+                            prefix: a[i].prefix,
                             change: "changed",
                             before: Some(describe(&before.topo, n.id, &a[i])),
                             after: Some(describe(&after.topo, n.id, &b[j])),
@@ -161,37 +166,26 @@ pub fn route_diff(before: &State, after: &State) -> RouteDiff {
                     i += 1;
                     j += 1;
                 }
-                (Some(x), None) => {
+                std::cmp::Ordering::Less => {
                     push(RouteChange {
                         node: n.name.clone(),
-                        prefix: x,
+                        prefix: a[i].prefix,
                         change: "removed",
                         before: Some(describe(&before.topo, n.id, &a[i])),
                         after: None,
                     });
                     i += 1;
                 }
-                (Some(x), Some(y)) if x < y => {
+                std::cmp::Ordering::Greater => {
                     push(RouteChange {
                         node: n.name.clone(),
-                        prefix: x,
-                        change: "removed",
-                        before: Some(describe(&before.topo, n.id, &a[i])),
-                        after: None,
-                    });
-                    i += 1;
-                }
-                (_, Some(y)) => {
-                    push(RouteChange {
-                        node: n.name.clone(),
-                        prefix: y,
+                        prefix: b[j].prefix,
                         change: "added",
                         before: None,
                         after: Some(describe(&after.topo, n.id, &b[j])),
                     });
                     j += 1;
                 }
-                (None, None) => break,
             }
         }
         if touched {

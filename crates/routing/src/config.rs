@@ -8,7 +8,7 @@ use crate::bgp::{Community, Policy, PrefixMatch, Rule};
 use crate::rib::Distances;
 use nettwin_model::load::parse_bandwidth;
 use nettwin_model::yaml::{self, read_bool, read_list, read_str, read_u64, MapReader, Path};
-use nettwin_model::{Diagnostics, NodeId, NodeKind, Prefix, Topology};
+use nettwin_model::{Diagnostics, NodeId, Prefix, Topology};
 use std::net::Ipv4Addr;
 
 /// OSPF settings of one router.
@@ -285,7 +285,7 @@ impl<'t> Decoder<'t> {
             // Interfaces: link and end sections refine the node's.
             let mut oifs = Vec::with_capacity(n.interfaces.len());
             let mut iifs = Vec::with_capacity(n.interfaces.len());
-            for (i, iface) in n.interfaces.iter().enumerate() {
+            for iface in &n.interfaces {
                 let link = topo.link(iface.link);
                 let lpath = key_path("links").key(&link.name);
                 let epath = lpath.key(&n.name);
@@ -299,7 +299,6 @@ impl<'t> Decoder<'t> {
                         }
                     }
                 }
-                let _ = i;
                 let generic_cost = iface.cost;
                 let ospf_l = [
                     top("ospf"),
@@ -605,9 +604,4 @@ pub fn decode(topo: &Topology) -> Result<RoutingConfig, Diagnostics> {
         diags: Diagnostics::new(topo.file.clone()),
     }
     .decode()
-}
-
-/// Whether `kind` takes part in routing protocols at all.
-pub fn routes_ip(kind: NodeKind) -> bool {
-    kind.forwards_ip()
 }

@@ -40,7 +40,7 @@ fn owning_interface(topo: &Topology, node: NodeId, addr: IpAddr) -> String {
 
 fn route(topo: &Topology, node: NodeId, r: &nettwin_routing::Route) -> Route {
     let n = topo.node(node);
-    let next_hops = match &r.action {
+    let next_hops = match r.action {
         Action::Forward { next_hops } => next_hops
             .iter()
             .map(|h| RouteNextHop {
@@ -144,8 +144,8 @@ fn bgp_state(routing: &Routing, node: NodeId) -> Option<(BgpSummary, Vec<BgpPath
             }
         })
         .collect();
-    let table = b
-        .table
+    let bgp_table = routing.bgp_table(node);
+    let table = bgp_table
         .iter()
         .flat_map(|(prefix, paths)| {
             paths.iter().map(move |p| {
@@ -179,7 +179,7 @@ fn bgp_state(routing: &Routing, node: NodeId) -> Option<(BgpSummary, Vec<BgpPath
         BgpSummary {
             router_id: b.router_id.unwrap_or(Ipv4Addr::UNSPECIFIED),
             local_as: b.asn,
-            table_version: 1 + b.table.len() as u64,
+            table_version: 1 + bgp_table.len() as u64,
             peers,
         },
         table,

@@ -355,7 +355,7 @@ impl NodeTable {
             let found = open.last().map(|&k| &routes[k]);
             debug_assert!(
                 match (found, fib.lookup(d.addr)) {
-                    (Some(a), Some(b)) => std::ptr::eq(a, b),
+                    (Some(a), Some(b)) => *a == b,
                     (None, None) => true,
                     _ => false,
                 },
@@ -365,11 +365,11 @@ impl NodeTable {
             );
             let code = match found {
                 None => terminal(Disposition::NoRoute),
-                Some(route) => match &route.action {
+                Some(route) => match route.action {
                     Action::Receive => terminal(Disposition::Delivered),
                     Action::Discard => terminal(Disposition::NullRouted),
                     Action::Forward { next_hops } => {
-                        let key = next_hops.as_slice();
+                        let key = next_hops;
                         let per_dst = next_hops.iter().any(|h| h.address.is_none());
                         match shared.get(&key) {
                             Some(&g) if !per_dst => g,

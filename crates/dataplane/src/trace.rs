@@ -413,7 +413,7 @@ fn visit(
         prefix: route.prefix,
         protocol: route.protocol,
     });
-    let next_hops: &[NextHop] = match &route.action {
+    let next_hops: &[NextHop] = match route.action {
         Action::Receive => {
             let e = if pkt.frags.len() > 1 {
                 end(

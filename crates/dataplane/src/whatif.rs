@@ -121,7 +121,7 @@ fn describe(topo: &Topology, node: NodeId, r: &Route) -> String {
             }
         })
         .collect();
-    let what = match &r.action {
+    let what = match r.action {
         nettwin_routing::Action::Receive => "local".to_string(),
         nettwin_routing::Action::Discard => "discard".to_string(),
         nettwin_routing::Action::Forward { .. } => hops.join(", "),

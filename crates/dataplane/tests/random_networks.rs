@@ -81,7 +81,7 @@ proptest! {
         for node in &topo.nodes {
             for a in [node.loopback.ipv4, node.loopback.ipv6].into_iter().flatten() {
                 let r = routing.fib(node.id).lookup(a.addr);
-                prop_assert!(matches!(r.map(|r| &r.action), Some(Action::Receive)), "{} {}\n{}", node.name, a, text);
+                prop_assert!(matches!(r.map(|r| r.action), Some(Action::Receive)), "{} {}\n{}", node.name, a, text);
             }
         }
         let net = Net::new(&topo, &routing);

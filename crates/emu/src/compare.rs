@@ -73,7 +73,7 @@ pub fn twin_routes(topo: &Topology, routing: &Routing, node: NodeId) -> Vec<Real
         .iter()
         .filter(|r| r.protocol != Protocol::Local && !ignored_prefix(&r.prefix))
         .filter_map(|r| {
-            let (discard, next_hops) = match &r.action {
+            let (discard, next_hops) = match r.action {
                 Action::Receive => return None,
                 Action::Discard => (true, BTreeSet::new()),
                 Action::Forward { next_hops } => (

@@ -268,8 +268,8 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
                 let _ = writeln!(t, " neighbor {a} shutdown");
             }
         }
-        let originated: Vec<nettwin_model::Prefix> = br
-            .table
+        let originated: Vec<nettwin_model::Prefix> = routing
+            .bgp_table(id)
             .iter()
             .filter(|(_, paths)| paths.iter().any(|p| p.from.is_none()))
             .map(|(p, _)| *p)

@@ -19,7 +19,7 @@ pub fn route_lines(topo: &Topology, routing: &Routing, node: NodeId) -> Vec<Stri
             continue;
         }
         let proto = protocol_name(r.protocol);
-        match &r.action {
+        match r.action {
             Action::Receive => {}
             Action::Discard => out.push(format!("route add blackhole {} proto {proto}", r.prefix)),
             Action::Forward { next_hops } => {
@@ -31,7 +31,7 @@ pub fn route_lines(topo: &Topology, routing: &Routing, node: NodeId) -> Vec<Stri
                     }
                 };
                 let mut line = format!("route add {} proto {proto}", r.prefix);
-                if let [one] = next_hops.as_slice() {
+                if let [one] = next_hops {
                     line.push(' ');
                     line.push_str(&hop(one));
                 } else {

@@ -9,7 +9,9 @@
 //! work is fixed, so a network with several stable states always lands in the same one.
 
 use crate::config::{BgpNode, RoutingConfig};
-use crate::rib::{Action, BgpAttrs, Fib, NextHop, Protocol, Route};
+use crate::rib::{
+    Action, BgpAttrs, Entry, Fib, NextHop, NodeTable, PrefixTable, Protocol, DISCARD, RECEIVE,
+};
 use nettwin_model::{Family, NodeId, Prefix, Topology};
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};
@@ -367,8 +369,6 @@ pub struct BgpRouter {
     pub asn: u32,
     pub router_id: Option<Ipv4Addr>,
     pub peers: Vec<Peer>,
-    /// Every path per prefix, best first.
-    pub table: BTreeMap<Prefix, Vec<BgpPath>>,
 }
 
 /// Why BGP could not finish.
@@ -419,7 +419,7 @@ fn neighbor_cfg(b: &BgpNode, peer: NodeId) -> Option<&crate::config::NeighborCon
 }
 
 /// Sessions of every router, from the topology and the BGP configuration.
-fn sessions(topo: &Topology, cfg: &RoutingConfig, base: &[&Fib]) -> Vec<Vec<Peer>> {
+fn sessions(topo: &Topology, cfg: &RoutingConfig, base: &[Fib]) -> Vec<Vec<Peer>> {
     let mut peers: Vec<Vec<Peer>> = vec![Vec::new(); topo.nodes.len()];
     let shut = |a: NodeId, b: NodeId| {
         let s = |x: NodeId, y: NodeId| {
@@ -523,9 +523,9 @@ fn sessions(topo: &Topology, cfg: &RoutingConfig, base: &[&Fib]) -> Vec<Vec<Peer
                 let (la, lb) = (topo.node(a).loopback, topo.node(b).loopback);
                 for (x, y) in [(la.ipv4, lb.ipv4), (la.ipv6, lb.ipv6)] {
                     let (Some(x), Some(y)) = (x, y) else { continue };
-                    let up = if !reachable(base[a.index()], y.addr) {
+                    let up = if !reachable(&base[a.index()], y.addr) {
                         Err(format!("{} has no route to {}", topo.node(a).name, y.addr))
-                    } else if !reachable(base[b.index()], x.addr) {
+                    } else if !reachable(&base[b.index()], x.addr) {
                         Err(format!("{} has no route to {}", topo.node(b).name, x.addr))
                     } else {
                         Ok(())
@@ -581,8 +581,8 @@ fn originated(topo: &Topology, cfg: &RoutingConfig, n: NodeId) -> Vec<Prefix> {
 }
 
 /// Compares two paths by the decision process; `Less` means `a` is better.
-pub(crate) fn compare(a: &BgpPath, b: &BgpPath, always_compare_med: bool) -> (Ordering, Step) {
-    let (x, y) = (&*a.attrs, &*b.attrs);
+pub(crate) fn compare(a: &PathView, b: &PathView, always_compare_med: bool) -> (Ordering, Step) {
+    let (x, y) = (a.attrs, b.attrs);
     let steps: [(Ordering, Step); 11] = [
         (
             b.igp_metric
@@ -635,7 +635,7 @@ pub(crate) fn compare(a: &BgpPath, b: &BgpPath, always_compare_med: bool) -> (Or
 
 /// Equal for multipath: the same up to and including the IGP metric, and for eBGP paths the
 /// same neighbouring AS.
-fn multipath_equal(a: &BgpPath, b: &BgpPath, always_compare_med: bool) -> bool {
+fn multipath_equal(a: &PathView, b: &PathView, always_compare_med: bool) -> bool {
     let (o, step) = compare(a, b, always_compare_med);
     (o == Ordering::Equal
         || matches!(
@@ -646,15 +646,166 @@ fn multipath_equal(a: &BgpPath, b: &BgpPath, always_compare_med: bool) -> bool {
         && (!a.ebgp || a.attrs.as_path.first() == b.attrs.as_path.first())
 }
 
+/// `from` of a path the router originates itself.
+const LOCAL: u32 = u32::MAX;
+/// No value (an unresolved next hop, a missing best path).
+const NONE: u32 = u32::MAX;
+
+/// A path as the decision process sees it; borrowed from wherever the path is kept.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PathView<'a> {
+    pub attrs: &'a PathAttrs,
+    pub from: Option<usize>,
+    pub ebgp: bool,
+    pub peer_router_id: Ipv4Addr,
+    pub peer_address: Option<IpAddr>,
+    pub igp_metric: Option<u32>,
+}
+
+impl BgpPath {
+    pub(crate) fn view(&self) -> PathView<'_> {
+        PathView {
+            attrs: &self.attrs,
+            from: self.from,
+            ebgp: self.ebgp,
+            peer_router_id: self.peer_router_id,
+            peer_address: self.peer_address,
+            igp_metric: self.igp_metric,
+        }
+    }
+}
+
+/// Prefixes every router treats alike: the same originators, the same answer from every prefix
+/// list of every policy, and the same session addresses inside them (a next hop inside the
+/// prefix is inaccessible). BGP runs once per class: the ten prefixes a router originates cost
+/// one propagation, not ten.
+#[derive(Clone, Debug)]
+struct ClassSpec {
+    representative: Prefix,
+    origins: Vec<NodeId>,
+}
+
+/// How one class ended up at every router.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ClassResult {
+    /// The path attributes that occur, shared by the paths below.
+    attrs: Vec<Arc<PathAttrs>>,
+    /// Every router's paths: (router, peer index or [`LOCAL`], attrs index), sorted by router,
+    /// then the local path first and peers in order.
+    paths: Vec<(u32, u32, u32)>,
+    /// Routers whose best path came from a peer: (router, attrs index of the best path, learned
+    /// over eBGP, start and length of its forwarding paths in `multipath`).
+    best: Vec<(u32, u32, bool, u32, u32)>,
+    /// Attrs indexes of the paths packets use: the best and its multipath equals.
+    multipath: Vec<u32>,
+    /// Per attrs index: the next hop's index in the [`Resolver`], or [`NONE`].
+    nh: Vec<u32>,
+}
+
+/// BGP's results for the whole network, kept for the FIBs, the BGP tables and `explain`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BgpState {
+    /// Per prefix number: its class, or `u32::MAX` when no router originates it.
+    pub class_of: Vec<u32>,
+    /// Per class: its prefix numbers, sorted.
+    pub members: Vec<Vec<u32>>,
+    classes: Vec<ClassResult>,
+    /// The attributes FIB entries point to (`Entry::bgp`): every class's, one after another.
+    pub attrs: Vec<BgpAttrs>,
+    /// Per class: where its attributes start in `attrs`.
+    offsets: Vec<u32>,
+    rid: Vec<Ipv4Addr>,
+    resolver: Resolver,
+}
+
+/// What [`compute`] gives back.
+pub(crate) struct BgpOutput {
+    pub routers: Vec<Option<BgpRouter>>,
+    /// Per node: the next-hop sets BGP routes add to the node's table, numbered after the
+    /// table's own.
+    pub hops: Vec<NodeTable>,
+    /// Per node: (class, next-hop set) of its multipath BGP routes, sorted by class.
+    pub multipath: Vec<Vec<(u32, u32)>>,
+    pub state: BgpState,
+}
+
+/// Groups the originated prefixes into classes.
+fn classes(
+    cfg: &RoutingConfig,
+    peers: &[Vec<Peer>],
+    table: &PrefixTable,
+    origins: BTreeMap<Prefix, Vec<NodeId>>,
+) -> (Vec<ClassSpec>, Vec<u32>, Vec<Vec<u32>>) {
+    // Every prefix list a policy matches on.
+    let mut lists: Vec<&[PrefixMatch]> = Vec::new();
+    for b in cfg.bgp.iter().flatten() {
+        let policies = b.import.iter().chain(b.export.iter()).chain(
+            b.neighbors
+                .iter()
+                .flat_map(|n| n.import.iter().chain(n.export.iter())),
+        );
+        for p in policies {
+            for rule in &p.rules {
+                if !rule.match_prefix.is_empty() && !lists.contains(&&rule.match_prefix[..]) {
+                    lists.push(&rule.match_prefix);
+                }
+            }
+        }
+    }
+    // Every address a path's next hop can have: the local addresses of sessions.
+    let mut next_hops: Vec<IpAddr> = peers.iter().flatten().map(|p| p.local_address).collect();
+    next_hops.sort_unstable();
+    next_hops.dedup();
+    type Key = (Vec<NodeId>, Family, Vec<bool>, usize, usize);
+    let mut index: HashMap<Key, u32> = HashMap::new();
+    let mut specs: Vec<ClassSpec> = Vec::new();
+    let mut members: Vec<Vec<u32>> = Vec::new();
+    let mut class_of = vec![u32::MAX; table.len()];
+    for (prefix, orig) in origins {
+        let bits: Vec<bool> = lists
+            .iter()
+            .map(|l| l.iter().any(|m| m.matches(&prefix)))
+            .collect();
+        let lo = next_hops.partition_point(|a| *a < prefix.network());
+        let inside = next_hops[lo..]
+            .iter()
+            .take_while(|a| prefix.contains(**a))
+            .count();
+        let range = if inside == 0 {
+            (0, 0)
+        } else {
+            (lo, lo + inside)
+        };
+        let id = table
+            .id(&prefix)
+            .expect("originated prefixes are in the prefix table");
+        let key = (orig.clone(), prefix.family(), bits, range.0, range.1);
+        let class = *index.entry(key).or_insert_with(|| {
+            specs.push(ClassSpec {
+                representative: prefix,
+                origins: orig,
+            });
+            members.push(Vec::new());
+            (specs.len() - 1) as u32
+        });
+        members[class as usize].push(id);
+        class_of[id as usize] = class;
+    }
+    (specs, class_of, members)
+}
+
 /// Runs BGP for every router. `base` are the FIBs without BGP (connected, static, IGP), used to
 /// bring up iBGP sessions and to resolve next hops.
-pub fn compute(
+pub(crate) fn compute(
     topo: &Topology,
     cfg: &RoutingConfig,
-    base: &[&Fib],
-) -> Result<Vec<Option<BgpRouter>>, BgpError> {
+    table: &PrefixTable,
+    base: &[Fib],
+    phases: &mut crate::Phases,
+) -> Result<BgpOutput, BgpError> {
     let n = topo.nodes.len();
     let mut peers = sessions(topo, cfg, base);
+    phases.done("bgp sessions");
     let rid: Vec<Ipv4Addr> = (0..n).map(|i| router_id(topo, NodeId(i as u32))).collect();
     // For each router and peer, the index of the reverse session at the peer.
     let reverse: Vec<Vec<usize>> = (0..n)
@@ -677,8 +828,11 @@ pub fn compute(
             origins.entry(p).or_default().push(NodeId(i as u32));
         }
     }
+    let (specs, class_of, members) = classes(cfg, &peers, table, origins);
 
-    let resolver = Resolver::new(&peers, base, cfg);
+    phases.done("bgp prefix classes");
+    let (resolver, mut hops) = Resolver::new(&peers, base, table, cfg);
+    phases.done("bgp next-hop resolution");
     let ctx = Ctx {
         cfg,
         peers: &peers,
@@ -687,228 +841,680 @@ pub fn compute(
         base,
         resolver: &resolver,
     };
-    // Prefixes are independent: propagate them in parallel, then gather per router.
-    let origins: Vec<(Prefix, Vec<NodeId>)> = origins.into_iter().collect();
-    let results: Vec<Vec<(usize, Vec<BgpPath>)>> = origins
+    // Classes are independent: propagate them in parallel.
+    let results: Vec<ClassResult> = specs
         .par_iter()
-        .map(|(prefix, orig)| propagate_prefix(&ctx, n, prefix, orig))
+        .map_init(
+            || Scratch::new(n),
+            |scratch, spec| propagate_class(&ctx, scratch, spec),
+        )
         .collect::<Result<_, _>>()?;
-    let mut tables: Vec<BTreeMap<Prefix, Vec<BgpPath>>> = vec![BTreeMap::new(); n];
-    let mut received: Vec<Vec<usize>> = peers.iter().map(|ps| vec![0; ps.len()]).collect();
-    for ((prefix, _), per_router) in origins.iter().zip(results) {
-        for (r, paths) in per_router {
-            for p in &paths {
-                if let Some(pi) = p.from {
-                    received[r][pi] += 1;
+
+    phases.done("bgp propagation");
+    // Paths received per session, counted per class and added up.
+    let zero = || -> Vec<Vec<usize>> { peers.iter().map(|ps| vec![0; ps.len()]).collect() };
+    let received = results
+        .par_iter()
+        .zip(&members)
+        .fold(zero, |mut acc, (res, m)| {
+            for &(r, from, _) in &res.paths {
+                if from != LOCAL {
+                    acc[r as usize][from as usize] += m.len();
                 }
             }
-            tables[r].insert(*prefix, paths);
-        }
-    }
-
+            acc
+        })
+        .reduce(zero, |mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                for (p, q) in x.iter_mut().zip(y) {
+                    *p += q;
+                }
+            }
+            a
+        });
     for (a, ps) in peers.iter_mut().enumerate() {
         for (pi, p) in ps.iter_mut().enumerate() {
             p.prefixes_received = received[a][pi];
         }
     }
-    Ok((0..n)
+    let mut offsets: Vec<u32> = Vec::with_capacity(results.len());
+    let mut attrs: Vec<BgpAttrs> = Vec::new();
+    let mut multipath: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+    for (c, res) in results.iter().enumerate() {
+        offsets.push(attrs.len() as u32);
+        attrs.extend(res.attrs.iter().map(|a| BgpAttrs {
+            as_path: a.as_path.clone(),
+            local_pref: a.local_pref,
+            med: a.med,
+            origin: a.origin,
+            communities: a.communities.clone(),
+            next_hop: a.next_hop,
+        }));
+        // A multipath route's next hops are the union of its paths' next hops at the router:
+        // a set of its own, made here. Single paths use the resolver's set as they are.
+        for &(r, _, _, start, len) in &res.best {
+            if len < 2 {
+                continue;
+            }
+            let r = r as usize;
+            let offset = base[r].node.set_count();
+            let mut union: Vec<NextHop> = Vec::new();
+            for m in &res.multipath[start as usize..(start + len) as usize] {
+                let nh = res.nh[*m as usize];
+                let set = if nh == NONE {
+                    NONE
+                } else {
+                    resolver.action_at(r, nh)
+                };
+                if set == DISCARD || set == RECEIVE {
+                    continue;
+                }
+                union.extend_from_slice(if set < offset {
+                    base[r].node.hops(set)
+                } else {
+                    hops[r].hops(set - offset)
+                });
+            }
+            union.sort_unstable();
+            union.dedup();
+            if !union.is_empty() {
+                let set = offset + hops[r].hop_set(&union);
+                multipath[r].push((c as u32, set));
+            }
+        }
+    }
+    phases.done("bgp results");
+    let routers = (0..n)
         .map(|i| {
             cfg.bgp[i].as_ref().map(|c| BgpRouter {
                 asn: c.asn,
                 router_id: Some(rid[i]),
                 peers: std::mem::take(&mut peers[i]),
-                table: std::mem::take(&mut tables[i]),
             })
         })
-        .collect())
+        .collect();
+    Ok(BgpOutput {
+        routers,
+        hops,
+        multipath,
+        state: BgpState {
+            class_of,
+            members,
+            classes: results,
+            attrs,
+            offsets,
+            rid,
+            resolver,
+        },
+    })
+}
+
+/// The IGP metric to a next hop through the router's own routes; `None` when it cannot be
+/// reached (no route, or a discard).
+fn nh_metric(fib: &Fib, nh: IpAddr) -> Option<u32> {
+    let e = fib.lookup_entry(nh)?;
+    match e.action {
+        DISCARD => None,
+        RECEIVE => Some(0),
+        _ => Some(e.metric),
+    }
 }
 
 /// Peers that receive the same attributes from a router: session kind, whether the peer is a
 /// reflector client, and the local address (the next hop when it is set to self).
 type ExportClass = (SessionKind, bool, IpAddr);
 
-/// What every prefix's propagation needs to read.
+/// What every class's propagation needs to read.
 struct Ctx<'a> {
     cfg: &'a RoutingConfig,
     peers: &'a [Vec<Peer>],
     reverse: &'a [Vec<usize>],
     rid: &'a [Ipv4Addr],
-    base: &'a [&'a Fib],
+    base: &'a [Fib<'a>],
     resolver: &'a Resolver,
 }
 
 /// Next-hop metrics per router for every address that can be a BGP next hop (the local
 /// addresses of sessions), computed once instead of one longest-prefix match per path seen.
+#[derive(Clone, Debug, Default)]
 struct Resolver {
-    index: HashMap<IpAddr, usize>,
-    metric: Vec<Vec<Option<u32>>>,
+    index: HashMap<IpAddr, u32>,
+    /// Per address, per router: the metric (`u32::MAX` when unreachable) and the action of the
+    /// route that reaches it. By address first: one class's paths share a next hop, and the
+    /// routers deciding on them read one row.
+    by_addr: Vec<Vec<(u32, u32)>>,
 }
 
 impl Resolver {
-    fn new(peers: &[Vec<Peer>], base: &[&Fib], cfg: &RoutingConfig) -> Resolver {
-        let mut index: HashMap<IpAddr, usize> = HashMap::new();
-        for ps in peers {
-            for p in ps {
-                let next = index.len();
-                index.entry(p.local_address).or_insert(next);
-            }
-        }
-        let mut addrs = vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED); index.len()];
-        for (a, i) in &index {
-            addrs[*i] = *a;
-        }
-        let metric = base
+    /// The resolver, and per router the next-hop sets it added (numbered after the router's
+    /// own): a next hop on a connected subnet becomes the gateway itself.
+    fn new(
+        peers: &[Vec<Peer>],
+        base: &[Fib],
+        table: &PrefixTable,
+        cfg: &RoutingConfig,
+    ) -> (Resolver, Vec<NodeTable>) {
+        let mut addrs: Vec<IpAddr> = peers.iter().flatten().map(|p| p.local_address).collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        let index = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (*a, i as u32))
+            .collect();
+        // The prefixes containing each address are the same at every router: find them once.
+        let covering: Vec<Vec<u32>> = addrs.iter().map(|a| table.covering(*a).collect()).collect();
+        let (metric, extra): (Vec<Vec<(u32, u32)>>, Vec<NodeTable>) = base
             .par_iter()
             .enumerate()
             .map(|(r, fib)| {
+                let mut extra = NodeTable::default();
                 if cfg.bgp[r].is_none() {
-                    return Vec::new();
+                    return (Vec::new(), extra);
                 }
-                addrs
+                let offset = fib.node.set_count();
+                let row = covering
                     .iter()
-                    .map(|a| resolve(fib, *a).map(|(m, _)| m))
+                    .zip(&addrs)
+                    .map(
+                        |(ids, addr)| match ids.iter().find_map(|id| fib.winner(*id)) {
+                            None => (u32::MAX, DISCARD),
+                            Some(e) if e.action == DISCARD => (u32::MAX, DISCARD),
+                            Some(e) if e.action == RECEIVE => (0, RECEIVE),
+                            Some(e) => {
+                                let hops = fib.node.hops(e.action);
+                                if hops.iter().all(|h| h.address.is_some()) {
+                                    return (e.metric, e.action);
+                                }
+                                let mut filled: Vec<NextHop> = hops
+                                    .iter()
+                                    .map(|h| NextHop {
+                                        address: Some(h.address.unwrap_or(*addr)),
+                                        interface: h.interface,
+                                    })
+                                    .collect();
+                                filled.sort_unstable();
+                                (e.metric, offset + extra.hop_set(&filled))
+                            }
+                        },
+                    )
+                    .collect();
+                (row, extra)
+            })
+            .unzip();
+        let n = metric.len();
+        let by_addr = (0..addrs.len())
+            .into_par_iter()
+            .map(|i| {
+                (0..n)
+                    .map(|r| metric[r].get(i).copied().unwrap_or((u32::MAX, DISCARD)))
                     .collect()
             })
             .collect();
-        Resolver { index, metric }
+        (Resolver { index, by_addr }, extra)
     }
 
     fn metric(&self, r: usize, fib: &Fib, addr: IpAddr) -> Option<u32> {
         match self.index.get(&addr) {
-            Some(i) => self.metric[r][*i],
-            None => resolve(fib, addr).map(|(m, _)| m),
+            Some(i) => self.metric_at(r, *i),
+            None => nh_metric(fib, addr),
+        }
+    }
+
+    fn metric_at(&self, r: usize, i: u32) -> Option<u32> {
+        let (m, _) = self.by_addr[i as usize][r];
+        (m != u32::MAX).then_some(m)
+    }
+
+    /// The next-hop set (or [`RECEIVE`], [`DISCARD`]) address `i` resolves to at router `r`.
+    fn action_at(&self, r: usize, i: u32) -> u32 {
+        self.by_addr[i as usize][r].1
+    }
+}
+
+/// Buffers one worker reuses from class to class.
+struct Scratch {
+    /// Per router: (peer index or [`LOCAL`], attrs index), local first, then by peer.
+    cands: Vec<Vec<(u32, u32)>>,
+    best: Vec<Option<(u32, u32)>>,
+    queued: Vec<bool>,
+    touched: Vec<bool>,
+    touched_list: Vec<u32>,
+    queue: VecDeque<u32>,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Scratch {
+        Scratch {
+            cands: vec![Vec::new(); n],
+            best: vec![None; n],
+            queued: vec![false; n],
+            touched: vec![false; n],
+            touched_list: Vec::new(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn touch(&mut self, r: usize) {
+        if !self.touched[r] {
+            self.touched[r] = true;
+            self.touched_list.push(r as u32);
+        }
+    }
+
+    fn enqueue(&mut self, r: usize) {
+        if !self.queued[r] {
+            self.queued[r] = true;
+            self.queue.push_back(r as u32);
         }
     }
 }
 
-/// Propagates one prefix from its originators until no router changes its best path, and
-/// returns every router's paths for it.
-fn propagate_prefix(
+/// The path attributes of one class, with what the decision needs of each.
+struct Arena {
+    attrs: Vec<Arc<PathAttrs>>,
+    /// The next hop's index in the [`Resolver`], or [`NONE`].
+    nh: Vec<u32>,
+    /// Whether the next hop lies inside the class's prefixes.
+    inside: Vec<bool>,
+}
+
+impl Arena {
+    fn push(&mut self, a: Arc<PathAttrs>, prefix: &Prefix, resolver: &Resolver) -> u32 {
+        self.nh
+            .push(resolver.index.get(&a.next_hop).copied().unwrap_or(NONE));
+        self.inside.push(prefix.contains(a.next_hop));
+        self.attrs.push(a);
+        (self.attrs.len() - 1) as u32
+    }
+}
+
+/// Sort key of a candidate: the local path first, then by peer index.
+fn cand_key(from: u32) -> u32 {
+    from.wrapping_add(1)
+}
+
+/// How router `r` sees path `(from, ai)` of a class.
+fn view<'a>(ctx: &Ctx, arena: &'a Arena, r: usize, from: u32, ai: u32) -> PathView<'a> {
+    let peer = (from != LOCAL).then(|| &ctx.peers[r][from as usize]);
+    let a = ai as usize;
+    let igp_metric = if from == LOCAL {
+        Some(0)
+    } else if arena.inside[a] {
+        // A next hop inside the path's own prefix would resolve through the route being
+        // decided: FRR's next-hop tracking calls it inaccessible, and so do we (checked
+        // against FRR in namespaces by `nettwin emu verify`).
+        None
+    } else if arena.nh[a] == NONE {
+        nh_metric(&ctx.base[r], arena.attrs[a].next_hop)
+    } else {
+        ctx.resolver.metric_at(r, arena.nh[a])
+    };
+    PathView {
+        attrs: &arena.attrs[a],
+        from: peer.map(|_| from as usize),
+        ebgp: peer.is_some_and(|p| p.kind == SessionKind::Ebgp),
+        peer_router_id: peer.map(|p| ctx.rid[p.node.index()]).unwrap_or(ctx.rid[r]),
+        peer_address: peer.map(|p| p.remote_address),
+        igp_metric,
+    }
+}
+
+/// The best of a router's candidates, if any has a reachable next hop.
+fn decide(ctx: &Ctx, arena: &Arena, r: usize, cands: &[(u32, u32)]) -> Option<(u32, u32)> {
+    let acm = ctx.cfg.bgp[r]
+        .as_ref()
+        .is_some_and(|c| c.always_compare_med);
+    let mut best: Option<(PathView, (u32, u32))> = None;
+    for &(from, ai) in cands {
+        let v = view(ctx, arena, r, from, ai);
+        if v.igp_metric.is_none() {
+            continue;
+        }
+        match &best {
+            Some((b, _)) if compare(&v, b, acm).0 != Ordering::Less => {}
+            _ => best = Some((v, (from, ai))),
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+/// Propagates one class from its originators until no router changes its best path.
+fn propagate_class(
     ctx: &Ctx,
-    n: usize,
-    prefix: &Prefix,
-    orig: &[NodeId],
-) -> Result<Vec<(usize, Vec<BgpPath>)>, BgpError> {
+    scratch: &mut Scratch,
+    spec: &ClassSpec,
+) -> Result<ClassResult, BgpError> {
     let Ctx {
         cfg,
         peers,
         reverse,
         rid,
-        base,
         resolver,
+        ..
     } = *ctx;
+    let prefix = &spec.representative;
     let fam = prefix.family();
-    // Candidate paths per router: (peer index or None for local) -> path.
-    let mut cands: Vec<BTreeMap<Option<usize>, Arc<PathAttrs>>> = vec![BTreeMap::new(); n];
-    let mut best: Vec<Option<(Option<usize>, Arc<PathAttrs>)>> = vec![None; n];
-    let mut queue: VecDeque<usize> = VecDeque::new();
-    let mut queued = vec![false; n];
-    for o in orig {
-        cands[o.index()].insert(
-            None,
-            Arc::new(PathAttrs {
-                as_path: Vec::new(),
-                origin: Origin::Igp,
-                next_hop: unspecified(fam),
-                local_pref: 100,
-                med: None,
-                communities: Vec::new(),
-                weight: 32768,
-                originator_id: None,
-                cluster_list: Vec::new(),
-            }),
-        );
-        queue.push_back(o.index());
-        queued[o.index()] = true;
+    let mut arena = Arena {
+        attrs: Vec::new(),
+        nh: Vec::new(),
+        inside: Vec::new(),
+    };
+    let local = arena.push(
+        Arc::new(PathAttrs {
+            as_path: Vec::new(),
+            origin: Origin::Igp,
+            next_hop: unspecified(fam),
+            local_pref: 100,
+            med: None,
+            communities: Vec::new(),
+            weight: 32768,
+            originator_id: None,
+            cluster_list: Vec::new(),
+        }),
+        prefix,
+        resolver,
+    );
+    for o in &spec.origins {
+        scratch.cands[o.index()].push((LOCAL, local));
+        scratch.touch(o.index());
+        scratch.enqueue(o.index());
     }
-    let limit = 64 * (n + 16) * (orig.len() + 1);
+    let n = scratch.cands.len();
+    let limit = 64 * (n + 16) * (spec.origins.len() + 1);
     let mut steps = 0usize;
-    while let Some(r) = queue.pop_front() {
-        queued[r] = false;
+    let mut shared: Vec<(ExportClass, Option<u32>)> = Vec::new();
+    let result = loop {
+        let Some(r) = scratch.queue.pop_front() else {
+            break Ok(());
+        };
+        let r = r as usize;
+        scratch.queued[r] = false;
         steps += 1;
         if steps > limit {
-            return Err(BgpError::NoConvergence {
+            break Err(BgpError::NoConvergence {
                 prefix: *prefix,
                 steps,
             });
         }
-        let conf = cfg.bgp[r].as_ref().expect("only BGP routers are queued");
-        let paths = evaluate(r, &peers[r], rid, &cands[r], base[r], resolver, prefix);
-        let new_best = choose(&paths, conf.always_compare_med)
-            .map(|i| (paths[i].from, paths[i].attrs.clone()));
-        if new_best == best[r] {
+        let new_best = decide(ctx, &arena, r, &scratch.cands[r]);
+        let same = match (new_best, scratch.best[r]) {
+            (None, None) => true,
+            (Some((f1, a1)), Some((f2, a2))) => {
+                f1 == f2 && (a1 == a2 || arena.attrs[a1 as usize] == arena.attrs[a2 as usize])
+            }
+            _ => false,
+        };
+        if same {
             continue;
         }
-        best[r] = new_best;
+        scratch.best[r] = new_best;
         // Advertise (or withdraw) to every established peer. Peers without settings of their own
         // get the same attributes (a reflector's thousand clients): export once per kind of peer
         // and share the result instead of building it per session.
-        let mut shared: Vec<(ExportClass, Option<Arc<PathAttrs>>)> = Vec::new();
+        shared.clear();
         for (pi, peer) in peers[r].iter().enumerate() {
             if !peer.established || family_of(peer.remote_address) != fam {
                 continue;
             }
             let q = peer.node.index();
-            let rpi = reverse[r][pi];
-            let out: Option<Arc<PathAttrs>> = match &best[r] {
+            let rpi = reverse[r][pi] as u32;
+            let out: Option<u32> = match new_best {
                 None => None,
-                Some((from, _)) if *from == Some(pi) => None,
-                Some((from, attrs)) => {
+                Some((from, _)) if from == pi as u32 => None,
+                Some((from, ai)) => {
                     let own_settings = cfg.bgp[r]
                         .as_ref()
                         .and_then(|c| neighbor_cfg(c, peer.node))
                         .is_some();
                     let key = (peer.kind, peer.rr_client, peer.local_address);
                     match shared.iter().find(|(k, _)| *k == key) {
-                        Some((_, v)) if !own_settings => v.clone(),
+                        Some((_, v)) if !own_settings => *v,
                         _ => {
-                            let v = export(cfg, r, &peers[r], *from, attrs, pi, prefix, rid)
-                                .map(Arc::new);
+                            let from = (from != LOCAL).then_some(from as usize);
+                            let v = export(
+                                cfg,
+                                r,
+                                &peers[r],
+                                from,
+                                &arena.attrs[ai as usize],
+                                pi,
+                                prefix,
+                                rid,
+                            )
+                            .map(|a| arena.push(Arc::new(a), prefix, resolver));
                             if !own_settings {
-                                shared.push((key, v.clone()));
+                                shared.push((key, v));
                             }
                             v
                         }
                     }
                 }
             };
-            let inb = out.and_then(|attrs| import(cfg, q, &peers[q][rpi], attrs, prefix, rid[q]));
-            let changed = match inb {
-                Some(a) => match cands[q].insert(Some(rpi), a.clone()) {
-                    None => true,
-                    Some(old) => !Arc::ptr_eq(&old, &a) && *old != *a,
-                },
-                None => cands[q].remove(&Some(rpi)).is_some(),
+            let inb: Option<u32> = out.and_then(|ai| {
+                let sent = arena.attrs[ai as usize].clone();
+                let kept = import(
+                    cfg,
+                    q,
+                    &peers[q][rpi as usize],
+                    sent.clone(),
+                    prefix,
+                    rid[q],
+                )?;
+                Some(if Arc::ptr_eq(&kept, &sent) {
+                    ai
+                } else {
+                    arena.push(kept, prefix, resolver)
+                })
+            });
+            let cands = &mut scratch.cands[q];
+            let pos = cands.binary_search_by_key(&cand_key(rpi), |(f, _)| cand_key(*f));
+            let changed = match (inb, pos) {
+                (Some(ai), Ok(i)) => {
+                    let old = cands[i].1;
+                    cands[i].1 = ai;
+                    old != ai && arena.attrs[old as usize] != arena.attrs[ai as usize]
+                }
+                (Some(ai), Err(i)) => {
+                    cands.insert(i, (rpi, ai));
+                    true
+                }
+                (None, Ok(i)) => {
+                    cands.remove(i);
+                    true
+                }
+                (None, Err(_)) => false,
             };
-            if changed && !queued[q] {
-                queued[q] = true;
-                queue.push_back(q);
+            if changed {
+                scratch.touch(q);
+                scratch.enqueue(q);
             }
         }
-    }
-    // Record the final table of every router that has paths.
-    let mut out = Vec::new();
-    for r in 0..n {
-        if cands[r].is_empty() {
-            continue;
+    };
+    // Record every router's final paths, and the forwarding paths of those that use a peer's.
+    let mut res = ClassResult::default();
+    if result.is_ok() {
+        scratch.touched_list.sort_unstable();
+        for &r in &scratch.touched_list {
+            let r = r as usize;
+            let cands = &scratch.cands[r];
+            if cands.is_empty() {
+                continue;
+            }
+            res.paths
+                .extend(cands.iter().map(|&(from, ai)| (r as u32, from, ai)));
+            let Some((bf, bai)) = decide(ctx, &arena, r, cands) else {
+                continue;
+            };
+            if bf == LOCAL {
+                continue; // the router originates it and already has a route
+            }
+            let conf = cfg.bgp[r].as_ref().expect("BGP router");
+            let bv = view(ctx, &arena, r, bf, bai);
+            let start = res.multipath.len() as u32;
+            res.multipath.push(bai);
+            let mut chosen = 1;
+            for &(from, ai) in cands {
+                if (from, ai) == (bf, bai) || chosen >= conf.maximum_paths {
+                    continue;
+                }
+                let v = view(ctx, &arena, r, from, ai);
+                if v.igp_metric.is_some() && multipath_equal(&bv, &v, conf.always_compare_med) {
+                    res.multipath.push(ai);
+                    chosen += 1;
+                }
+            }
+            res.best.push((
+                r as u32,
+                bai,
+                bv.ebgp,
+                start,
+                res.multipath.len() as u32 - start,
+            ));
         }
-        let conf = cfg.bgp[r].as_ref().expect("BGP router");
-        let mut paths = evaluate(r, &peers[r], rid, &cands[r], base[r], resolver, prefix);
-        if let Some(bi) = choose(&paths, conf.always_compare_med) {
+    }
+    // Leave the buffers clean for the next class, also after a failure.
+    for &r in &scratch.touched_list {
+        let r = r as usize;
+        scratch.cands[r].clear();
+        scratch.best[r] = None;
+        scratch.touched[r] = false;
+        scratch.queued[r] = false;
+    }
+    scratch.touched_list.clear();
+    scratch.queue.clear();
+    result?;
+    res.attrs = arena.attrs;
+    res.nh = arena.nh;
+    Ok(res)
+}
+
+impl BgpState {
+    /// Router `r`'s BGP route for a prefix number, if BGP gives it one.
+    pub(crate) fn entry(
+        &self,
+        r: u32,
+        prefix: u32,
+        multipath: &[(u32, u32)],
+        d: &crate::rib::Distances,
+    ) -> Option<Entry> {
+        let class = *self.class_of.get(prefix as usize)?;
+        if class == u32::MAX {
+            return None;
+        }
+        let res = &self.classes[class as usize];
+        let i = res.best.binary_search_by_key(&r, |b| b.0).ok()?;
+        let (_, best, ebgp, _, len) = res.best[i];
+        let action = if len == 1 {
+            let nh = res.nh[best as usize];
+            debug_assert!(nh != NONE, "next hops are session addresses");
+            if nh == NONE {
+                return None;
+            }
+            let a = self.resolver.action_at(r as usize, nh);
+            if a == DISCARD || a == RECEIVE {
+                return None;
+            }
+            a
+        } else {
+            let k = multipath.binary_search_by_key(&class, |m| m.0).ok()?;
+            multipath[k].1
+        };
+        let protocol = if ebgp { Protocol::Ebgp } else { Protocol::Ibgp };
+        Some(Entry {
+            prefix,
+            metric: res.attrs[best as usize].med.unwrap_or(0),
+            action,
+            bgp: self.offsets[class as usize] + best,
+            protocol,
+            distance: d.of(protocol),
+        })
+    }
+
+    /// The classes router `r` has a best path from a peer for.
+    pub(crate) fn classes_at(&self, r: u32) -> impl Iterator<Item = u32> + '_ {
+        self.classes
+            .iter()
+            .enumerate()
+            .filter(move |(_, c)| c.best.binary_search_by_key(&r, |b| b.0).is_ok())
+            .map(|(i, _)| i as u32)
+    }
+
+    /// Every path router `r` has for `prefix`, best first, each with the decision step that
+    /// separated it from the best: the table `show ip bgp` prints.
+    pub(crate) fn paths(
+        &self,
+        cfg: &RoutingConfig,
+        peers: &[Peer],
+        base: &Fib,
+        r: usize,
+        prefix: Prefix,
+        id: u32,
+    ) -> Vec<BgpPath> {
+        let Some(&class) = self.class_of.get(id as usize) else {
+            return Vec::new();
+        };
+        if class == u32::MAX {
+            return Vec::new();
+        }
+        let res = &self.classes[class as usize];
+        let start = res.paths.partition_point(|p| (p.0 as usize) < r);
+        let mut paths: Vec<BgpPath> = res.paths[start..]
+            .iter()
+            .take_while(|p| p.0 as usize == r)
+            .map(|&(_, from, ai)| {
+                let attrs = res.attrs[ai as usize].clone();
+                let peer = (from != LOCAL).then(|| &peers[from as usize]);
+                let igp_metric = match peer {
+                    None => Some(0),
+                    Some(_) if prefix.contains(attrs.next_hop) => None,
+                    Some(_) => self.resolver.metric(r, base, attrs.next_hop),
+                };
+                BgpPath {
+                    prefix,
+                    from: peer.map(|_| from as usize),
+                    from_node: peer.map(|p| p.node),
+                    ebgp: peer.is_some_and(|p| p.kind == SessionKind::Ebgp),
+                    peer_router_id: peer
+                        .map(|p| self.rid[p.node.index()])
+                        .unwrap_or(self.rid[r]),
+                    peer_address: peer.map(|p| p.remote_address),
+                    igp_metric,
+                    attrs,
+                    best: false,
+                    multipath: false,
+                    decided_by: None,
+                }
+            })
+            .collect();
+        let Some(conf) = cfg.bgp[r].as_ref() else {
+            return paths;
+        };
+        let acm = conf.always_compare_med;
+        let mut bi: Option<usize> = None;
+        for (i, p) in paths.iter().enumerate() {
+            if p.igp_metric.is_none() {
+                continue;
+            }
+            match bi {
+                Some(b) if compare(&p.view(), &paths[b].view(), acm).0 != Ordering::Less => {}
+                _ => bi = Some(i),
+            }
+        }
+        if let Some(bi) = bi {
             let bestp = paths[bi].clone();
             let mut chosen = 1;
             for (i, p) in paths.iter_mut().enumerate() {
                 if i == bi {
                     p.best = true;
                     p.multipath = true;
-                    p.decided_by = None;
                     continue;
                 }
-                let (_, step) = compare(&bestp, p, conf.always_compare_med);
+                let (_, step) = compare(&bestp.view(), &p.view(), acm);
                 p.decided_by = Some(step);
                 if chosen < conf.maximum_paths
                     && p.igp_metric.is_some()
-                    && multipath_equal(&bestp, p, conf.always_compare_med)
+                    && multipath_equal(&bestp.view(), &p.view(), acm)
                 {
                     p.multipath = true;
                     chosen += 1;
@@ -916,82 +1522,7 @@ fn propagate_prefix(
             }
             paths.sort_by_key(|p| (!p.best, !p.multipath));
         }
-        out.push((r, paths));
-    }
-    Ok(out)
-}
-
-/// Turns a router's candidates into table entries with next-hop resolution.
-fn evaluate(
-    r: usize,
-    peers: &[Peer],
-    rid: &[Ipv4Addr],
-    cands: &BTreeMap<Option<usize>, Arc<PathAttrs>>,
-    fib: &Fib,
-    resolver: &Resolver,
-    prefix: &Prefix,
-) -> Vec<BgpPath> {
-    cands
-        .iter()
-        .map(|(from, attrs)| {
-            let peer = from.map(|i| &peers[i]);
-            let igp_metric = match from {
-                None => Some(0),
-                // A next hop inside the path's own prefix would resolve through the route being
-                // decided: FRR's next-hop tracking calls it inaccessible, and so do we (checked
-                // against FRR in namespaces by `nettwin emu verify`).
-                Some(_) if prefix.contains(attrs.next_hop) => None,
-                Some(_) => resolver.metric(r, fib, attrs.next_hop),
-            };
-            BgpPath {
-                prefix: *prefix,
-                attrs: attrs.clone(),
-                from: *from,
-                from_node: peer.map(|p| p.node),
-                ebgp: peer.is_some_and(|p| p.kind == SessionKind::Ebgp),
-                peer_router_id: peer.map(|p| rid[p.node.index()]).unwrap_or(rid[r]),
-                peer_address: peer.map(|p| p.remote_address),
-                igp_metric,
-                best: false,
-                multipath: false,
-                decided_by: None,
-            }
-        })
-        .collect()
-}
-
-/// The best path's index, if any path has a reachable next hop.
-fn choose(paths: &[BgpPath], always_compare_med: bool) -> Option<usize> {
-    let mut best: Option<usize> = None;
-    for (i, p) in paths.iter().enumerate() {
-        if p.igp_metric.is_none() {
-            continue;
-        }
-        best = match best {
-            None => Some(i),
-            Some(b) if compare(p, &paths[b], always_compare_med).0 == Ordering::Less => Some(i),
-            keep => keep,
-        };
-    }
-    best
-}
-
-/// Recursive next-hop resolution through the FIB: the IGP metric and the real next hops.
-pub(crate) fn resolve(fib: &Fib, nh: IpAddr) -> Option<(u32, Vec<NextHop>)> {
-    let route = fib.lookup(nh)?;
-    match &route.action {
-        Action::Forward { next_hops } => Some((
-            route.metric,
-            next_hops
-                .iter()
-                .map(|h| NextHop {
-                    address: Some(h.address.unwrap_or(nh)),
-                    interface: h.interface,
-                })
-                .collect(),
-        )),
-        Action::Receive => Some((0, Vec::new())),
-        Action::Discard => None,
+        paths
     }
 }
 
@@ -1016,6 +1547,16 @@ fn export(
         return None;
     }
     let learned_ibgp = from.is_some_and(|f| peers[f].kind == SessionKind::Ibgp);
+    // Only a reflector passes iBGP routes on: from a client to everyone, from a non-client to
+    // clients (RFC 4456 section 6). Decided before copying anything: most iBGP speakers send
+    // nothing they learned over iBGP.
+    let from_client = from.is_some_and(|f| peers[f].rr_client);
+    if peer.kind == SessionKind::Ibgp
+        && learned_ibgp
+        && (!conf.route_reflector || !(from_client || peer.rr_client))
+    {
+        return None;
+    }
     let mut out = (**attrs).clone();
     match peer.kind {
         SessionKind::Ebgp => {
@@ -1031,12 +1572,6 @@ fn export(
         }
         SessionKind::Ibgp => {
             if learned_ibgp {
-                // Only a reflector passes iBGP routes on: from a client to everyone, from a
-                // non-client to clients (RFC 4456 section 6).
-                let from_client = from.is_some_and(|f| peers[f].rr_client);
-                if !conf.route_reflector || !(from_client || peer.rr_client) {
-                    return None;
-                }
                 // The originator is the iBGP speaker that brought the route into the AS.
                 let source = from.map(|f| peers[f].node).expect("learned from a peer");
                 if out.originator_id.is_none() {
@@ -1108,56 +1643,6 @@ fn import(
         }
     }
     Some(Arc::new(attrs))
-}
-
-/// RIB routes from the BGP tables: the best path's attributes, next hops of all multipaths.
-pub fn routes(bgp: &BgpRouter, fib: &Fib, distances: &crate::rib::Distances) -> Vec<Route> {
-    let mut out = Vec::with_capacity(bgp.table.len());
-    // Thousands of prefixes share a handful of BGP next hops: resolve each once.
-    let mut resolved: HashMap<IpAddr, Option<(u32, Vec<NextHop>)>> = HashMap::new();
-    for (prefix, paths) in &bgp.table {
-        let Some(best) = paths.iter().find(|p| p.best) else {
-            continue;
-        };
-        if best.from.is_none() {
-            continue; // locally originated: the router already has it
-        }
-        let mut next_hops: Vec<NextHop> = Vec::new();
-        for p in paths.iter().filter(|p| p.multipath) {
-            let hops = resolved
-                .entry(p.attrs.next_hop)
-                .or_insert_with(|| resolve(fib, p.attrs.next_hop));
-            if let Some((_, hops)) = hops {
-                next_hops.extend(hops.iter().copied());
-            }
-        }
-        next_hops.sort_unstable();
-        next_hops.dedup();
-        if next_hops.is_empty() {
-            continue;
-        }
-        let protocol = if best.ebgp {
-            Protocol::Ebgp
-        } else {
-            Protocol::Ibgp
-        };
-        out.push(Route {
-            prefix: *prefix,
-            protocol,
-            distance: distances.of(protocol),
-            metric: best.attrs.med.unwrap_or(0),
-            action: Action::Forward { next_hops },
-            bgp: Some(BgpAttrs {
-                as_path: best.attrs.as_path.clone(),
-                local_pref: best.attrs.local_pref,
-                med: best.attrs.med,
-                origin: best.attrs.origin,
-                communities: best.attrs.communities.clone(),
-                next_hop: best.attrs.next_hop,
-            }),
-        });
-    }
-    out
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 /// One candidate route and how it fared.
 #[derive(Clone, Debug, Serialize)]
-pub struct Candidate {
-    pub route: Route,
+pub struct Candidate<'a> {
+    pub route: Route<'a>,
     pub selected: bool,
     /// Why it lost (or, for the winner, why it won).
     pub reason: String,
@@ -17,29 +17,32 @@ pub struct Candidate {
 
 /// Everything a router knows about one prefix.
 #[derive(Clone, Debug, Serialize)]
-pub struct Explanation {
+pub struct Explanation<'a> {
     pub node: String,
     pub prefix: Prefix,
-    pub candidates: Vec<Candidate>,
+    pub candidates: Vec<Candidate<'a>>,
     /// The BGP paths for the prefix with the decision step that separated each from the best.
     pub bgp_paths: Vec<BgpPath>,
     /// For a prefix the router has no route for: the route a packet would follow instead.
-    pub longest_match: Option<Route>,
+    pub longest_match: Option<Route<'a>>,
 }
 
 /// Explains `node`'s choice for exactly `prefix`.
-pub fn explain(
-    routing: &Routing,
+pub fn explain<'a>(
+    routing: &'a Routing,
     topo: &nettwin_model::Topology,
     node: NodeId,
     prefix: &Prefix,
-) -> Explanation {
-    let cands = routing.candidates(node, prefix);
-    let winner = routing.fib(node).get(prefix);
+) -> Explanation<'a> {
+    let fib = routing.fib(node);
+    let cands = fib.candidates(prefix);
+    let winner = fib.get(prefix);
     let candidates = cands
         .iter()
-        .map(|r| {
-            let selected = winner == Some(*r);
+        .enumerate()
+        .map(|(i, r)| {
+            // The installed route, when there is one, comes first.
+            let selected = i == 0 && winner.is_some();
             let reason = match winner {
                 Some(w) if selected => {
                     if cands.len() == 1 {
@@ -62,20 +65,15 @@ pub fn explain(
                 None => "not installed".to_string(),
             };
             Candidate {
-                route: (*r).clone(),
+                route: *r,
                 selected,
                 reason,
             }
         })
         .collect();
-    let bgp_paths = routing
-        .node(node)
-        .bgp
-        .as_ref()
-        .and_then(|b| b.table.get(prefix).cloned())
-        .unwrap_or_default();
+    let bgp_paths = routing.bgp_paths(node, prefix);
     let longest_match = if winner.is_none() {
-        routing.fib(node).lookup(prefix.network()).cloned()
+        fib.lookup(prefix.network())
     } else {
         None
     };

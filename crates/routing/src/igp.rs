@@ -8,7 +8,7 @@
 //! interfaces only, is a stub network.
 
 use crate::config::{IgpIf, RoutingConfig};
-use crate::rib::{Action, NextHop, Protocol, Route};
+use crate::rib::{Entry, NextHop, NodeTable, PrefixTable, Protocol, Target, NO_BGP};
 use nettwin_model::{Family, IfRef, Prefix, SegmentKind, Topology};
 use rayon::prelude::*;
 use std::cmp::Reverse;
@@ -186,20 +186,39 @@ fn same_as(topo: &Topology, seg: &nettwin_model::Segment, node: nettwin_model::N
     })
 }
 
-/// Shortest-path tree from `root`: distance and first hops per vertex.
-fn spf(g: &AreaGraph, root: usize) -> (Vec<u32>, Vec<Vec<Hop>>) {
+/// A shortest-path tree: the distance to every vertex and its first hops. Vertices share
+/// first-hop sets (everything behind one neighbour has that neighbour's set), so a set is
+/// stored once and vertices hold its number.
+struct Tree {
+    dist: Vec<u32>,
+    /// Per vertex: its set in `sets`.
+    set: Vec<u32>,
+    sets: Vec<Vec<Hop>>,
+}
+
+impl Tree {
+    fn hops(&self, v: usize) -> &[Hop] {
+        &self.sets[self.set[v] as usize]
+    }
+}
+
+/// Shortest-path tree from `root` (Dijkstra, keeping every equal-cost first hop).
+fn spf(g: &AreaGraph, root: usize) -> Tree {
     let nv = g.adj.len();
-    let mut dist = vec![u32::MAX; nv];
-    let mut hops: Vec<Vec<Hop>> = vec![Vec::new(); nv];
+    let mut t = Tree {
+        dist: vec![u32::MAX; nv],
+        set: vec![0; nv],
+        sets: vec![Vec::new()],
+    };
     let mut done = vec![false; nv];
-    dist[root] = 0;
+    t.dist[root] = 0;
     // Pseudonodes pop before routers at equal distance: their edges to routers cost 0, so a
     // router's equal-cost hops through a pseudonode must be complete before it is expanded.
     let mut heap = BinaryHeap::new();
     heap.push(Reverse((0u32, 1u8, root as u32)));
     while let Some(Reverse((d, _, u))) = heap.pop() {
         let u = u as usize;
-        if done[u] || d > dist[u] {
+        if done[u] || d > t.dist[u] {
             continue;
         }
         done[u] = true;
@@ -209,41 +228,53 @@ fn spf(g: &AreaGraph, root: usize) -> (Vec<u32>, Vec<Vec<Hop>>) {
                 continue;
             }
             let nd = d.saturating_add(e.cost);
-            if nd > dist[v] {
+            if nd > t.dist[v] {
                 continue;
             }
-            let new_hops: Vec<Hop> = if u == root {
-                vec![Hop {
+            // The first hops `v` gets through `u`.
+            let through = if u == root {
+                t.sets.push(vec![Hop {
                     iface: e.out_iface,
                     via: e.nbr,
-                }]
-            } else {
-                hops[u]
+                }]);
+                (t.sets.len() - 1) as u32
+            } else if t.hops(u).iter().any(|h| h.via.is_none()) {
+                // Crossing a LAN the root sits on: the next hop is the router on it.
+                let mapped = t
+                    .hops(u)
                     .iter()
                     .map(|h| match h.via {
-                        // Crossing a LAN the root sits on: the next hop is the router on it.
                         None => Hop {
                             iface: h.iface,
                             via: e.nbr,
                         },
                         Some(_) => *h,
                     })
-                    .collect()
-            };
-            if nd < dist[v] {
-                dist[v] = nd;
-                hops[v] = new_hops;
-                heap.push(Reverse((nd, u8::from(v < g.routers), v as u32)));
+                    .collect();
+                t.sets.push(mapped);
+                (t.sets.len() - 1) as u32
             } else {
-                for h in new_hops {
-                    if !hops[v].contains(&h) {
-                        hops[v].push(h);
+                t.set[u]
+            };
+            if nd < t.dist[v] {
+                t.dist[v] = nd;
+                t.set[v] = through;
+                heap.push(Reverse((nd, u8::from(v < g.routers), v as u32)));
+            } else if t.set[v] != through {
+                let mut merged = t.hops(v).to_vec();
+                for h in &t.sets[through as usize] {
+                    if !merged.contains(h) {
+                        merged.push(*h);
                     }
+                }
+                if merged.len() > t.hops(v).len() {
+                    t.sets.push(merged);
+                    t.set[v] = (t.sets.len() - 1) as u32;
                 }
             }
         }
     }
-    (dist, hops)
+    t
 }
 
 /// Best way to each prefix found so far: cost and first hops.
@@ -275,7 +306,9 @@ struct AreaView {
 
 /// Includes the root's own prefixes (with empty hops): a border router summarises them too.
 fn area_view(g: &AreaGraph, root: usize) -> AreaView {
-    let (dist, hops) = spf(g, root);
+    let tree = spf(g, root);
+    let dist = tree.dist.clone();
+    let hops: Vec<Vec<Hop>> = (0..g.adj.len()).map(|v| tree.hops(v).to_vec()).collect();
     let mut prefixes = Reach::new();
     for v in 0..g.adj.len() {
         if dist[v] == u32::MAX {
@@ -352,67 +385,122 @@ fn next_hops(
     out
 }
 
+/// Every (prefix number, cost, vertex) an area's vertices advertise, sorted by prefix number:
+/// the same for every root, so it is built once per area.
+fn attachments(g: &AreaGraph, table: &PrefixTable) -> Vec<(u32, u32, u32)> {
+    let mut out: Vec<(u32, u32, u32)> = Vec::new();
+    for (v, prefixes) in g.prefixes.iter().enumerate() {
+        for (p, c) in prefixes {
+            let id = table.id(p).expect("IGP prefixes are in the prefix table");
+            out.push((id, *c, v as u32));
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
 /// Routes of `root` in a single-area network: every prefix at its lowest cost, with the union
 /// of the first hops of every vertex that advertises it at that cost.
+#[allow(clippy::too_many_arguments)]
 fn single_area_routes(
     topo: &Topology,
     g: &AreaGraph,
+    attach: &[(u32, u32, u32)],
+    table: &PrefixTable,
     root: usize,
     protocol: Protocol,
     distance: u8,
     max_paths: usize,
-) -> Vec<Route> {
-    let (dist, hops) = spf(g, root);
-    let own = own_prefixes(topo, root);
-    let mut offers: Vec<(Prefix, u32, u32)> = Vec::new();
-    for (v, prefixes) in g.prefixes.iter().enumerate() {
-        if v == root || dist[v] == u32::MAX {
+) -> NodeTable {
+    const UNSET: u32 = u32::MAX;
+    const NONE: u32 = u32::MAX - 1;
+    let tree = spf(g, root);
+    let dist = &tree.dist;
+    let mut own: Vec<u32> = own_prefixes(topo, root)
+        .iter()
+        .filter_map(|p| table.id(p))
+        .collect();
+    own.sort_unstable();
+    let mut out = NodeTable::default();
+    // A first-hop set's next hops per family, stored on first use: most prefixes hang off one
+    // vertex, and most vertices share their set with others.
+    let mut per_set: Vec<[u32; 2]> = vec![[UNSET; 2]; tree.sets.len()];
+    let mut first: Vec<Hop> = Vec::new();
+    let mut i = 0;
+    while i < attach.len() {
+        let p = attach[i].0;
+        let start = i;
+        let (mut best, mut count, mut best_v) = (u32::MAX, 0, 0usize);
+        while i < attach.len() && attach[i].0 == p {
+            let (_, c, v) = attach[i];
+            let v = v as usize;
+            i += 1;
+            if v == root || dist[v] == u32::MAX {
+                continue;
+            }
+            let cost = dist[v].saturating_add(c);
+            if cost < best {
+                (best, count, best_v) = (cost, 1, v);
+            } else if cost == best {
+                count += 1;
+            }
+        }
+        if count == 0 || own.binary_search(&p).is_ok() {
             continue;
         }
-        for (p, c) in prefixes {
-            offers.push((*p, dist[v].saturating_add(*c), v as u32));
-        }
-    }
-    offers.sort_unstable();
-    let mut routes = Vec::new();
-    let mut i = 0;
-    let mut first: Vec<Hop> = Vec::new();
-    while i < offers.len() {
-        let (p, cost, _) = offers[i];
-        let mut j = i;
-        first.clear();
-        while j < offers.len() && offers[j].0 == p {
-            if offers[j].1 == cost {
-                for h in &hops[offers[j].2 as usize] {
-                    if !first.contains(h) {
-                        first.push(*h);
+        let family = table.prefix(p).family();
+        let set = if count == 1 {
+            let slot = &mut per_set[tree.set[best_v] as usize][family as usize];
+            if *slot == UNSET {
+                let nh = next_hops(topo, root, family, tree.hops(best_v), max_paths);
+                *slot = if nh.is_empty() {
+                    NONE
+                } else {
+                    out.hop_set(&nh)
+                };
+            }
+            *slot
+        } else {
+            first.clear();
+            for &(_, c, v) in &attach[start..i] {
+                let v = v as usize;
+                if v != root && dist[v] != u32::MAX && dist[v].saturating_add(c) == best {
+                    for h in tree.hops(v) {
+                        if !first.contains(h) {
+                            first.push(*h);
+                        }
                     }
                 }
             }
-            j += 1;
-        }
-        i = j;
-        if own.contains(&p) {
+            let nh = next_hops(topo, root, family, &first, max_paths);
+            if nh.is_empty() {
+                NONE
+            } else {
+                out.hop_set(&nh)
+            }
+        };
+        if set == NONE {
             continue;
         }
-        let nh = next_hops(topo, root, p.family(), &first, max_paths);
-        if nh.is_empty() {
-            continue;
-        }
-        routes.push(Route {
+        out.entries.push(Entry {
             prefix: p,
+            metric: best,
+            action: set,
+            bgp: NO_BGP,
             protocol,
             distance,
-            metric: cost,
-            action: Action::Forward { next_hops: nh },
-            bgp: None,
         });
     }
-    routes
+    out
 }
 
 /// Routes of one IGP for every router that runs it.
-pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>> {
+pub(crate) fn compute(
+    topo: &Topology,
+    cfg: &RoutingConfig,
+    igp: Igp,
+    table: &PrefixTable,
+) -> Vec<NodeTable> {
     let n = topo.nodes.len();
     let settings = ifs(cfg, igp);
     // Areas in use, backbone first.
@@ -427,7 +515,7 @@ pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>
     areas.sort();
     areas.dedup();
     if areas.is_empty() {
-        return vec![Vec::new(); n];
+        return vec![NodeTable::default(); n];
     }
     let graphs: Vec<AreaGraph> = areas
         .iter()
@@ -444,15 +532,18 @@ pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>
     if graphs.len() == 1 {
         // One area (the common case): no summaries, so each router needs only its own tree.
         let g = &graphs[0];
+        let attach = attachments(g, table);
         return (0..n)
             .into_par_iter()
             .map(|r| {
                 if !speaks(cfg, igp, r) {
-                    return Vec::new();
+                    return NodeTable::default();
                 }
                 single_area_routes(
                     topo,
                     g,
+                    &attach,
+                    table,
                     r,
                     protocol,
                     cfg.distances.of(protocol),
@@ -542,7 +633,7 @@ pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>
         .into_par_iter()
         .map(|r| {
             if !speaks(cfg, igp, r) {
-                return Vec::new();
+                return NodeTable::default();
             }
             let own = own_prefixes(topo, r);
             let mut intra = Reach::new();
@@ -596,21 +687,15 @@ pub fn compute(topo: &Topology, cfg: &RoutingConfig, igp: Igp) -> Vec<Vec<Route>
                     }
                 }
             }
-            let mut routes = Vec::with_capacity(intra.len() + inter.len());
+            let mut routes = NodeTable::default();
             for (set, proto) in [(intra, protocol), (inter, inter_protocol)] {
                 for (p, (cost, hops)) in set {
                     let nh = next_hops(topo, r, p.family(), &hops, max_paths(r));
                     if nh.is_empty() {
                         continue;
                     }
-                    routes.push(Route {
-                        prefix: p,
-                        protocol: proto,
-                        distance: distance_of(proto),
-                        metric: cost,
-                        action: Action::Forward { next_hops: nh },
-                        bgp: None,
-                    });
+                    let id = table.id(&p).expect("IGP prefixes are in the prefix table");
+                    routes.push(id, proto, distance_of(proto), cost, Target::Forward(nh));
                 }
             }
             routes

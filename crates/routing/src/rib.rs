@@ -117,11 +117,11 @@ pub struct NextHop {
 }
 
 /// What the router does with a packet matching a route.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-pub enum Action {
+pub enum Action<'a> {
     /// Send it out of one of these (all equal cost; ECMP when more than one).
-    Forward { next_hops: Vec<NextHop> },
+    Forward { next_hops: &'a [NextHop] },
     /// Deliver it to the router itself.
     Receive,
     /// Drop it silently (`null0`).
@@ -141,22 +141,24 @@ pub struct BgpAttrs {
     pub next_hop: IpAddr,
 }
 
-/// A route: a prefix, where it came from, how much it costs and what to do with packets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Route {
+/// A route: a prefix, where it came from, how much it costs and what to do with packets. It
+/// borrows its next hops and BGP attributes from the [`crate::Routing`] it was read from: a
+/// network of thousands of routers shares them instead of keeping a copy per route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Route<'a> {
     pub prefix: Prefix,
     pub protocol: Protocol,
     pub distance: u8,
     pub metric: u32,
-    pub action: Action,
+    pub action: Action<'a>,
     /// For BGP routes, the attributes of the best path.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bgp: Option<BgpAttrs>,
+    pub bgp: Option<&'a BgpAttrs>,
 }
 
-impl Route {
-    pub fn next_hops(&self) -> &[NextHop] {
-        match &self.action {
+impl<'a> Route<'a> {
+    pub fn next_hops(&self) -> &'a [NextHop] {
+        match self.action {
             Action::Forward { next_hops } => next_hops,
             _ => &[],
         }
@@ -195,142 +197,467 @@ impl prefix_trie::Prefix for V6Key {
     }
 }
 
-/// The forwarding table of one router: the best route per prefix, searchable by longest match.
+/// Every prefix some router of the network may hold a route for, numbered in prefix order, with
+/// one trie for longest-prefix match. Routers keep prefix numbers, not prefixes, and a lookup
+/// walks the one trie instead of a trie per router.
 #[derive(Clone, Debug, Default)]
-pub struct Fib {
-    routes: Vec<Route>,
+pub struct PrefixTable {
+    prefixes: Vec<Prefix>,
     v4: prefix_trie::PrefixMap<V4Key, u32>,
     v6: prefix_trie::PrefixMap<V6Key, u32>,
 }
 
-impl Fib {
-    /// Builds the table from winning routes (at most one per prefix).
-    pub fn new(mut routes: Vec<Route>) -> Fib {
-        if !routes.is_sorted_by_key(|r| r.prefix) {
-            routes.sort_by_key(|r| r.prefix);
-        }
-        let mut fib = Fib {
-            routes,
-            ..Fib::default()
+/// The numbers of the prefixes that contain an address, the longest first.
+pub(crate) struct Covering {
+    ids: [u32; 129],
+    len: usize,
+}
+
+impl Iterator for Covering {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.ids[self.len])
+    }
+}
+
+impl PrefixTable {
+    pub fn new(prefixes: impl IntoIterator<Item = Prefix>) -> PrefixTable {
+        let mut prefixes: Vec<Prefix> = prefixes.into_iter().collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        let mut t = PrefixTable {
+            prefixes,
+            ..PrefixTable::default()
         };
-        for (i, r) in fib.routes.iter().enumerate() {
-            match r.prefix.family() {
+        for (i, p) in t.prefixes.iter().enumerate() {
+            match p.family() {
                 Family::Ipv4 => {
-                    fib.v4
-                        .insert(V4Key(r.prefix.bits() as u32, r.prefix.len()), i as u32);
+                    t.v4.insert(V4Key(p.bits() as u32, p.len()), i as u32);
                 }
                 Family::Ipv6 => {
-                    fib.v6
-                        .insert(V6Key(r.prefix.bits(), r.prefix.len()), i as u32);
+                    t.v6.insert(V6Key(p.bits(), p.len()), i as u32);
                 }
             }
         }
-        fib
+        t
     }
 
-    /// Gives the routes back (sorted by prefix).
-    pub fn into_routes(self) -> Vec<Route> {
-        self.routes
+    pub fn len(&self) -> usize {
+        self.prefixes.len()
     }
 
-    /// Every route, sorted by prefix.
-    pub fn routes(&self) -> &[Route] {
-        &self.routes
+    pub fn is_empty(&self) -> bool {
+        self.prefixes.is_empty()
+    }
+
+    pub fn prefix(&self, id: u32) -> Prefix {
+        self.prefixes[id as usize]
+    }
+
+    pub fn id(&self, p: &Prefix) -> Option<u32> {
+        self.prefixes.binary_search(p).ok().map(|i| i as u32)
+    }
+
+    /// The prefixes that contain `addr`, longest first.
+    pub(crate) fn covering(&self, addr: IpAddr) -> Covering {
+        let mut c = Covering {
+            ids: [0; 129],
+            len: 0,
+        };
+        let mut push = |id: &u32| {
+            c.ids[c.len] = *id;
+            c.len += 1;
+        };
+        match addr {
+            IpAddr::V4(a) => self
+                .v4
+                .cover_values(&V4Key(u32::from(a), 32))
+                .for_each(&mut push),
+            IpAddr::V6(a) => self
+                .v6
+                .cover_values(&V6Key(u128::from(a), 128))
+                .for_each(&mut push),
+        }
+        c
+    }
+}
+
+/// `Entry::action` for a route delivered to the router itself.
+pub(crate) const RECEIVE: u32 = u32::MAX;
+/// `Entry::action` for a discard route.
+pub(crate) const DISCARD: u32 = u32::MAX - 1;
+/// `Entry::bgp` of a route that did not come from BGP.
+pub(crate) const NO_BGP: u32 = u32::MAX;
+
+/// One route as a router stores it: numbers instead of the prefix, the next-hop set and the BGP
+/// attributes, which live once in shared tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The prefix number in the [`PrefixTable`] (for BGP routes: the prefix class).
+    pub prefix: u32,
+    pub metric: u32,
+    /// A next-hop set of the node's table, or [`RECEIVE`] or [`DISCARD`].
+    pub action: u32,
+    /// Index in the network's BGP attributes, or [`NO_BGP`].
+    pub bgp: u32,
+    pub protocol: Protocol,
+    pub distance: u8,
+}
+
+/// What to do with packets, before next hops are stored in a table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    Forward(Vec<NextHop>),
+    Receive,
+    Discard,
+}
+
+/// The routes of one router that did not come from BGP (connected, local, static, IGP), every
+/// candidate sorted by prefix and preference, and the next-hop sets its routes point to.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodeTable {
+    pub entries: Vec<Entry>,
+    flat: Vec<NextHop>,
+    sets: Vec<(u32, u32)>,
+}
+
+impl NodeTable {
+    /// Stores a set of next hops and gives its number.
+    pub fn hop_set(&mut self, hops: &[NextHop]) -> u32 {
+        let id = self.sets.len() as u32;
+        self.sets.push((self.flat.len() as u32, hops.len() as u32));
+        self.flat.extend_from_slice(hops);
+        id
+    }
+
+    /// How many next-hop sets the table holds; the next one stored gets this number.
+    pub fn set_count(&self) -> u32 {
+        self.sets.len() as u32
+    }
+
+    /// Takes in another table's next-hop sets, numbered from [`NodeTable::set_count`] on.
+    pub fn append_hops(&mut self, other: NodeTable) {
+        let flat_offset = self.flat.len() as u32;
+        self.flat.extend(other.flat);
+        self.sets
+            .extend(other.sets.into_iter().map(|(s, l)| (s + flat_offset, l)));
+    }
+
+    pub fn hops(&self, set: u32) -> &[NextHop] {
+        let (start, len) = self.sets[set as usize];
+        &self.flat[start as usize..(start + len) as usize]
+    }
+
+    pub fn action(&self, a: u32) -> Action<'_> {
+        match a {
+            RECEIVE => Action::Receive,
+            DISCARD => Action::Discard,
+            set => Action::Forward {
+                next_hops: self.hops(set),
+            },
+        }
+    }
+
+    pub fn push(&mut self, prefix: u32, protocol: Protocol, distance: u8, metric: u32, t: Target) {
+        let action = match t {
+            Target::Forward(h) => self.hop_set(&h),
+            Target::Receive => RECEIVE,
+            Target::Discard => DISCARD,
+        };
+        self.entries.push(Entry {
+            prefix,
+            metric,
+            action,
+            bgp: NO_BGP,
+            protocol,
+            distance,
+        });
+    }
+
+    /// Takes in another table's routes, renumbering its next-hop sets.
+    pub fn append(&mut self, other: NodeTable) {
+        let offset = self.sets.len() as u32;
+        let flat_offset = self.flat.len() as u32;
+        self.flat.extend(other.flat);
+        self.sets
+            .extend(other.sets.into_iter().map(|(s, l)| (s + flat_offset, l)));
+        self.entries.extend(other.entries.into_iter().map(|mut e| {
+            if e.action < DISCARD {
+                e.action += offset;
+            }
+            e
+        }));
+    }
+
+    /// Sorts candidates by prefix, then distance, then metric; among equals the one added first
+    /// stays first.
+    pub fn sort(&mut self) {
+        self.entries
+            .sort_by_key(|e| (e.prefix, e.distance, e.metric));
+    }
+
+    /// Every candidate for one prefix, the preferred first.
+    pub fn all(&self, prefix: u32) -> &[Entry] {
+        let start = self.entries.partition_point(|e| e.prefix < prefix);
+        let end = start
+            + self.entries[start..]
+                .iter()
+                .take_while(|e| e.prefix == prefix)
+                .count();
+        &self.entries[start..end]
+    }
+
+    pub fn first(&self, prefix: u32) -> Option<&Entry> {
+        let i = self.entries.partition_point(|e| e.prefix < prefix);
+        self.entries.get(i).filter(|e| e.prefix == prefix)
+    }
+}
+
+/// The BGP side of one router's table: its routes are read off the network's BGP results
+/// (one decision per class of prefixes) when asked for, not stored per prefix.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BgpView<'a> {
+    pub state: &'a crate::bgp::BgpState,
+    pub router: u32,
+    /// Next-hop sets of the router's multipath BGP routes: (class, set), sorted by class.
+    pub multipath: &'a [(u32, u32)],
+    pub distances: &'a Distances,
+}
+
+impl BgpView<'_> {
+    fn entry(&self, prefix: u32) -> Option<Entry> {
+        self.state
+            .entry(self.router, prefix, self.multipath, self.distances)
+    }
+}
+
+/// The forwarding table of one router: the best route per prefix, searchable by longest match.
+/// A view into [`crate::Routing`]; it is cheap to copy.
+#[derive(Clone, Copy, Debug)]
+pub struct Fib<'a> {
+    pub(crate) table: &'a PrefixTable,
+    pub(crate) node: &'a NodeTable,
+    pub(crate) bgp: Option<BgpView<'a>>,
+}
+
+impl<'a> Fib<'a> {
+    fn route(&self, prefix: u32, e: Entry) -> Route<'a> {
+        Route {
+            prefix: self.table.prefix(prefix),
+            protocol: e.protocol,
+            distance: e.distance,
+            metric: e.metric,
+            action: self.node.action(e.action),
+            bgp: match (e.bgp, self.bgp) {
+                (NO_BGP, _) | (_, None) => None,
+                (i, Some(b)) => Some(&b.state.attrs[i as usize]),
+            },
+        }
+    }
+
+    /// The installed entry for a prefix number: the lowest distance, then metric; a BGP route
+    /// must be strictly better to beat a route of the router's own.
+    pub(crate) fn winner(&self, prefix: u32) -> Option<Entry> {
+        let local = self.node.first(prefix).copied();
+        let bgp = self.bgp.and_then(|b| b.entry(prefix));
+        match (local, bgp) {
+            (Some(l), Some(b)) if (b.distance, b.metric) < (l.distance, l.metric) => Some(b),
+            (Some(l), _) => Some(l),
+            (None, b) => b,
+        }
     }
 
     /// The route a packet to `addr` follows: the longest prefix that contains it.
-    pub fn lookup(&self, addr: IpAddr) -> Option<&Route> {
-        let i = match addr {
-            IpAddr::V4(a) => self.v4.get_lpm(&V4Key(u32::from(a), 32))?.1,
-            IpAddr::V6(a) => self.v6.get_lpm(&V6Key(u128::from(a), 128))?.1,
-        };
-        Some(&self.routes[*i as usize])
+    pub fn lookup(&self, addr: IpAddr) -> Option<Route<'a>> {
+        self.table
+            .covering(addr)
+            .find_map(|id| self.winner(id).map(|e| self.route(id, e)))
+    }
+
+    /// The installed entry a packet to `addr` follows.
+    pub(crate) fn lookup_entry(&self, addr: IpAddr) -> Option<Entry> {
+        self.table.covering(addr).find_map(|id| self.winner(id))
     }
 
     /// The route for exactly `prefix`.
-    pub fn get(&self, prefix: &Prefix) -> Option<&Route> {
-        self.routes
-            .binary_search_by(|r| r.prefix.cmp(prefix))
-            .ok()
-            .map(|i| &self.routes[i])
+    pub fn get(&self, prefix: &Prefix) -> Option<Route<'a>> {
+        let id = self.table.id(prefix)?;
+        self.winner(id).map(|e| self.route(id, e))
     }
-}
 
-/// Picks the winner per prefix among candidates: lowest distance, then lowest metric. Candidates
-/// of the same protocol with the same distance and metric were already merged by the protocol.
-pub(crate) fn select(candidates: &[Route]) -> Vec<Route> {
-    let mut order: Vec<&Route> = candidates.iter().collect();
-    order.sort_by_key(|r| (r.prefix, r.distance, r.metric));
-    let mut out: Vec<Route> = Vec::with_capacity(order.len());
-    for r in order {
-        if out.last().is_none_or(|l| l.prefix != r.prefix) {
-            out.push(r.clone());
+    /// Prefix numbers with at least one candidate, sorted.
+    fn prefix_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.node.entries.iter().map(|e| e.prefix).collect();
+        ids.dedup();
+        if let Some(b) = self.bgp {
+            for class in b.state.classes_at(b.router) {
+                let members = &b.state.members[class as usize];
+                if b.entry(members[0]).is_some() {
+                    ids.extend_from_slice(members);
+                }
+            }
+            ids.sort_unstable();
+            ids.dedup();
         }
+        ids
     }
-    out
-}
 
-/// Splits candidates into the FIB (best per prefix) and the alternates that lost.
-pub(crate) fn split(mut candidates: Vec<Route>) -> (Fib, Vec<Route>) {
-    candidates.sort_by_key(|r| (r.prefix, r.distance, r.metric));
-    let mut winners: Vec<Route> = Vec::with_capacity(candidates.len());
-    let mut alternates = Vec::new();
-    for r in candidates {
-        if winners.last().is_some_and(|w| w.prefix == r.prefix) {
-            alternates.push(r);
-        } else {
-            winners.push(r);
-        }
+    /// Every installed route, sorted by prefix.
+    pub fn routes(&self) -> Vec<Route<'a>> {
+        self.prefix_ids()
+            .into_iter()
+            .filter_map(|id| self.winner(id).map(|e| self.route(id, e)))
+            .collect()
     }
-    (Fib::new(winners), alternates)
+
+    /// How many prefixes have an installed route.
+    pub fn len(&self) -> usize {
+        self.prefix_ids().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prefix_ids().is_empty()
+    }
+
+    /// Every candidate for exactly `prefix`, the installed one first, then by preference.
+    pub fn candidates(&self, prefix: &Prefix) -> Vec<Route<'a>> {
+        let Some(id) = self.table.id(prefix) else {
+            return Vec::new();
+        };
+        let mut all: Vec<Entry> = self.node.all(id).to_vec();
+        let bgp = self.bgp.and_then(|b| b.entry(id));
+        match (bgp, all.first()) {
+            // BGP won: it goes first, the router's own routes follow in their order.
+            (Some(b), Some(l)) if (b.distance, b.metric) < (l.distance, l.metric) => {
+                all.insert(0, b)
+            }
+            (Some(b), _) => {
+                // Among equals, the router's own route keeps its place before BGP.
+                let at = all.partition_point(|e| (e.distance, e.metric) <= (b.distance, b.metric));
+                all.insert(at, b);
+            }
+            (None, _) => {}
+        }
+        all.into_iter().map(|e| self.route(id, e)).collect()
+    }
+
+    /// Every candidate of every prefix, sorted by prefix then preference, each with whether it
+    /// is installed.
+    pub fn rib(&self) -> Vec<(Route<'a>, bool)> {
+        let mut out = Vec::new();
+        for id in self.prefix_ids() {
+            let prefix = self.table.prefix(id);
+            for (i, r) in self.candidates(&prefix).into_iter().enumerate() {
+                out.push((r, i == 0));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn route(p: &str, protocol: Protocol) -> Route {
-        Route {
-            prefix: p.parse().unwrap(),
-            protocol,
-            distance: Distances::default().of(protocol),
-            metric: 0,
-            action: Action::Discard,
-            bgp: None,
-        }
+    fn p(s: &str) -> Prefix {
+        s.parse().unwrap()
     }
 
     #[test]
-    fn longest_prefix_wins() {
-        let fib = Fib::new(vec![
-            route("0.0.0.0/0", Protocol::Static),
-            route("198.18.0.0/15", Protocol::Ospf),
-            route("198.18.4.0/24", Protocol::Connected),
-            route("198.18.4.7/32", Protocol::Local),
-            route("2001:db8::/32", Protocol::Static),
+    fn longest_prefix_wins_and_skips_prefixes_the_router_lacks() {
+        let table = PrefixTable::new([
+            p("0.0.0.0/0"),
+            p("198.18.0.0/15"),
+            p("198.18.4.0/24"),
+            p("198.18.4.0/25"),
+            p("198.18.4.7/32"),
+            p("2001:db8::/32"),
         ]);
+        let mut node = NodeTable::default();
+        let id = |s: &str| table.id(&p(s)).unwrap();
+        let d = Distances::default();
+        node.push(
+            id("0.0.0.0/0"),
+            Protocol::Static,
+            d.static_,
+            0,
+            Target::Discard,
+        );
+        node.push(
+            id("198.18.0.0/15"),
+            Protocol::Ospf,
+            d.ospf,
+            5,
+            Target::Discard,
+        );
+        node.push(
+            id("198.18.4.0/24"),
+            Protocol::Connected,
+            0,
+            0,
+            Target::Receive,
+        );
+        node.push(id("198.18.4.7/32"), Protocol::Local, 0, 0, Target::Receive);
+        node.push(
+            id("2001:db8::/32"),
+            Protocol::Static,
+            d.static_,
+            0,
+            Target::Discard,
+        );
+        node.sort();
+        let fib = Fib {
+            table: &table,
+            node: &node,
+            bgp: None,
+        };
         let hit = |a: &str| fib.lookup(a.parse().unwrap()).map(|r| r.prefix.to_string());
         assert_eq!(hit("198.18.4.7").as_deref(), Some("198.18.4.7/32"));
+        // 198.18.4.0/25 is in the network's table but not this router's.
         assert_eq!(hit("198.18.4.8").as_deref(), Some("198.18.4.0/24"));
         assert_eq!(hit("198.19.0.1").as_deref(), Some("198.18.0.0/15"));
         assert_eq!(hit("203.0.113.1").as_deref(), Some("0.0.0.0/0"));
         assert_eq!(hit("2001:db8:1::1").as_deref(), Some("2001:db8::/32"));
         assert_eq!(hit("2001:db9::1"), None);
+        assert_eq!(fib.len(), 5);
     }
 
     #[test]
-    fn lowest_distance_then_metric_is_selected() {
-        let mut a = route("198.18.0.0/24", Protocol::Ospf);
-        a.metric = 20;
-        let mut b = route("198.18.0.0/24", Protocol::Ospf);
-        b.metric = 10;
-        let c = route("198.18.0.0/24", Protocol::Ibgp);
-        let d = route("198.18.0.0/24", Protocol::Ebgp);
-        let won = select(&[a, b.clone(), c]);
-        assert_eq!(won, vec![b]);
+    fn lowest_distance_then_metric_is_installed() {
+        let table = PrefixTable::new([p("198.18.0.0/24")]);
+        let hop = |i: u32| {
+            Target::Forward(vec![NextHop {
+                address: None,
+                interface: i,
+            }])
+        };
+        let mut node = NodeTable::default();
+        node.push(0, Protocol::Ospf, 110, 20, hop(1));
+        node.push(0, Protocol::Static, 1, 0, hop(3));
+        node.push(0, Protocol::Ospf, 110, 10, hop(2));
+        node.sort();
+        let fib = Fib {
+            table: &table,
+            node: &node,
+            bgp: None,
+        };
+        let order: Vec<(Protocol, u32, u32)> = fib
+            .candidates(&p("198.18.0.0/24"))
+            .iter()
+            .map(|r| (r.protocol, r.metric, r.next_hops()[0].interface))
+            .collect();
         assert_eq!(
-            select(&[route("198.18.0.0/24", Protocol::Ospf), d.clone()]),
-            vec![d]
+            order,
+            vec![
+                (Protocol::Static, 0, 3),
+                (Protocol::Ospf, 10, 2),
+                (Protocol::Ospf, 20, 1)
+            ]
+        );
+        assert_eq!(
+            fib.get(&p("198.18.0.0/24")).unwrap().protocol,
+            Protocol::Static
         );
     }
 }

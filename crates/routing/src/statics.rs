@@ -1,27 +1,26 @@
 //! Connected, local and static routes, and the default route of end hosts.
 
-use crate::rib::{select, Action, Distances, Fib, NextHop, Protocol, Route};
+use crate::rib::{Action, Distances, Fib, NextHop, NodeTable, PrefixTable, Protocol, Target};
 use nettwin_model::{Family, NodeId, NodeKind, Prefix, StaticNextHop, Topology};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Connected subnets of up interfaces, the router's own addresses (local), and loopbacks.
-pub fn connected(topo: &Topology, id: NodeId, d: &Distances) -> Vec<Route> {
+pub fn connected(topo: &Topology, id: NodeId, d: &Distances, table: &PrefixTable) -> NodeTable {
     let node = topo.node(id);
-    let mut out = Vec::new();
-    let receive = |prefix: Prefix, protocol: Protocol| Route {
-        prefix,
-        protocol,
-        distance: d.of(protocol),
-        metric: 0,
-        action: Action::Receive,
-        bgp: None,
-    };
+    let mut out = NodeTable::default();
+    let num = |p: Prefix| table.id(&p).expect("own prefixes are in the prefix table");
     for a in [node.loopback.ipv4, node.loopback.ipv6]
         .into_iter()
         .flatten()
     {
-        out.push(receive(Prefix::host(a.addr), Protocol::Connected));
+        out.push(
+            num(Prefix::host(a.addr)),
+            Protocol::Connected,
+            d.connected,
+            0,
+            Target::Receive,
+        );
     }
     for (i, iface) in node.interfaces.iter().enumerate() {
         if !iface.up {
@@ -30,24 +29,49 @@ pub fn connected(topo: &Topology, id: NodeId, d: &Distances) -> Vec<Route> {
         for a in [iface.ipv4, iface.ipv6].into_iter().flatten() {
             let subnet = a.subnet();
             if subnet.len() < a.family().max_len() {
-                out.push(Route {
-                    prefix: subnet,
-                    protocol: Protocol::Connected,
-                    distance: d.connected,
-                    metric: 0,
-                    action: Action::Forward {
-                        next_hops: vec![NextHop {
-                            address: None,
-                            interface: i as u32,
-                        }],
-                    },
-                    bgp: None,
-                });
+                out.push(
+                    num(subnet),
+                    Protocol::Connected,
+                    d.connected,
+                    0,
+                    Target::Forward(vec![NextHop {
+                        address: None,
+                        interface: i as u32,
+                    }]),
+                );
             }
-            out.push(receive(Prefix::host(a.addr), Protocol::Local));
+            out.push(
+                num(Prefix::host(a.addr)),
+                Protocol::Local,
+                d.connected,
+                0,
+                Target::Receive,
+            );
         }
     }
     out
+}
+
+/// Every prefix a node's connected, local and static routes can be for.
+pub fn own_prefixes(topo: &Topology, id: NodeId, out: &mut Vec<Prefix>) {
+    let node = topo.node(id);
+    for a in [node.loopback.ipv4, node.loopback.ipv6]
+        .into_iter()
+        .flatten()
+    {
+        out.push(Prefix::host(a.addr));
+    }
+    for iface in &node.interfaces {
+        for a in [iface.ipv4, iface.ipv6].into_iter().flatten() {
+            out.push(a.subnet());
+            out.push(Prefix::host(a.addr));
+        }
+    }
+    out.extend(node.statics.iter().map(|s| s.prefix));
+    if node.kind == NodeKind::Host {
+        out.push(Prefix::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0));
+        out.push(Prefix::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 0));
+    }
 }
 
 /// A static route to resolve: prefix, distance and where it points.
@@ -117,51 +141,59 @@ fn wanted(topo: &Topology, id: NodeId, d: &Distances) -> Vec<Wanted> {
     out
 }
 
-/// Resolves static routes against the node's other routes. Next hops are resolved recursively
-/// (a static may resolve through another static); a static whose next hop cannot be reached is
-/// not installed, which is what lets a floating static take over.
-pub fn resolve(topo: &Topology, id: NodeId, others: &[Route], d: &Distances) -> Vec<Route> {
+/// Resolves static routes against the node's other routes (`base`, sorted). Next hops are
+/// resolved recursively (a static may resolve through another static); a static whose next hop
+/// cannot be reached is not installed, which is what lets a floating static take over.
+pub fn resolve(
+    topo: &Topology,
+    id: NodeId,
+    base: &NodeTable,
+    table: &PrefixTable,
+    d: &Distances,
+) -> NodeTable {
     let node = topo.node(id);
     let wanted = wanted(topo, id, d);
+    let mut resolved = NodeTable::default();
     if wanted.is_empty() {
-        return Vec::new();
+        return resolved;
     }
-    let mut resolved: Vec<Route> = Vec::new();
     // Two rounds: the second lets statics resolve through statics found in the first.
     let recursive = wanted
         .iter()
         .any(|w| matches!(w.target, StaticNextHop::Address { .. }));
     for round in 0..2 {
-        if round == 1 && (!recursive || resolved.is_empty()) {
+        if round == 1 && (!recursive || resolved.entries.is_empty()) {
             break;
         }
-        let mut pool: Vec<Route> = others.to_vec();
-        pool.extend(resolved.iter().cloned());
-        let fib = Fib::new(select(&pool));
-        let mut merged: BTreeMap<(Prefix, u8), Route> = BTreeMap::new();
+        let mut pool = base.clone();
+        pool.append(resolved);
+        pool.sort();
+        let fib = Fib {
+            table,
+            node: &pool,
+            bgp: None,
+        };
+        let mut merged: BTreeMap<(Prefix, u8), Target> = BTreeMap::new();
         for w in &wanted {
-            let action = match &w.target {
-                StaticNextHop::Discard => Some(Action::Discard),
-                StaticNextHop::Interface { interface } => node.interfaces[*interface as usize]
-                    .up
-                    .then(|| Action::Forward {
-                        next_hops: vec![NextHop {
+            let target = match &w.target {
+                StaticNextHop::Discard => Some(Target::Discard),
+                StaticNextHop::Interface { interface } => {
+                    node.interfaces[*interface as usize].up.then(|| {
+                        Target::Forward(vec![NextHop {
                             address: None,
                             interface: *interface,
-                        }],
-                    }),
+                        }])
+                    })
+                }
                 StaticNextHop::Address { address, interface } => {
-                    via(&fib, *address, *interface, node)
-                        .map(|next_hops| Action::Forward { next_hops })
+                    via(&fib, *address, *interface, node).map(Target::Forward)
                 }
             };
-            let Some(action) = action else { continue };
+            let Some(target) = target else { continue };
             match merged.get_mut(&(w.prefix, w.distance)) {
-                Some(r) => {
+                Some(existing) => {
                     // Equal statics for one prefix are ECMP.
-                    if let (Action::Forward { next_hops: a }, Action::Forward { next_hops: b }) =
-                        (&mut r.action, action)
-                    {
+                    if let (Target::Forward(a), Target::Forward(b)) = (existing, target) {
                         for h in b {
                             if !a.contains(&h) {
                                 a.push(h);
@@ -171,21 +203,17 @@ pub fn resolve(topo: &Topology, id: NodeId, others: &[Route], d: &Distances) -> 
                     }
                 }
                 None => {
-                    merged.insert(
-                        (w.prefix, w.distance),
-                        Route {
-                            prefix: w.prefix,
-                            protocol: Protocol::Static,
-                            distance: w.distance,
-                            metric: 0,
-                            action,
-                            bgp: None,
-                        },
-                    );
+                    merged.insert((w.prefix, w.distance), target);
                 }
             }
         }
-        resolved = merged.into_values().collect();
+        resolved = NodeTable::default();
+        for ((prefix, distance), target) in merged {
+            let num = table
+                .id(&prefix)
+                .expect("static prefixes are in the prefix table");
+            resolved.push(num, Protocol::Static, distance, 0, target);
+        }
     }
     resolved
 }
@@ -211,7 +239,7 @@ fn via(
         }
     }
     let route = fib.lookup(address)?;
-    let hops: Vec<NextHop> = match &route.action {
+    let hops: Vec<NextHop> = match route.action {
         Action::Forward { next_hops } => next_hops
             .iter()
             .filter(|h| pinned.is_none_or(|p| p == h.interface))

@@ -44,7 +44,7 @@ fn route_reflector_reflects_client_routes_with_originator_and_cluster_list() {
         ]
     );
     let c2 = t.node_by_name("c2").unwrap().id;
-    let paths = &r.node(c2).bgp.as_ref().unwrap().table[&p("198.18.200.0/24")];
+    let paths = &r.bgp_table(c2)[&p("198.18.200.0/24")];
     assert_eq!(
         paths.len(),
         1,
@@ -76,10 +76,7 @@ fn route_reflector_reflects_client_routes_with_originator_and_cluster_list() {
     );
     // The reflector holds exactly one path (from c1): nothing was reflected back to it.
     let rr = t.node_by_name("rr").unwrap().id;
-    assert_eq!(
-        r.node(rr).bgp.as_ref().unwrap().table[&p("198.18.200.0/24")].len(),
-        1
-    );
+    assert_eq!(r.bgp_table(rr)[&p("198.18.200.0/24")].len(), 1);
     // Each router advertises its loopback with itself as next hop; elsewhere in the AS that path
     // would resolve through its own prefix, so (as FRR's next-hop tracking) it is inaccessible,
     // never best, and never passed on: x1 learns only c1's own loopback.
@@ -87,21 +84,13 @@ fn route_reflector_reflects_client_routes_with_originator_and_cluster_list() {
         fib(&t, &r, "x1", &["B"]),
         vec!["B 198.18.0.2/32 20/0 198.19.0.6@eth1"]
     );
-    let rr = r
-        .node(t.node_by_name("rr").unwrap().id)
-        .bgp
-        .as_ref()
-        .unwrap();
-    let c3_loopback = &rr.table[&p("198.18.0.4/32")];
+    let rr_t = r.bgp_table(t.node_by_name("rr").unwrap().id);
+    let c3_loopback = &rr_t[&p("198.18.0.4/32")];
     assert_eq!(c3_loopback.len(), 1);
     assert!(c3_loopback[0].igp_metric.is_none() && !c3_loopback[0].best);
-    let c1 = r
-        .node(t.node_by_name("c1").unwrap().id)
-        .bgp
-        .as_ref()
-        .unwrap();
+    let c1_t = r.bgp_table(t.node_by_name("c1").unwrap().id);
     assert!(
-        !c1.table.contains_key(&p("198.18.0.4/32")),
+        !c1_t.contains_key(&p("198.18.0.4/32")),
         "not reflected: it was never best"
     );
 }
@@ -111,12 +100,13 @@ fn without_reflectors_ibgp_is_a_full_mesh() {
     let (t, r) = setup(&RR.replace(", bgp: {rr: true}", ""));
     let c2 = t.node_by_name("c2").unwrap().id;
     let b = r.node(c2).bgp.as_ref().unwrap();
+    let b_t = r.bgp_table(c2);
     assert_eq!(b.peers.len(), 3);
     assert!(b
         .peers
         .iter()
         .all(|p| p.kind == SessionKind::Ibgp && p.established));
-    let path = &b.table[&p("198.18.200.0/24")][0];
+    let path = &b_t[&p("198.18.200.0/24")][0];
     assert_eq!(path.from_node, Some(t.node_by_name("c1").unwrap().id));
     assert!(path.attrs.cluster_list.is_empty());
 }
@@ -225,18 +215,14 @@ links:
   - [r1, x1]
 ";
     let (t, r) = setup(text);
-    let r1 = r
-        .node(t.node_by_name("r1").unwrap().id)
-        .bgp
-        .as_ref()
-        .unwrap();
-    let prefixes: Vec<String> = r1.table.keys().map(|k| k.to_string()).collect();
+    let r1_t = r.bgp_table(t.node_by_name("r1").unwrap().id);
+    let prefixes: Vec<String> = r1_t.keys().map(|k| k.to_string()).collect();
     assert_eq!(
         prefixes,
         vec!["198.18.200.0/24", "198.18.201.0/24"],
         "202 denied on import"
     );
-    let a200 = &r1.table[&p("198.18.200.0/24")][0].attrs;
+    let a200 = &r1_t[&p("198.18.200.0/24")][0].attrs;
     assert_eq!(a200.as_path, vec![65100, 65100, 65100]);
     assert_eq!(
         a200.communities
@@ -245,7 +231,7 @@ links:
             .collect::<Vec<_>>(),
         vec!["65100:7"]
     );
-    let a201 = &r1.table[&p("198.18.201.0/24")][0].attrs;
+    let a201 = &r1_t[&p("198.18.201.0/24")][0].attrs;
     assert_eq!(a201.as_path, vec![65100]);
     assert_eq!(
         a201.communities
@@ -255,15 +241,11 @@ links:
         vec!["no-export"]
     );
     // y1 gets 200 (with r1's AS in front) but not the no-export 201.
-    let y1 = r
-        .node(t.node_by_name("y1").unwrap().id)
-        .bgp
-        .as_ref()
-        .unwrap();
-    let prefixes: Vec<String> = y1.table.keys().map(|k| k.to_string()).collect();
+    let y1_t = r.bgp_table(t.node_by_name("y1").unwrap().id);
+    let prefixes: Vec<String> = y1_t.keys().map(|k| k.to_string()).collect();
     assert_eq!(prefixes, vec!["198.18.200.0/24"]);
     assert_eq!(
-        y1.table[&p("198.18.200.0/24")][0].attrs.as_path,
+        y1_t[&p("198.18.200.0/24")][0].attrs.as_path,
         vec![65000, 65100, 65100, 65100]
     );
 }
@@ -271,21 +253,18 @@ links:
 #[test]
 fn as_path_loop_prevention_and_session_state() {
     let (t, r) = setup("module: [bgp]\nnodes:\n  r1: {asn: 65000}\n  x1: {asn: 65100, bgp: {advertise_loopback: false}}\n  r2: {asn: 65000, bgp: {advertise_loopback: false}}\nlinks: [[r1, x1], [x1, r2]]\n");
-    let x1 = r
-        .node(t.node_by_name("x1").unwrap().id)
-        .bgp
-        .as_ref()
-        .unwrap();
-    assert_eq!(x1.table[&p("198.18.0.1/32")][0].attrs.as_path, vec![65000]);
+    let x1_t = r.bgp_table(t.node_by_name("x1").unwrap().id);
+    assert_eq!(x1_t[&p("198.18.0.1/32")][0].attrs.as_path, vec![65000]);
     let r2 = r
         .node(t.node_by_name("r2").unwrap().id)
         .bgp
         .as_ref()
         .unwrap();
+    let r2_t = r.bgp_table(t.node_by_name("r2").unwrap().id);
     assert!(
-        r2.table.is_empty(),
+        r2_t.is_empty(),
         "r2 must reject a path carrying its own AS: {:?}",
-        r2.table.keys()
+        r2_t.keys()
     );
     let ibgp = r2
         .peers
@@ -360,24 +339,20 @@ links: [[rr1, c1], [rr2, c1], [rr1, c2], [rr2, c2], [rr1, rr2]]
 fn cluster_id_stops_reflection_loops_between_reflectors() {
     let (t, r) = setup(TWO_RRS);
     let id = |n: &str| t.node_by_name(n).unwrap().id;
-    let rr2 = r.node(id("rr2")).bgp.as_ref().unwrap();
-    let paths = &rr2.table[&p("198.18.200.0/24")];
+    let rr2_t = r.bgp_table(id("rr2"));
+    let paths = &rr2_t[&p("198.18.200.0/24")];
     assert_eq!(paths.len(), 1, "{paths:#?}");
     assert_eq!(paths[0].from_node, Some(id("c1")));
     // c2 hears the route from both reflectors.
-    let c2 = r.node(id("c2")).bgp.as_ref().unwrap();
-    assert_eq!(c2.table[&p("198.18.200.0/24")].len(), 2);
+    let c2_t = r.bgp_table(id("c2"));
+    assert_eq!(c2_t[&p("198.18.200.0/24")].len(), 2);
 
     let (t, r) = setup(&TWO_RRS.replace(
         "rr2: {asn: 65000, bgp: {rr: true, rr_cluster_id: 198.18.255.1}}",
         "rr2: {asn: 65000, bgp: {rr: true, rr_cluster_id: 198.18.255.2}}",
     ));
-    let rr2 = r
-        .node(t.node_by_name("rr2").unwrap().id)
-        .bgp
-        .as_ref()
-        .unwrap();
-    let paths = &rr2.table[&p("198.18.200.0/24")];
+    let rr2_t = r.bgp_table(t.node_by_name("rr2").unwrap().id);
+    let paths = &rr2_t[&p("198.18.200.0/24")];
     assert_eq!(paths.len(), 2, "{paths:#?}");
     assert!(paths[0].best && paths[0].from_node == Some(t.node_by_name("c1").unwrap().id));
     assert_eq!(paths[1].attrs.cluster_list.len(), 1);
@@ -394,15 +369,15 @@ fn policy_example_prefers_the_tagged_primary_and_marks_the_peer_export() {
     let (t, r) = setup(&text);
     let id = |n: &str| t.node_by_name(n).unwrap().id;
     // isp2 prefers the copy isp1 tagged with local-pref 150 over its own prepended path.
-    let isp2 = r.node(id("isp2")).bgp.as_ref().unwrap();
-    let paths = &isp2.table[&p("198.19.0.8/31")];
+    let isp2_t = r.bgp_table(id("isp2"));
+    let paths = &isp2_t[&p("198.19.0.8/31")];
     assert_eq!(paths[0].from_node, Some(id("isp1")));
     assert_eq!(paths[0].attrs.local_pref, 150);
     assert_eq!(paths[1].attrs.as_path, vec![65010, 65010, 65010]);
     assert_eq!(paths[1].decided_by, Some(Step::LocalPref));
     // peer1 gets the customer's link with MED 50 and the community, but no local-pref.
-    let peer1 = r.node(id("peer1")).bgp.as_ref().unwrap();
-    let a = &peer1.table[&p("198.19.0.8/31")][0].attrs;
+    let peer1_t = r.bgp_table(id("peer1"));
+    let a = &peer1_t[&p("198.19.0.8/31")][0].attrs;
     assert_eq!(a.med, Some(50));
     assert_eq!(a.local_pref, 100);
     assert_eq!(

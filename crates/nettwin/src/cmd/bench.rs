@@ -45,6 +45,10 @@ enum What {
         iterations: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also write the generated topology to this file (to inspect it or rerun it with
+        /// other commands).
+        #[arg(long, value_name = "FILE")]
+        save: Option<std::path::PathBuf>,
     },
 }
 
@@ -116,6 +120,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             fat_tree,
             iterations,
             seed,
+            save,
         } => {
             let (label, text) = match fat_tree {
                 Some(k) if k >= 2 && k % 2 == 0 => (
@@ -141,21 +146,42 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             };
             let topo = nettwin_model::load_str("generated.yml", &text)
                 .map_err(|e| anyhow::anyhow!("generated topology is invalid: {e}"))?;
-            let mut routes = 0usize;
+            if let Some(path) = save {
+                output::write_atomic(&path, text.as_bytes())?;
+            }
+            let mut last = None;
             let timing = time(iterations, || {
-                let r = nettwin_routing::compute(&topo).expect("generated topology routes");
-                routes = r.nodes.iter().map(|n| n.fib.routes().len()).sum();
+                last = Some(nettwin_routing::compute(&topo).expect("generated topology routes"));
+            });
+            // Counted outside the timing: the count puts every FIB together.
+            let routes: usize = last
+                .as_ref()
+                .map_or(0, |r| topo.nodes.iter().map(|n| r.fib(n.id).len()).sum());
+            let phases: Vec<(&str, f64)> = last.as_ref().map_or(Vec::new(), |r| {
+                r.phases
+                    .iter()
+                    .map(|(name, d)| (*name, d.as_secs_f64() * 1e3))
+                    .collect()
             });
             if g.json {
+                let phases: Vec<serde_json::Value> = phases
+                    .iter()
+                    .map(|(name, ms)| serde_json::json!({"phase": name, "ms": ms}))
+                    .collect();
                 return output::print_json(&serde_json::json!({
                     "bench": "routing", "network": label, "nodes": topo.nodes.len(), "links": topo.links.len(),
-                    "fib_routes": routes, "timing": timing,
+                    "fib_routes": routes, "timing": timing, "last_run_phases": phases,
                 }));
             }
             println!(
                 "routing {label}: {} nodes, {} links, {routes} FIB routes in all: min {:.1} ms, median {:.1} ms, max {:.1} ms over {} runs",
                 topo.nodes.len(), topo.links.len(), timing.min_ms, timing.median_ms, timing.max_ms, timing.iterations
             );
+            let parts: Vec<String> = phases
+                .iter()
+                .map(|(name, ms)| format!("{name} {ms:.0} ms"))
+                .collect();
+            println!("  last run by phase: {}", parts.join(", "));
         }
     }
     Ok(())

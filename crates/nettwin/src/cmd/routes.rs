@@ -139,13 +139,12 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut text = String::new();
     for id in nodes {
-        let nr = routing.node(id);
         let node = topo.node(id);
-        let fib = &nr.fib;
-        let mut routes: Vec<(&Route, bool)> = if args.all {
-            nr.rib()
+        let fib = routing.fib(id);
+        let mut routes: Vec<(Route, bool)> = if args.all {
+            routing.rib(id)
         } else {
-            fib.routes().iter().map(|r| (r, true)).collect()
+            fib.routes().into_iter().map(|r| (r, true)).collect()
         };
         if let Some(a) = want_addr {
             let hit = fib.lookup(a).map(|r| r.prefix);
@@ -178,7 +177,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                             interface: node.interfaces[h.interface as usize].name.clone(),
                         })
                         .collect(),
-                    bgp: r.bgp.as_ref(),
+                    bgp: r.bgp,
                     selected,
                 });
             }
@@ -190,7 +189,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                 routes.len()
             ));
             for (r, selected) in routes {
-                text.push_str(&render_route(node, r, args.all && !selected));
+                text.push_str(&render_route(node, &r, args.all && !selected));
             }
             text.push('\n');
         }
@@ -207,7 +206,7 @@ pub fn render_route(node: &nettwin_model::Node, r: &Route, loser: bool) -> Strin
     let code = format!("{}{}", if loser { "  " } else { "" }, r.protocol.code());
     let head = format!("{code:<6}{}", r.prefix);
     let ifname = |i: u32| node.interfaces[i as usize].name.clone();
-    match &r.action {
+    match r.action {
         Action::Receive => format!(
             "{head} is local ({})\n",
             if r.protocol == Protocol::Connected {

@@ -735,6 +735,7 @@ fn classes(
     peers: &[Vec<Peer>],
     table: &PrefixTable,
     origins: BTreeMap<Prefix, Vec<NodeId>>,
+    share: bool,
 ) -> (Vec<ClassSpec>, Vec<u32>, Vec<Vec<u32>>) {
     // Every prefix list a policy matches on.
     let mut lists: Vec<&[PrefixMatch]> = Vec::new();
@@ -756,7 +757,7 @@ fn classes(
     let mut next_hops: Vec<IpAddr> = peers.iter().flatten().map(|p| p.local_address).collect();
     next_hops.sort_unstable();
     next_hops.dedup();
-    type Key = (Vec<NodeId>, Family, Vec<bool>, usize, usize);
+    type Key = (Vec<NodeId>, Family, Vec<bool>, (usize, usize), Option<u32>);
     let mut index: HashMap<Key, u32> = HashMap::new();
     let mut specs: Vec<ClassSpec> = Vec::new();
     let mut members: Vec<Vec<u32>> = Vec::new();
@@ -779,7 +780,9 @@ fn classes(
         let id = table
             .id(&prefix)
             .expect("originated prefixes are in the prefix table");
-        let key = (orig.clone(), prefix.family(), bits, range.0, range.1);
+        // Without sharing, the prefix itself makes the key unique.
+        let alone = (!share).then_some(id);
+        let key = (orig.clone(), prefix.family(), bits, range, alone);
         let class = *index.entry(key).or_insert_with(|| {
             specs.push(ClassSpec {
                 representative: prefix,
@@ -801,6 +804,7 @@ pub(crate) fn compute(
     cfg: &RoutingConfig,
     table: &PrefixTable,
     base: &[Fib],
+    share_classes: bool,
     phases: &mut crate::Phases,
 ) -> Result<BgpOutput, BgpError> {
     let n = topo.nodes.len();
@@ -828,7 +832,7 @@ pub(crate) fn compute(
             origins.entry(p).or_default().push(NodeId(i as u32));
         }
     }
-    let (specs, class_of, members) = classes(cfg, &peers, table, origins);
+    let (specs, class_of, members) = classes(cfg, &peers, table, origins, share_classes);
 
     phases.done("bgp prefix classes");
     let (resolver, mut hops) = Resolver::new(&peers, base, table, cfg);

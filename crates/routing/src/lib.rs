@@ -172,6 +172,16 @@ pub fn compute(topo: &Topology) -> Result<Routing, RoutingError> {
 
 /// The pipeline, after what-if changes have been applied to `topo` and `cfg`.
 pub(crate) fn compute_config(topo: &Topology, cfg: RoutingConfig) -> Result<Routing, RoutingError> {
+    compute_config_classes(topo, cfg, true)
+}
+
+/// The pipeline; `share_classes: false` propagates every BGP prefix on its own (what the
+/// classes must be indistinguishable from).
+fn compute_config_classes(
+    topo: &Topology,
+    cfg: RoutingConfig,
+    share_classes: bool,
+) -> Result<Routing, RoutingError> {
     let n = topo.nodes.len();
     let mut phases = Phases::default();
     let mut all: Vec<Prefix> = Vec::new();
@@ -213,7 +223,7 @@ pub(crate) fn compute_config(topo: &Topology, cfg: RoutingConfig) -> Result<Rout
         })
         .collect();
     phases.done("static");
-    let out = bgp::compute(topo, &cfg, &prefixes, &base, &mut phases)?;
+    let out = bgp::compute(topo, &cfg, &prefixes, &base, share_classes, &mut phases)?;
     drop(base);
     let nodes = tables
         .into_iter()
@@ -237,4 +247,109 @@ pub(crate) fn compute_config(topo: &Topology, cfg: RoutingConfig) -> Result<Rout
         bgp: out.state,
         phases: phases.list,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nettwin_model::generate::SplitMix64;
+    use std::fmt::Write;
+
+    /// A random network of up to five ASes: OSPF inside, eBGP between, some route reflectors,
+    /// originated prefixes that overlap, multipath, and policies that match prefix lists.
+    fn random_network(seed: u64) -> String {
+        let mut rng = SplitMix64::new(seed);
+        let n = 6 + rng.below(25) as usize;
+        let ases = 1 + rng.below(5);
+        let mut out = String::from("name: classes\nmodule: [ospf, bgp]\nnodes:\n");
+        for i in 0..n {
+            let mut bgp: Vec<String> = Vec::new();
+            if rng.below(7) == 0 {
+                bgp.push("rr: true".into());
+            }
+            if rng.below(2) == 0 {
+                let k = 1 + rng.below(3);
+                let list: Vec<String> = (0..k)
+                    .map(|_| format!("198.19.{}.0/24", 64 + rng.below(40)))
+                    .collect();
+                bgp.push(format!("originate: [{}]", list.join(", ")));
+            }
+            if rng.below(5) == 0 {
+                bgp.push("maximum_paths: 4".into());
+            }
+            if rng.below(6) == 0 {
+                bgp.push(r#"import: [{match: {prefix: ["198.19.64.0/19 le 24"]}, set: {local_pref: 150}}, {action: permit}]"#.into());
+            }
+            if rng.below(8) == 0 {
+                bgp.push(r#"export: [{match: {prefix: ["198.19.72.0/21 le 24"]}, action: deny}, {set: {med: 20}}]"#.into());
+            }
+            let _ = write!(out, "  r{i}: {{asn: {}", 65000 + rng.below(ases));
+            if !bgp.is_empty() {
+                let _ = write!(out, ", bgp: {{{}}}", bgp.join(", "));
+            }
+            out.push_str("}\n");
+        }
+        out.push_str("links:\n");
+        let mut seen = std::collections::HashSet::new();
+        for i in 1..n {
+            let j = rng.below(i as u64) as usize;
+            seen.insert((j, i));
+            let _ = writeln!(
+                out,
+                "  - {{r{j}: {{}}, r{i}: {{}}, cost: {}}}",
+                1 + rng.below(5)
+            );
+        }
+        for _ in 0..rng.below(n as u64) {
+            let a = rng.below(n as u64) as usize;
+            let b = rng.below(n as u64) as usize;
+            if a != b && seen.insert((a.min(b), a.max(b))) {
+                let _ = writeln!(out, "  - [r{}, r{}]", a.min(b), a.max(b));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn prefix_classes_give_the_same_tables_as_one_prefix_at_a_time() {
+        let (mut bgp_routes, mut shared_classes) = (0, 0);
+        for seed in 0..60 {
+            let text = random_network(seed);
+            let topo = nettwin_model::load_str("classes.yml", &text).expect("valid network");
+            let cfg = config::decode(&topo).expect("valid config");
+            let shared = compute_config_classes(&topo, cfg.clone(), true).unwrap();
+            let alone = compute_config_classes(&topo, cfg, false).unwrap();
+            shared_classes += shared.bgp.members.iter().filter(|m| m.len() > 1).count();
+            assert!(alone.bgp.members.iter().all(|m| m.len() == 1));
+            for node in &topo.nodes {
+                let a = shared.rib(node.id);
+                bgp_routes += a.iter().filter(|(r, _)| r.bgp.is_some()).count();
+                assert_eq!(
+                    format!("{a:?}"),
+                    format!("{:?}", alone.rib(node.id)),
+                    "seed {seed}, {}\n{text}",
+                    node.name
+                );
+                assert_eq!(
+                    format!("{:?}", shared.bgp_table(node.id)),
+                    format!("{:?}", alone.bgp_table(node.id)),
+                    "seed {seed}, {}\n{text}",
+                    node.name
+                );
+                assert_eq!(
+                    format!("{:?}", shared.node(node.id).bgp),
+                    format!("{:?}", alone.node(node.id).bgp),
+                    "sessions and received counts, seed {seed}"
+                );
+            }
+        }
+        assert!(
+            bgp_routes > 1000,
+            "the networks exercise BGP ({bgp_routes} routes)"
+        );
+        assert!(
+            shared_classes > 50,
+            "classes with several prefixes: {shared_classes}"
+        );
+    }
 }

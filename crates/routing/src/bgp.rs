@@ -1006,8 +1006,20 @@ impl Resolver {
             .enumerate()
             .map(|(i, a)| (*a, i as u32))
             .collect();
-        // The prefixes containing each address are the same at every router: find them once.
+        // The prefixes containing each address are the same at every router: find them once,
+        // as positions in one sorted list that each router's (sorted) table is walked along.
         let covering: Vec<Vec<u32>> = addrs.iter().map(|a| table.covering(*a).collect()).collect();
+        let mut wanted: Vec<u32> = covering.iter().flatten().copied().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let covering: Vec<Vec<usize>> = covering
+            .iter()
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| wanted.binary_search(id).expect("listed"))
+                    .collect()
+            })
+            .collect();
         let (metric, extra): (Vec<Vec<(u32, u32)>>, Vec<NodeTable>) = base
             .par_iter()
             .enumerate()
@@ -1016,32 +1028,42 @@ impl Resolver {
                 if cfg.bgp[r].is_none() {
                     return (Vec::new(), extra);
                 }
+                // The preferred entry of every wanted prefix (BGP is not in `base`).
+                let entries = &fib.node.entries;
+                let mut k = 0;
+                let present: Vec<Option<&Entry>> = wanted
+                    .iter()
+                    .map(|&id| {
+                        while k < entries.len() && entries[k].prefix < id {
+                            k += 1;
+                        }
+                        entries.get(k).filter(|e| e.prefix == id)
+                    })
+                    .collect();
                 let offset = fib.node.set_count();
                 let row = covering
                     .iter()
                     .zip(&addrs)
-                    .map(
-                        |(ids, addr)| match ids.iter().find_map(|id| fib.winner(*id)) {
-                            None => (u32::MAX, DISCARD),
-                            Some(e) if e.action == DISCARD => (u32::MAX, DISCARD),
-                            Some(e) if e.action == RECEIVE => (0, RECEIVE),
-                            Some(e) => {
-                                let hops = fib.node.hops(e.action);
-                                if hops.iter().all(|h| h.address.is_some()) {
-                                    return (e.metric, e.action);
-                                }
-                                let mut filled: Vec<NextHop> = hops
-                                    .iter()
-                                    .map(|h| NextHop {
-                                        address: Some(h.address.unwrap_or(*addr)),
-                                        interface: h.interface,
-                                    })
-                                    .collect();
-                                filled.sort_unstable();
-                                (e.metric, offset + extra.hop_set(&filled))
+                    .map(|(ids, addr)| match ids.iter().find_map(|i| present[*i]) {
+                        None => (u32::MAX, DISCARD),
+                        Some(e) if e.action == DISCARD => (u32::MAX, DISCARD),
+                        Some(e) if e.action == RECEIVE => (0, RECEIVE),
+                        Some(e) => {
+                            let hops = fib.node.hops(e.action);
+                            if hops.iter().all(|h| h.address.is_some()) {
+                                return (e.metric, e.action);
                             }
-                        },
-                    )
+                            let mut filled: Vec<NextHop> = hops
+                                .iter()
+                                .map(|h| NextHop {
+                                    address: Some(h.address.unwrap_or(*addr)),
+                                    interface: h.interface,
+                                })
+                                .collect();
+                            filled.sort_unstable();
+                            (e.metric, offset + extra.hop_set(&filled))
+                        }
+                    })
                     .collect();
                 (row, extra)
             })
@@ -1296,20 +1318,11 @@ fn propagate_class(
                 }
             };
             let inb: Option<u32> = out.and_then(|ai| {
-                let sent = arena.attrs[ai as usize].clone();
-                let kept = import(
-                    cfg,
-                    q,
-                    &peers[q][rpi as usize],
-                    sent.clone(),
-                    prefix,
-                    rid[q],
-                )?;
-                Some(if Arc::ptr_eq(&kept, &sent) {
-                    ai
-                } else {
-                    arena.push(kept, prefix, resolver)
-                })
+                let sent = &arena.attrs[ai as usize];
+                match import(cfg, q, &peers[q][rpi as usize], sent, prefix, rid[q])? {
+                    Imported::AsSent => Some(ai),
+                    Imported::Changed(a) => Some(arena.push(Arc::new(a), prefix, resolver)),
+                }
             });
             let cands = &mut scratch.cands[q];
             let pos = cands.binary_search_by_key(&cand_key(rpi), |(f, _)| cand_key(*f));
@@ -1347,9 +1360,17 @@ fn propagate_class(
             }
             res.paths
                 .extend(cands.iter().map(|&(from, ai)| (r as u32, from, ai)));
-            let Some((bf, bai)) = decide(ctx, &arena, r, cands) else {
+            // Converged: every change to a router's candidates queued it, so the best it last
+            // chose still stands (the candidate from that peer may hold an equal copy).
+            let Some((bf, _)) = scratch.best[r] else {
                 continue;
             };
+            let bai = cands
+                .iter()
+                .find(|c| c.0 == bf)
+                .expect("the best path is a candidate")
+                .1;
+            debug_assert_eq!(decide(ctx, &arena, r, cands).map(|b| b.0), Some(bf));
             if bf == LOCAL {
                 continue; // the router originates it and already has a route
             }
@@ -1604,16 +1625,23 @@ fn export(
     Some(out)
 }
 
-/// What router `q` keeps of a path received over `peer`, or nothing (loop or policy). The
-/// attributes are shared unless an import policy or a neighbour weight changes them.
+/// What a router keeps of a path it received.
+enum Imported {
+    /// The attributes as they were sent (the common case: shared, not copied).
+    AsSent,
+    /// Attributes an import policy or a neighbour weight changed.
+    Changed(PathAttrs),
+}
+
+/// What router `q` keeps of a path received over `peer`, or nothing (loop or policy).
 fn import(
     cfg: &RoutingConfig,
     q: usize,
     peer: &Peer,
-    attrs: Arc<PathAttrs>,
+    attrs: &PathAttrs,
     prefix: &Prefix,
     my_rid: Ipv4Addr,
-) -> Option<Arc<PathAttrs>> {
+) -> Option<Imported> {
     let conf = cfg.bgp[q].as_ref()?;
     match peer.kind {
         SessionKind::Ebgp => {
@@ -1637,16 +1665,16 @@ fn import(
         .and_then(|n| n.import.as_ref())
         .or(conf.import.as_ref());
     if policy.is_none() && attrs.weight == weight {
-        return Some(attrs);
+        return Some(Imported::AsSent);
     }
-    let mut attrs = (*attrs).clone();
+    let mut attrs = attrs.clone();
     attrs.weight = weight;
     if let Some(p) = policy {
         if !p.apply(prefix, &mut attrs, conf.asn) {
             return None;
         }
     }
-    Some(Arc::new(attrs))
+    Some(Imported::Changed(attrs))
 }
 
 #[cfg(test)]

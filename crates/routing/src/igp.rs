@@ -202,16 +202,95 @@ impl Tree {
     }
 }
 
-/// Shortest-path tree from `root` (Dijkstra, keeping every equal-cost first hop).
+/// Shortest-path tree from `root` (Dijkstra, keeping every equal-cost first hop). Link costs
+/// are small integers in practice: a bucket queue (Dial's algorithm) then does the work of the
+/// binary heap in constant time per vertex.
 fn spf(g: &AreaGraph, root: usize) -> Tree {
-    let nv = g.adj.len();
+    let max_cost = g.adj.iter().flatten().map(|e| e.cost).max().unwrap_or(0);
+    if max_cost <= 4096 {
+        spf_buckets(g, root, max_cost)
+    } else {
+        spf_heap(g, root)
+    }
+}
+
+fn new_tree(g: &AreaGraph, root: usize) -> Tree {
     let mut t = Tree {
-        dist: vec![u32::MAX; nv],
-        set: vec![0; nv],
+        dist: vec![u32::MAX; g.adj.len()],
+        set: vec![0; g.adj.len()],
         sets: vec![Vec::new()],
     };
-    let mut done = vec![false; nv];
     t.dist[root] = 0;
+    t
+}
+
+/// Relaxes the edges of `u`, just settled at distance `d`; `push` queues a vertex whose
+/// distance went down. Equal-cost paths add their first hops to the vertex's set.
+fn relax(
+    g: &AreaGraph,
+    t: &mut Tree,
+    root: usize,
+    u: usize,
+    d: u32,
+    done: &[bool],
+    mut push: impl FnMut(usize, u32),
+) {
+    for e in &g.adj[u] {
+        let v = e.to as usize;
+        if v == root || done[v] {
+            continue;
+        }
+        let nd = d.saturating_add(e.cost);
+        if nd > t.dist[v] {
+            continue;
+        }
+        // The first hops `v` gets through `u`.
+        let through = if u == root {
+            t.sets.push(vec![Hop {
+                iface: e.out_iface,
+                via: e.nbr,
+            }]);
+            (t.sets.len() - 1) as u32
+        } else if t.hops(u).iter().any(|h| h.via.is_none()) {
+            // Crossing a LAN the root sits on: the next hop is the router on it.
+            let mapped = t
+                .hops(u)
+                .iter()
+                .map(|h| match h.via {
+                    None => Hop {
+                        iface: h.iface,
+                        via: e.nbr,
+                    },
+                    Some(_) => *h,
+                })
+                .collect();
+            t.sets.push(mapped);
+            (t.sets.len() - 1) as u32
+        } else {
+            t.set[u]
+        };
+        if nd < t.dist[v] {
+            t.dist[v] = nd;
+            t.set[v] = through;
+            push(v, nd);
+        } else if t.set[v] != through {
+            let mut merged = t.hops(v).to_vec();
+            for h in &t.sets[through as usize] {
+                if !merged.contains(h) {
+                    merged.push(*h);
+                }
+            }
+            if merged.len() > t.hops(v).len() {
+                t.sets.push(merged);
+                t.set[v] = (t.sets.len() - 1) as u32;
+            }
+        }
+    }
+}
+
+fn spf_heap(g: &AreaGraph, root: usize) -> Tree {
+    let mut t = new_tree(g, root);
+    let mut done = vec![false; g.adj.len()];
     // Pseudonodes pop before routers at equal distance: their edges to routers cost 0, so a
     // router's equal-cost hops through a pseudonode must be complete before it is expanded.
     let mut heap = BinaryHeap::new();
@@ -222,57 +301,44 @@ fn spf(g: &AreaGraph, root: usize) -> Tree {
             continue;
         }
         done[u] = true;
-        for e in &g.adj[u] {
-            let v = e.to as usize;
-            if v == root || done[v] {
+        relax(g, &mut t, root, u, d, &done, |v, nd| {
+            heap.push(Reverse((nd, u8::from(v < g.routers), v as u32)))
+        });
+    }
+    t
+}
+
+/// Dial's algorithm: a ring of `max_cost + 1` buckets holds every queued distance, and each
+/// bucket settles its pseudonodes before its routers (as the heap's tie-break does).
+fn spf_buckets(g: &AreaGraph, root: usize, max_cost: u32) -> Tree {
+    let mut t = new_tree(g, root);
+    let mut done = vec![false; g.adj.len()];
+    let ring = max_cost as usize + 1;
+    let mut pseudo: Vec<Vec<u32>> = vec![Vec::new(); ring];
+    let mut routers: Vec<Vec<u32>> = vec![Vec::new(); ring];
+    routers[0].push(root as u32);
+    let mut queued = 1usize;
+    let mut d = 0u32;
+    while queued > 0 {
+        let b = d as usize % ring;
+        while let Some(u) = pseudo[b].pop().or_else(|| routers[b].pop()) {
+            queued -= 1;
+            let u = u as usize;
+            if done[u] || t.dist[u] != d {
                 continue;
             }
-            let nd = d.saturating_add(e.cost);
-            if nd > t.dist[v] {
-                continue;
-            }
-            // The first hops `v` gets through `u`.
-            let through = if u == root {
-                t.sets.push(vec![Hop {
-                    iface: e.out_iface,
-                    via: e.nbr,
-                }]);
-                (t.sets.len() - 1) as u32
-            } else if t.hops(u).iter().any(|h| h.via.is_none()) {
-                // Crossing a LAN the root sits on: the next hop is the router on it.
-                let mapped = t
-                    .hops(u)
-                    .iter()
-                    .map(|h| match h.via {
-                        None => Hop {
-                            iface: h.iface,
-                            via: e.nbr,
-                        },
-                        Some(_) => *h,
-                    })
-                    .collect();
-                t.sets.push(mapped);
-                (t.sets.len() - 1) as u32
-            } else {
-                t.set[u]
-            };
-            if nd < t.dist[v] {
-                t.dist[v] = nd;
-                t.set[v] = through;
-                heap.push(Reverse((nd, u8::from(v < g.routers), v as u32)));
-            } else if t.set[v] != through {
-                let mut merged = t.hops(v).to_vec();
-                for h in &t.sets[through as usize] {
-                    if !merged.contains(h) {
-                        merged.push(*h);
-                    }
+            done[u] = true;
+            relax(g, &mut t, root, u, d, &done, |v, nd| {
+                let slot = nd as usize % ring;
+                if v < g.routers {
+                    routers[slot].push(v as u32);
+                } else {
+                    pseudo[slot].push(v as u32);
                 }
-                if merged.len() > t.hops(v).len() {
-                    t.sets.push(merged);
-                    t.set[v] = (t.sets.len() - 1) as u32;
-                }
-            }
+                queued += 1;
+            });
         }
+        d += 1;
     }
     t
 }
@@ -385,17 +451,38 @@ fn next_hops(
     out
 }
 
-/// Every (prefix number, cost, vertex) an area's vertices advertise, sorted by prefix number:
-/// the same for every root, so it is built once per area.
-fn attachments(g: &AreaGraph, table: &PrefixTable) -> Vec<(u32, u32, u32)> {
-    let mut out: Vec<(u32, u32, u32)> = Vec::new();
+/// What an area's vertices advertise, grouped by prefix number: the same for every root, so
+/// it is built once per area.
+struct Attachments {
+    /// (prefix number, family, range in `att`), sorted by prefix number.
+    groups: Vec<(u32, Family, u32, u32)>,
+    /// (cost from the vertex, vertex).
+    att: Vec<(u32, u32)>,
+}
+
+fn attachments(g: &AreaGraph, table: &PrefixTable) -> Attachments {
+    let mut all: Vec<(u32, u32, u32)> = Vec::new();
     for (v, prefixes) in g.prefixes.iter().enumerate() {
         for (p, c) in prefixes {
             let id = table.id(p).expect("IGP prefixes are in the prefix table");
-            out.push((id, *c, v as u32));
+            all.push((id, *c, v as u32));
         }
     }
-    out.sort_unstable();
+    all.sort_unstable();
+    let mut out = Attachments {
+        groups: Vec::new(),
+        att: all.iter().map(|&(_, c, v)| (c, v)).collect(),
+    };
+    let mut i = 0;
+    while i < all.len() {
+        let p = all[i].0;
+        let start = i;
+        while i < all.len() && all[i].0 == p {
+            i += 1;
+        }
+        out.groups
+            .push((p, table.prefix(p).family(), start as u32, i as u32));
+    }
     out
 }
 
@@ -405,7 +492,7 @@ fn attachments(g: &AreaGraph, table: &PrefixTable) -> Vec<(u32, u32, u32)> {
 fn single_area_routes(
     topo: &Topology,
     g: &AreaGraph,
-    attach: &[(u32, u32, u32)],
+    attach: &Attachments,
     table: &PrefixTable,
     root: usize,
     protocol: Protocol,
@@ -421,20 +508,18 @@ fn single_area_routes(
         .filter_map(|p| table.id(p))
         .collect();
     own.sort_unstable();
+    let mut own_at = 0;
     let mut out = NodeTable::default();
+    out.entries.reserve(attach.groups.len());
     // A first-hop set's next hops per family, stored on first use: most prefixes hang off one
     // vertex, and most vertices share their set with others.
     let mut per_set: Vec<[u32; 2]> = vec![[UNSET; 2]; tree.sets.len()];
     let mut first: Vec<Hop> = Vec::new();
-    let mut i = 0;
-    while i < attach.len() {
-        let p = attach[i].0;
-        let start = i;
+    for &(p, family, start, end) in &attach.groups {
+        let att = &attach.att[start as usize..end as usize];
         let (mut best, mut count, mut best_v) = (u32::MAX, 0, 0usize);
-        while i < attach.len() && attach[i].0 == p {
-            let (_, c, v) = attach[i];
+        for &(c, v) in att {
             let v = v as usize;
-            i += 1;
             if v == root || dist[v] == u32::MAX {
                 continue;
             }
@@ -445,10 +530,15 @@ fn single_area_routes(
                 count += 1;
             }
         }
-        if count == 0 || own.binary_search(&p).is_ok() {
+        if count == 0 {
             continue;
         }
-        let family = table.prefix(p).family();
+        while own_at < own.len() && own[own_at] < p {
+            own_at += 1;
+        }
+        if own.get(own_at) == Some(&p) {
+            continue;
+        }
         let set = if count == 1 {
             let slot = &mut per_set[tree.set[best_v] as usize][family as usize];
             if *slot == UNSET {
@@ -462,7 +552,7 @@ fn single_area_routes(
             *slot
         } else {
             first.clear();
-            for &(_, c, v) in &attach[start..i] {
+            for &(c, v) in att {
                 let v = v as usize;
                 if v != root && dist[v] != u32::MAX && dist[v].saturating_add(c) == best {
                     for h in tree.hops(v) {

@@ -62,13 +62,33 @@ pub struct Timing {
 }
 
 pub fn time<F: FnMut()>(iterations: usize, mut f: F) -> Timing {
-    let mut samples: Vec<Duration> = (0..iterations.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
+    summarize(
+        (0..iterations.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+/// Times `f` and keeps its last result; earlier results are dropped outside the timing (like
+/// criterion's `iter_with_large_drop`): freeing a network's tables is not computing them.
+pub fn time_keep<T, F: FnMut() -> T>(iterations: usize, mut f: F) -> (Timing, T) {
+    let mut samples = Vec::new();
+    let mut last = None;
+    for _ in 0..iterations.max(1) {
+        drop(last.take());
+        let t = Instant::now();
+        let r = f();
+        samples.push(t.elapsed());
+        last = Some(r);
+    }
+    (summarize(samples), last.expect("at least one run"))
+}
+
+fn summarize(mut samples: Vec<Duration>) -> Timing {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     Timing {
@@ -149,20 +169,16 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             if let Some(path) = save {
                 output::write_atomic(&path, text.as_bytes())?;
             }
-            let mut last = None;
-            let timing = time(iterations, || {
-                last = Some(nettwin_routing::compute(&topo).expect("generated topology routes"));
+            let (timing, last) = time_keep(iterations, || {
+                nettwin_routing::compute(&topo).expect("generated topology routes")
             });
             // Counted outside the timing: the count puts every FIB together.
-            let routes: usize = last
-                .as_ref()
-                .map_or(0, |r| topo.nodes.iter().map(|n| r.fib(n.id).len()).sum());
-            let phases: Vec<(&str, f64)> = last.as_ref().map_or(Vec::new(), |r| {
-                r.phases
-                    .iter()
-                    .map(|(name, d)| (*name, d.as_secs_f64() * 1e3))
-                    .collect()
-            });
+            let routes: usize = topo.nodes.iter().map(|n| last.fib(n.id).len()).sum();
+            let phases: Vec<(&str, f64)> = last
+                .phases
+                .iter()
+                .map(|(name, d)| (*name, d.as_secs_f64() * 1e3))
+                .collect();
             if g.json {
                 let phases: Vec<serde_json::Value> = phases
                     .iter()

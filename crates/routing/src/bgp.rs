@@ -5,8 +5,14 @@
 //! Sessions follow netlab's conventions: eBGP between directly connected routers of different
 //! ASes over their interface addresses, iBGP between the loopbacks of all routers of an AS (a
 //! full mesh, or client/reflector sessions when the AS has route reflectors). Prefixes are
-//! propagated one at a time with a worklist until no router changes its best path; the order of
-//! work is fixed, so a network with several stable states always lands in the same one.
+//! propagated with a worklist until no router changes its best path; the order of work is fixed,
+//! so a network with several stable states always lands in the same one.
+//!
+//! Prefixes that every router treats alike (same originators, same policy prefix-list answers,
+//! same session addresses inside them) form a class and are propagated once: the ten prefixes a
+//! router originates cost one propagation. The results are kept per class: the candidates every
+//! router ended with, and the best path and multipaths of those that learned it from a peer. A
+//! router's BGP routes are read off them when its FIB is asked; nothing is copied per router.
 
 use crate::config::{BgpNode, RoutingConfig};
 use crate::rib::{

@@ -235,6 +235,8 @@ fn relax(
     done: &[bool],
     mut push: impl FnMut(usize, u32),
 ) {
+    // Past a LAN the root sits on, the next hop becomes the router on it (decided per edge).
+    let crosses_lan = u != root && t.hops(u).iter().any(|h| h.via.is_none());
     for e in &g.adj[u] {
         let v = e.to as usize;
         if v == root || done[v] {
@@ -251,8 +253,7 @@ fn relax(
                 via: e.nbr,
             }]);
             (t.sets.len() - 1) as u32
-        } else if t.hops(u).iter().any(|h| h.via.is_none()) {
-            // Crossing a LAN the root sits on: the next hop is the router on it.
+        } else if crosses_lan {
             let mapped = t
                 .hops(u)
                 .iter()

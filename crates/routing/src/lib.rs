@@ -5,6 +5,10 @@
 //! decision process). Every candidate goes into the RIB; the winners by administrative distance
 //! go into the FIB, searched by longest-prefix match in a trie.
 //!
+//! Storage is shared the way the network shares it: prefixes once for the network (a
+//! [`PrefixTable`]), next-hop sets once per router, BGP decisions once per class of prefixes.
+//! [`Routing::fib`] gives a router's [`Fib`] as a view over them.
+//!
 //! This crate does not forward packets (that is `dataplane`) and prints nothing.
 
 pub mod bgp;
@@ -198,16 +202,19 @@ fn compute_config_classes(
         .collect();
     phases.done("prefixes, connected");
     for igp in [igp::Igp::Ospf, igp::Igp::Isis] {
-        for (i, t) in igp::compute(topo, &cfg, igp, &prefixes)
-            .into_iter()
-            .enumerate()
-        {
-            tables[i].append(t);
-        }
+        tables
+            .par_iter_mut()
+            .zip(igp::compute(topo, &cfg, igp, &prefixes))
+            .for_each(|(t, routes)| {
+                t.append(routes);
+                t.sort();
+            });
     }
     phases.done("igp");
     tables.par_iter_mut().enumerate().for_each(|(i, t)| {
-        t.sort();
+        debug_assert!(t
+            .entries
+            .is_sorted_by_key(|e| (e.prefix, e.distance, e.metric)));
         let st = statics::resolve(topo, NodeId(i as u32), t, &prefixes, &cfg.distances);
         if !st.entries.is_empty() {
             t.append(st);

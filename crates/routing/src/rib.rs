@@ -391,7 +391,8 @@ impl NodeTable {
     }
 
     /// Sorts candidates by prefix, then distance, then metric; among equals the one added first
-    /// stays first.
+    /// stays first. Tables are built from sorted runs (connected, each IGP), which the stable
+    /// sort merges in linear time.
     pub fn sort(&mut self) {
         self.entries
             .sort_by_key(|e| (e.prefix, e.distance, e.metric));
@@ -486,38 +487,69 @@ impl<'a> Fib<'a> {
         self.winner(id).map(|e| self.route(id, e))
     }
 
-    /// Prefix numbers with at least one candidate, sorted.
-    fn prefix_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self.node.entries.iter().map(|e| e.prefix).collect();
-        ids.dedup();
+    /// The router's BGP routes, one per prefix, sorted by prefix number.
+    fn bgp_entries(&self) -> Vec<Entry> {
+        let mut out: Vec<Entry> = Vec::new();
         if let Some(b) = self.bgp {
             for class in b.state.classes_at(b.router) {
                 let members = &b.state.members[class as usize];
-                if b.entry(members[0]).is_some() {
-                    ids.extend_from_slice(members);
+                // Every member of a class has the same route.
+                if let Some(e) = b.entry(members[0]) {
+                    out.extend(members.iter().map(|&m| Entry { prefix: m, ..e }));
                 }
             }
-            ids.sort_unstable();
-            ids.dedup();
+            out.sort_unstable_by_key(|e| e.prefix);
         }
-        ids
+        out
+    }
+
+    /// The installed entry of every prefix, in prefix order: one pass along the router's own
+    /// (sorted) candidates and its BGP routes.
+    fn installed(&self) -> Vec<Entry> {
+        let bgp = self.bgp_entries();
+        let own = &self.node.entries;
+        let mut out = Vec::with_capacity(own.len() + bgp.len());
+        let (mut i, mut j) = (0, 0);
+        while i < own.len() || j < bgp.len() {
+            let p = match (own.get(i), bgp.get(j)) {
+                (Some(l), Some(b)) => l.prefix.min(b.prefix),
+                (Some(l), None) => l.prefix,
+                (None, Some(b)) => b.prefix,
+                (None, None) => unreachable!(),
+            };
+            let local = own.get(i).filter(|e| e.prefix == p).copied();
+            while own.get(i).is_some_and(|e| e.prefix == p) {
+                i += 1;
+            }
+            let remote = bgp.get(j).filter(|e| e.prefix == p).copied();
+            if remote.is_some() {
+                j += 1;
+            }
+            out.push(match (local, remote) {
+                (Some(l), Some(b)) if (b.distance, b.metric) < (l.distance, l.metric) => b,
+                (Some(l), _) => l,
+                (None, Some(b)) => b,
+                (None, None) => unreachable!(),
+            });
+        }
+        out
     }
 
     /// Every installed route, sorted by prefix.
     pub fn routes(&self) -> Vec<Route<'a>> {
-        self.prefix_ids()
+        self.installed()
             .into_iter()
-            .filter_map(|id| self.winner(id).map(|e| self.route(id, e)))
+            .map(|e| self.route(e.prefix, e))
             .collect()
     }
 
     /// How many prefixes have an installed route.
     pub fn len(&self) -> usize {
-        self.prefix_ids().len()
+        self.installed().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.prefix_ids().is_empty()
+        self.node.entries.is_empty() && self.bgp_entries().is_empty()
     }
 
     /// Every candidate for exactly `prefix`, the installed one first, then by preference.
@@ -546,7 +578,7 @@ impl<'a> Fib<'a> {
     /// is installed.
     pub fn rib(&self) -> Vec<(Route<'a>, bool)> {
         let mut out = Vec::new();
-        for id in self.prefix_ids() {
+        for id in self.installed().iter().map(|e| e.prefix) {
             let prefix = self.table.prefix(id);
             for (i, r) in self.candidates(&prefix).into_iter().enumerate() {
                 out.push((r, i == 0));

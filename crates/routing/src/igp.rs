@@ -499,7 +499,8 @@ fn single_area_routes(
     protocol: Protocol,
     distance: u8,
     max_paths: usize,
-) -> NodeTable {
+    out: &mut NodeTable,
+) {
     const UNSET: u32 = u32::MAX;
     const NONE: u32 = u32::MAX - 1;
     let tree = spf(g, root);
@@ -510,7 +511,6 @@ fn single_area_routes(
         .collect();
     own.sort_unstable();
     let mut own_at = 0;
-    let mut out = NodeTable::default();
     out.entries.reserve(attach.groups.len());
     // A first-hop set's next hops per family, stored on first use: most prefixes hang off one
     // vertex, and most vertices share their set with others.
@@ -582,7 +582,6 @@ fn single_area_routes(
             distance,
         });
     }
-    out
 }
 
 /// Routes of one IGP for every router that runs it.
@@ -591,7 +590,8 @@ pub(crate) fn compute(
     cfg: &RoutingConfig,
     igp: Igp,
     table: &PrefixTable,
-) -> Vec<NodeTable> {
+    out: &mut [NodeTable],
+) {
     let n = topo.nodes.len();
     let settings = ifs(cfg, igp);
     // Areas in use, backbone first.
@@ -606,7 +606,7 @@ pub(crate) fn compute(
     areas.sort();
     areas.dedup();
     if areas.is_empty() {
-        return vec![NodeTable::default(); n];
+        return;
     }
     let graphs: Vec<AreaGraph> = areas
         .iter()
@@ -624,12 +624,8 @@ pub(crate) fn compute(
         // One area (the common case): no summaries, so each router needs only its own tree.
         let g = &graphs[0];
         let attach = attachments(g, table);
-        return (0..n)
-            .into_par_iter()
-            .map(|r| {
-                if !speaks(cfg, igp, r) {
-                    return NodeTable::default();
-                }
+        out.par_iter_mut().enumerate().for_each(|(r, t)| {
+            if speaks(cfg, igp, r) {
                 single_area_routes(
                     topo,
                     g,
@@ -639,9 +635,11 @@ pub(crate) fn compute(
                     protocol,
                     cfg.distances.of(protocol),
                     max_paths(r),
-                )
-            })
-            .collect();
+                    t,
+                );
+            }
+        });
+        return;
     }
     let backbone = areas.iter().position(|a| *a == Ipv4Addr::UNSPECIFIED);
 
@@ -720,78 +718,73 @@ pub(crate) fn compute(
 
     let distance_of = |p: Protocol| cfg.distances.of(p);
 
-    (0..n)
-        .into_par_iter()
-        .map(|r| {
-            if !speaks(cfg, igp, r) {
-                return NodeTable::default();
-            }
-            let own = own_prefixes(topo, r);
-            let mut intra = Reach::new();
-            for v in views[r].iter().flatten() {
-                for (p, (c, h)) in &v.prefixes {
-                    if !own.contains(p) {
-                        offer(&mut intra, *p, *c, h);
-                    }
+    out.par_iter_mut().enumerate().for_each(|(r, routes)| {
+        if !speaks(cfg, igp, r) {
+            return;
+        }
+        let own = own_prefixes(topo, r);
+        let mut intra = Reach::new();
+        for v in views[r].iter().flatten() {
+            for (p, (c, h)) in &v.prefixes {
+                if !own.contains(p) {
+                    offer(&mut intra, *p, *c, h);
                 }
             }
-            // Inter-area: through border routers reachable in my areas; an ABR looks at
-            // backbone summaries only (RFC 2328 16.2).
-            let mut inter = Reach::new();
-            if !abrs.is_empty() {
-                let my_areas: Vec<usize> = (0..areas.len())
-                    .filter(|a| in_area(r, *a))
-                    .filter(|a| !is_abr(r) || Some(*a) == backbone)
-                    .collect();
-                let candidates: std::collections::BTreeSet<Prefix> = abrs
-                    .iter()
-                    .flat_map(|&b| {
-                        views[b]
-                            .iter()
-                            .flatten()
-                            .flat_map(|v| v.prefixes.keys().copied())
-                    })
-                    .chain(backbone_inter.iter().flat_map(|m| m.keys().copied()))
-                    .collect();
-                for p in candidates {
-                    if intra.contains_key(&p) || own.contains(&p) {
-                        continue;
-                    }
-                    for &a in &my_areas {
-                        let view = views[r][a].as_ref().expect("member of the area");
-                        for (bi, &b) in abrs.iter().enumerate() {
-                            if !in_area(b, a) {
-                                continue;
-                            }
-                            let (to_b, hops) = if b == r {
-                                continue;
-                            } else {
-                                (view.dist[b], &view.hops[b])
-                            };
-                            if to_b == u32::MAX {
-                                continue;
-                            }
-                            if let Some(c) = summary_cost(bi, a, &p) {
-                                offer(&mut inter, p, to_b.saturating_add(c), hops);
-                            }
+        }
+        // Inter-area: through border routers reachable in my areas; an ABR looks at
+        // backbone summaries only (RFC 2328 16.2).
+        let mut inter = Reach::new();
+        if !abrs.is_empty() {
+            let my_areas: Vec<usize> = (0..areas.len())
+                .filter(|a| in_area(r, *a))
+                .filter(|a| !is_abr(r) || Some(*a) == backbone)
+                .collect();
+            let candidates: std::collections::BTreeSet<Prefix> = abrs
+                .iter()
+                .flat_map(|&b| {
+                    views[b]
+                        .iter()
+                        .flatten()
+                        .flat_map(|v| v.prefixes.keys().copied())
+                })
+                .chain(backbone_inter.iter().flat_map(|m| m.keys().copied()))
+                .collect();
+            for p in candidates {
+                if intra.contains_key(&p) || own.contains(&p) {
+                    continue;
+                }
+                for &a in &my_areas {
+                    let view = views[r][a].as_ref().expect("member of the area");
+                    for (bi, &b) in abrs.iter().enumerate() {
+                        if !in_area(b, a) {
+                            continue;
+                        }
+                        let (to_b, hops) = if b == r {
+                            continue;
+                        } else {
+                            (view.dist[b], &view.hops[b])
+                        };
+                        if to_b == u32::MAX {
+                            continue;
+                        }
+                        if let Some(c) = summary_cost(bi, a, &p) {
+                            offer(&mut inter, p, to_b.saturating_add(c), hops);
                         }
                     }
                 }
             }
-            let mut routes = NodeTable::default();
-            for (set, proto) in [(intra, protocol), (inter, inter_protocol)] {
-                for (p, (cost, hops)) in set {
-                    let nh = next_hops(topo, r, p.family(), &hops, max_paths(r));
-                    if nh.is_empty() {
-                        continue;
-                    }
-                    let id = table.id(&p).expect("IGP prefixes are in the prefix table");
-                    routes.push(id, proto, distance_of(proto), cost, Target::Forward(nh));
+        }
+        for (set, proto) in [(intra, protocol), (inter, inter_protocol)] {
+            for (p, (cost, hops)) in set {
+                let nh = next_hops(topo, r, p.family(), &hops, max_paths(r));
+                if nh.is_empty() {
+                    continue;
                 }
+                let id = table.id(&p).expect("IGP prefixes are in the prefix table");
+                routes.push(id, proto, distance_of(proto), cost, Target::Forward(nh));
             }
-            routes
-        })
-        .collect()
+        }
+    });
 }
 
 /// One IGP adjacency: the router's interface and the neighbour's interface on the same segment.

@@ -202,14 +202,10 @@ fn compute_config_classes(
         .collect();
     phases.done("prefixes, connected");
     for igp in [igp::Igp::Ospf, igp::Igp::Isis] {
-        tables
-            .par_iter_mut()
-            .zip(igp::compute(topo, &cfg, igp, &prefixes))
-            .for_each(|(t, routes)| {
-                t.append(routes);
-                t.sort();
-            });
+        igp::compute(topo, &cfg, igp, &prefixes, &mut tables);
     }
+    // Connected, then each IGP: sorted runs the stable sort merges.
+    tables.par_iter_mut().for_each(NodeTable::sort);
     phases.done("igp");
     tables.par_iter_mut().enumerate().for_each(|(i, t)| {
         debug_assert!(t

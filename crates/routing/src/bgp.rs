@@ -722,6 +722,10 @@ pub(crate) struct BgpState {
     offsets: Vec<u32>,
     rid: Vec<Ipv4Addr>,
     resolver: Resolver,
+    /// Per router: (class, position in the class's `best`) of every class it has a route from
+    /// a peer for. Built the first time a whole table is asked for (computing routes does not
+    /// need it).
+    by_router: std::sync::OnceLock<Vec<Vec<(u32, u32)>>>,
 }
 
 /// What [`compute`] gives back.
@@ -955,6 +959,7 @@ pub(crate) fn compute(
             offsets,
             rid,
             resolver,
+            by_router: std::sync::OnceLock::new(),
         },
     })
 }
@@ -1433,9 +1438,26 @@ impl BgpState {
         if class == u32::MAX {
             return None;
         }
+        let i = self.classes[class as usize]
+            .best
+            .binary_search_by_key(&r, |b| b.0)
+            .ok()?;
+        self.class_entry(r, prefix, class, i as u32, multipath, d)
+    }
+
+    /// Router `r`'s route for one prefix of `class`, whose best path is at `i` in the class's
+    /// `best` list.
+    pub(crate) fn class_entry(
+        &self,
+        r: u32,
+        prefix: u32,
+        class: u32,
+        i: u32,
+        multipath: &[(u32, u32)],
+        d: &crate::rib::Distances,
+    ) -> Option<Entry> {
         let res = &self.classes[class as usize];
-        let i = res.best.binary_search_by_key(&r, |b| b.0).ok()?;
-        let (_, best, ebgp, _, len) = res.best[i];
+        let (_, best, ebgp, _, len) = res.best[i as usize];
         let action = if len == 1 {
             let nh = res.nh[best as usize];
             debug_assert!(nh != NONE, "next hops are session addresses");
@@ -1463,12 +1485,17 @@ impl BgpState {
     }
 
     /// The classes router `r` has a best path from a peer for.
-    pub(crate) fn classes_at(&self, r: u32) -> impl Iterator<Item = u32> + '_ {
-        self.classes
-            .iter()
-            .enumerate()
-            .filter(move |(_, c)| c.best.binary_search_by_key(&r, |b| b.0).is_ok())
-            .map(|(i, _)| i as u32)
+    pub(crate) fn classes_at(&self, r: u32) -> &[(u32, u32)] {
+        let index = self.by_router.get_or_init(|| {
+            let mut index: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.rid.len()];
+            for (c, res) in self.classes.iter().enumerate() {
+                for (i, b) in res.best.iter().enumerate() {
+                    index[b.0 as usize].push((c as u32, i as u32));
+                }
+            }
+            index
+        });
+        &index[r as usize]
     }
 
     /// Every path router `r` has for `prefix`, best first, each with the decision step that

@@ -491,10 +491,13 @@ impl<'a> Fib<'a> {
     fn bgp_entries(&self) -> Vec<Entry> {
         let mut out: Vec<Entry> = Vec::new();
         if let Some(b) = self.bgp {
-            for class in b.state.classes_at(b.router) {
+            for &(class, i) in b.state.classes_at(b.router) {
                 let members = &b.state.members[class as usize];
                 // Every member of a class has the same route.
-                if let Some(e) = b.entry(members[0]) {
+                let e =
+                    b.state
+                        .class_entry(b.router, members[0], class, i, b.multipath, b.distances);
+                if let Some(e) = e {
                     out.extend(members.iter().map(|&m| Entry { prefix: m, ..e }));
                 }
             }

@@ -189,7 +189,8 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
         if n.loopback.ipv6.is_some() {
             let _ = writeln!(t, " ipv6 router isis nt");
         }
-        let _ = writeln!(t, " isis passive\n!");
+        // The twin advertises loopbacks at cost 0, as Junos does; FRR's default would be 10.
+        let _ = writeln!(t, " isis passive\n isis metric 0\n!");
         for k in igp_ifaces(&speaks) {
             let iface = &n.interfaces[k];
             let s = &cfg.isis_if[i][k];
@@ -448,14 +449,13 @@ fn route_map(t: &mut String, name: &str, policy: &nettwin_routing::bgp::Policy, 
     }
 }
 
-/// Why a node's twin configuration cannot be reproduced in FRR exactly (policies are not
-/// translated yet); verify reports these instead of silently comparing something else.
-pub fn untranslated(routing: &Routing, id: NodeId) -> Vec<String> {
+/// Why a node's twin configuration cannot be reproduced in FRR exactly; verify reports these
+/// instead of silently comparing something else.
+pub fn untranslated(routing: &Routing, _id: NodeId) -> Vec<String> {
     let mut out = Vec::new();
-    if routing.config.isis[id.index()].is_some() {
+    if routing.config.distances != nettwin_routing::Distances::default() {
         out.push(
-            "IS-IS: Debian's isisd 8.4 forms adjacencies here but originates LSPs without reachability, so IS-IS routes are missing on the FRR side (see docs/emu.md)"
-                .to_string(),
+            "administrative distances other than FRR's defaults are not written to FRR".to_string(),
         );
     }
     out
@@ -496,7 +496,19 @@ pub fn start(topo: &Topology, routing: &Routing, st: &mut RunState) -> Result<()
         let mut names = Vec::new();
         for (daemon, text) in configs(topo, routing, n.id) {
             let path = format!("{dir}/{daemon}.conf");
-            std::fs::write(&path, text).map_err(|e| EmuError::Io { path, source: e })?;
+            // isisd starts empty and gets its configuration through vtysh (`load_isisd`).
+            let (file, later) = if daemon == "isisd" {
+                let mut empty = String::new();
+                header(&mut empty, n);
+                (empty, Some(text))
+            } else {
+                (text, None)
+            };
+            std::fs::write(&path, file).map_err(|e| EmuError::Io { path, source: e })?;
+            if let Some(text) = later {
+                let path = format!("{dir}/isisd.vtysh.conf");
+                std::fs::write(&path, text).map_err(|e| EmuError::Io { path, source: e })?;
+            }
             names.push(daemon);
         }
         chown_frr(&dir)?;
@@ -551,7 +563,33 @@ pub fn start(topo: &Topology, routing: &Routing, st: &mut RunState) -> Result<()
             launch(ns, dir, d)?;
         }
     }
+    for (ns, dir, names) in &daemons {
+        if names.contains(&"isisd") {
+            load_isisd(ns, dir)?;
+        }
+    }
     Ok(())
+}
+
+/// isisd 8.4 started from its own configuration file (`-f`) never learns that the
+/// configuration is complete, and holds its LSP back: it keeps only the area and hostname, and
+/// every regeneration stays "already pending" (FRR pull requests 12819 and 13178 changed how
+/// start-up configuration ends). Configuration sent through vtysh is bracketed as complete, so
+/// isisd starts empty and gets its configuration that way.
+fn load_isisd(ns: &str, dir: &str) -> Result<(), EmuError> {
+    let sock = format!("{FRR_RUN}/{ns}/isisd.vty");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::path::Path::new(&sock).exists() {
+        if Instant::now() > deadline {
+            return Err(EmuError::NotConverged {
+                seconds: 10,
+                detail: format!("isisd in {ns} did not open {sock}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let file = format!("{dir}/isisd.vtysh.conf");
+    sys::run("vtysh", &["-N", ns, "-f", &file]).map(|_| ())
 }
 
 /// vtysh commands against one instance; the JSON documents they print, in order.

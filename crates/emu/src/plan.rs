@@ -60,11 +60,80 @@ pub struct NsPlan {
     pub addrs: Vec<String>,
 }
 
+/// A link's latency, loss and bandwidth, emulated by a `netem` qdisc on one interface's
+/// egress. Both ends of a cable get one (each carries one direction); on a shared medium each
+/// station's end does, so station to station crosses one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shaping {
+    pub ns: String,
+    pub ifname: String,
+    pub delay_us: Option<u64>,
+    /// Percent.
+    pub loss: Option<f64>,
+    pub rate_bps: Option<u64>,
+}
+
+impl Shaping {
+    fn of(link: &nettwin_model::Link, ns: String, ifname: String) -> Option<Shaping> {
+        let s = Shaping {
+            ns,
+            ifname,
+            delay_us: link.latency_us.filter(|d| *d > 0),
+            loss: link.loss.filter(|l| *l > 0.0),
+            rate_bps: link.bandwidth,
+        };
+        (s.delay_us.is_some() || s.loss.is_some() || s.rate_bps.is_some()).then_some(s)
+    }
+
+    /// `tc` arguments for the rate alone as a token bucket (kernels without netem), if any.
+    pub fn tbf_args(&self) -> Option<Vec<String>> {
+        let rate = self.rate_bps?;
+        // The bucket holds at least a jumbo frame and about 10 ms of traffic.
+        let burst = (rate / 8 / 100).max(16 * 1024);
+        Some(
+            [
+                "qdisc".to_string(),
+                "add".into(),
+                "dev".into(),
+                self.ifname.clone(),
+                "root".into(),
+                "tbf".into(),
+                "rate".into(),
+                format!("{rate}bit"),
+                "burst".into(),
+                burst.to_string(),
+                "latency".into(),
+                "50ms".into(),
+            ]
+            .to_vec(),
+        )
+    }
+
+    /// `tc` arguments that install it.
+    pub fn tc_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = ["qdisc", "add", "dev", &self.ifname, "root", "netem"]
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        if let Some(d) = self.delay_us {
+            a.extend(["delay".to_string(), format!("{d}us")]);
+        }
+        if let Some(l) = self.loss {
+            a.extend(["loss".to_string(), format!("{l}%")]);
+        }
+        if let Some(r) = self.rate_bps {
+            a.extend(["rate".to_string(), format!("{r}bit")]);
+        }
+        a
+    }
+}
+
 /// Everything a run builds.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub namespaces: Vec<NsPlan>,
     pub veths: Vec<(VethEnd, VethEnd)>,
+    pub shaping: Vec<Shaping>,
 }
 
 fn addr_cmd(a: &IfAddr, dev: &str) -> String {
@@ -193,6 +262,7 @@ pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
         })
         .collect();
     let mut veths = Vec::new();
+    let mut shaping = Vec::new();
     for link in &topo.links {
         match link.ends.len() {
             0 => {}
@@ -214,7 +284,11 @@ pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
                         up: i.up,
                     }
                 };
-                veths.push((end(0), end(1)));
+                let (a, b) = (end(0), end(1));
+                for e in [&a, &b] {
+                    shaping.extend(Shaping::of(link, e.ns.clone(), e.ifname.clone()));
+                }
+                veths.push((a, b));
             }
             _ => {
                 // A shared medium: every end plugs into a bridge of its own namespace.
@@ -227,6 +301,11 @@ pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
                 for (k, e) in link.ends.iter().enumerate() {
                     let i = topo.interface(*e);
                     let port = format!("p{k}");
+                    shaping.extend(Shaping::of(
+                        link,
+                        node_ns(run, &topo.node(e.node).name),
+                        i.name.clone(),
+                    ));
                     veths.push((
                         VethEnd {
                             ns: node_ns(run, &topo.node(e.node).name),
@@ -283,7 +362,11 @@ pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
             ));
         }
     }
-    Ok(Plan { namespaces, veths })
+    Ok(Plan {
+        namespaces,
+        veths,
+        shaping,
+    })
 }
 
 #[cfg(test)]

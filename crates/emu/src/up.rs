@@ -38,6 +38,9 @@ pub struct Running {
     pub routing: Routing,
     /// How long FRR took to converge (frr mode).
     pub converged_after: Option<Duration>,
+    /// What could not be built as the model says (e.g. link latency on a kernel without
+    /// netem), for the user to read.
+    pub notes: Vec<String>,
 }
 
 fn valid_run_name(name: &str) -> bool {
@@ -149,7 +152,8 @@ pub fn up(topo: &Topology, opts: &UpOptions) -> Result<Running, EmuError> {
     plan::check(&topo)?;
     let routing = nettwin_routing::compute(&topo)?;
     let mut st = new_state(&topo, opts)?;
-    match build(&topo, &routing, &mut st, opts) {
+    let mut notes = Vec::new();
+    match build(&topo, &routing, &mut st, opts, &mut notes) {
         Ok(converged_after) => {
             st.complete = true;
             st.save()?;
@@ -158,6 +162,7 @@ pub fn up(topo: &Topology, opts: &UpOptions) -> Result<Running, EmuError> {
                 topo,
                 routing,
                 converged_after,
+                notes,
             })
         }
         Err(e) => {
@@ -172,8 +177,13 @@ fn build(
     routing: &Routing,
     st: &mut RunState,
     opts: &UpOptions,
+    notes: &mut Vec<String>,
 ) -> Result<Option<Duration>, EmuError> {
-    let Plan { namespaces, veths } = plan::plan(topo, &st.run)?;
+    let Plan {
+        namespaces,
+        veths,
+        shaping,
+    } = plan::plan(topo, &st.run)?;
     for ns in &namespaces {
         st.record(Created::Netns {
             name: ns.name.clone(),
@@ -211,6 +221,7 @@ fn build(
         lines.extend(ns.batch.iter().cloned());
         sys::ip_batch(&ns.name, &lines)?;
     }
+    shape(&shaping, notes)?;
     wait_carrier(&veths)?;
     for ns in &namespaces {
         sys::ip_batch(&ns.name, &ns.addrs)?;
@@ -234,6 +245,44 @@ fn build(
             Ok(Some(t0.elapsed()))
         }
     }
+}
+
+/// Installs link latency, loss and bandwidth: netem where the kernel has it; otherwise the rate
+/// alone with a token bucket (`tbf`), and a note that latency and loss are not emulated.
+fn shape(shaping: &[plan::Shaping], notes: &mut Vec<String>) -> Result<(), EmuError> {
+    let mut netem = true;
+    let mut lost: Vec<String> = Vec::new();
+    for sh in shaping {
+        let tc = |args: Vec<String>| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            sys::in_ns(&sh.ns, "tc", &args).map(|_| ())
+        };
+        if netem {
+            match tc(sh.tc_args()) {
+                Ok(()) => continue,
+                Err(EmuError::Command { stderr, .. })
+                    if stderr.contains("qdisc kind is unknown") =>
+                {
+                    netem = false;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(args) = sh.tbf_args() {
+            tc(args)?;
+        }
+        if sh.delay_us.is_some() || sh.loss.is_some() {
+            lost.push(format!("{}/{}", sh.ns, sh.ifname));
+        }
+    }
+    if !lost.is_empty() {
+        notes.push(format!(
+            "link latency and loss are not emulated on {} interface(s) ({}): this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM); bandwidth is, with tbf",
+            lost.len(),
+            lost.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// Waits until every veth end whose both ends are set up is operationally up (and forwarding,

@@ -49,6 +49,8 @@ pub struct VerifyReport {
     pub nodes: Vec<NodeReport>,
     /// Twin settings FRR was not configured with (the comparison of those nodes may differ).
     pub untranslated: Vec<(String, String)>,
+    /// What the run could not build as the model says (see `Running::notes`).
+    pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reach: Option<ReachReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,6 +115,7 @@ pub fn verify(topo: &Topology, opts: &VerifyOptions) -> Result<VerifyReport, Emu
                     topo: t,
                     routing,
                     converged_after: None,
+                    notes: Vec::new(),
                 },
                 false,
             )
@@ -156,6 +159,7 @@ pub fn verify(topo: &Topology, opts: &VerifyOptions) -> Result<VerifyReport, Emu
         converged_ms: running.converged_after.map(|d| d.as_millis() as u64),
         nodes,
         untranslated,
+        notes: running.notes.clone(),
         reach,
         paths,
     })

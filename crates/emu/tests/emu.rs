@@ -345,3 +345,75 @@ fn a_shared_link_without_a_switch_is_a_hidden_bridge() {
     assert_eq!(nettwin_emu::down("tlan").unwrap().namespaces, 4);
     assert!(netns_with_prefix("nt-tlan-").is_empty());
 }
+
+/// r1 =(30 ms one way, 1 Gbit/s)= r2 =(100% loss)= r3.
+const SHAPED: &str = "
+nodes:
+  r1: {loopback: 198.18.0.1/32}
+  r2: {loopback: 198.18.0.2/32}
+  r3: {loopback: 198.18.0.3/32}
+links:
+  - {r1: {ipv4: 198.18.1.0/31}, r2: {ipv4: 198.18.1.1/31}, latency: 30ms, bandwidth: 1G}
+  - {r2: {ipv4: 198.18.1.2/31}, r3: {ipv4: 198.18.1.3/31}, loss: 100%}
+";
+
+#[test]
+fn link_latency_loss_and_bandwidth_are_emulated_by_the_kernel() {
+    if skip("link_latency_loss_and_bandwidth_are_emulated_by_the_kernel") {
+        return;
+    }
+    let topo = load(SHAPED);
+    let run = nettwin_emu::up(
+        &topo,
+        &UpOptions {
+            routes: RoutesMode::Static,
+            name: Some("tshape".into()),
+            ..UpOptions::default()
+        },
+    )
+    .unwrap();
+    let _g = Guard(run.state.run.clone());
+    let r1 = run.state.netns("r1").unwrap();
+    let r2 = run.state.netns("r2").unwrap();
+    let qdisc = nettwin_emu::sys::in_ns(r1, "tc", &["qdisc", "show", "dev", "eth1"]).unwrap();
+    if run.notes.is_empty() {
+        // The kernel has netem: the model's numbers are on the wire.
+        assert!(
+            qdisc.contains("netem") && qdisc.contains("delay 30ms") && qdisc.contains("rate 1Gbit"),
+            "{qdisc}"
+        );
+        // 30 ms each way: the round trip takes at least 60 ms, and not much more.
+        let args = ["-n", "-c", "3", "-i", "0.2", "198.18.1.1"];
+        let out = nettwin_emu::sys::in_ns(r1, "ping", &args).unwrap();
+        let rtts: Vec<f64> = out
+            .split("time=")
+            .skip(1)
+            .filter_map(|t| t.split_whitespace().next()?.parse().ok())
+            .collect();
+        assert_eq!(rtts.len(), 3, "{out}");
+        assert!(rtts.iter().all(|t| (59.5..120.0).contains(t)), "{rtts:?}");
+        // Every packet on r2-r3 is lost, in both directions.
+        let p = ping(r2, None, "198.18.1.3".parse().unwrap(), 84).unwrap();
+        assert!(!p.reached, "{p:?}");
+    } else {
+        // Without netem the rate is still applied (tbf), and the run says what is missing,
+        // naming every shaped interface that carries latency or loss.
+        assert!(
+            qdisc.contains("tbf") && qdisc.contains("rate 1Gbit"),
+            "{qdisc}"
+        );
+        assert_eq!(run.notes.len(), 1, "{:?}", run.notes);
+        let note = &run.notes[0];
+        assert!(
+            note.contains("no netem") && note.contains("4 interface(s)"),
+            "{note}"
+        );
+        for end in ["r1/eth1", "r2/eth1", "r2/eth2", "r3/eth1"] {
+            assert!(note.contains(&format!("nt-tshape-{end}")), "{note}");
+        }
+        // r2-r3 has no bandwidth: nothing was installed there.
+        let none = nettwin_emu::sys::in_ns(r2, "tc", &["qdisc", "show", "dev", "eth2"]).unwrap();
+        assert!(!none.contains("tbf"), "{none}");
+        eprintln!("NOTE link_latency_loss_and_bandwidth_are_emulated_by_the_kernel: this kernel has no netem; checked the tbf fallback and the note");
+    }
+}

@@ -146,6 +146,9 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                     .map(|d| format!(", FRR converged in {:.1} s", d.as_secs_f64()))
                     .unwrap_or_default()
             );
+            for n in &r.notes {
+                println!("  note: {n}");
+            }
             println!(
                 "  nettwin emu exec --run {} NODE -- CMD   |   nettwin emu down {}",
                 r.state.run, r.state.run
@@ -306,6 +309,9 @@ fn print_report(rep: &nettwin_emu::VerifyReport) {
     }
     for (node, what) in &rep.untranslated {
         println!("note: {node}: {what}");
+    }
+    for n in &rep.notes {
+        println!("note: {n}");
     }
     if let Some(r) = &rep.reach {
         println!(

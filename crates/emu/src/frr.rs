@@ -546,17 +546,7 @@ pub fn start(topo: &Topology, routing: &Routing, st: &mut RunState) -> Result<()
         launch(ns, dir, "zebra")?;
     }
     for (ns, _, _) in &daemons {
-        let sock = format!("{FRR_RUN}/{ns}/zserv.api");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !std::path::Path::new(&sock).exists() {
-            if Instant::now() > deadline {
-                return Err(EmuError::NotConverged {
-                    seconds: 10,
-                    detail: format!("zebra in {ns} did not open {sock}"),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_socket("zebra", ns, "zserv.api")?;
     }
     for (ns, dir, names) in &daemons {
         for d in names.iter().filter(|d| **d != "zebra") {
@@ -571,23 +561,29 @@ pub fn start(topo: &Topology, routing: &Routing, st: &mut RunState) -> Result<()
     Ok(())
 }
 
+/// Waits (10 s at most) for a daemon of instance `ns` to open its socket `name`.
+fn wait_for_socket(daemon: &str, ns: &str, name: &str) -> Result<(), EmuError> {
+    let sock = format!("{FRR_RUN}/{ns}/{name}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::path::Path::new(&sock).exists() {
+        if Instant::now() > deadline {
+            return Err(EmuError::NotConverged {
+                seconds: 10,
+                detail: format!("{daemon} in {ns} did not open {sock}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
 /// isisd 8.4 started from its own configuration file (`-f`) never learns that the
 /// configuration is complete, and holds its LSP back: it keeps only the area and hostname, and
 /// every regeneration stays "already pending" (FRR pull requests 12819 and 13178 changed how
 /// start-up configuration ends). Configuration sent through vtysh is bracketed as complete, so
 /// isisd starts empty and gets its configuration that way.
 fn load_isisd(ns: &str, dir: &str) -> Result<(), EmuError> {
-    let sock = format!("{FRR_RUN}/{ns}/isisd.vty");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !std::path::Path::new(&sock).exists() {
-        if Instant::now() > deadline {
-            return Err(EmuError::NotConverged {
-                seconds: 10,
-                detail: format!("isisd in {ns} did not open {sock}"),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_socket("isisd", ns, "isisd.vty")?;
     let file = format!("{dir}/isisd.vtysh.conf");
     sys::run("vtysh", &["-N", ns, "-f", &file]).map(|_| ())
 }

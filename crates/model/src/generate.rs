@@ -27,6 +27,50 @@ impl SplitMix64 {
     }
 }
 
+/// Writes `links:` joining routers `r0`..: a random spanning tree first (so the network is
+/// connected), each tree link with a cost in `1..=tree_cost`, then `extra` more links between
+/// pairs not joined yet, with a cost in `1..=c` for `extra_cost: Some(c)` or none (the default).
+/// `extra` must fit in the pairs left.
+pub fn mesh_links(
+    out: &mut String,
+    rng: &mut SplitMix64,
+    nodes: usize,
+    mut extra: usize,
+    tree_cost: u64,
+    extra_cost: Option<u64>,
+) {
+    out.push_str("links:\n");
+    let mut seen = std::collections::HashSet::with_capacity(nodes + extra);
+    for i in 1..nodes {
+        let j = rng.below(i as u64) as usize;
+        seen.insert((j, i));
+        let _ = writeln!(
+            out,
+            "  - {{r{j}: {{}}, r{i}: {{}}, cost: {}}}",
+            1 + rng.below(tree_cost)
+        );
+    }
+    while extra > 0 {
+        let a = rng.below(nodes as u64) as usize;
+        let b = rng.below(nodes as u64) as usize;
+        let key = (a.min(b), a.max(b));
+        if a == b || !seen.insert(key) {
+            continue;
+        }
+        let _ = match extra_cost {
+            Some(c) => writeln!(
+                out,
+                "  - {{r{}: {{}}, r{}: {{}}, cost: {}}}",
+                key.0,
+                key.1,
+                1 + rng.below(c)
+            ),
+            None => writeln!(out, "  - [r{}, r{}]", key.0, key.1),
+        };
+        extra -= 1;
+    }
+}
+
 /// A connected random network of `nodes` routers and `links` point-to-point links (at least
 /// `nodes - 1`: a random spanning tree first, then random extra links), with random costs.
 /// Addressing pools are sized to fit.
@@ -41,28 +85,7 @@ pub fn random_routers(nodes: usize, links: usize, seed: u64) -> String {
     for i in 0..nodes {
         let _ = writeln!(out, "  r{i}: {{asn: {}}}", 65000 + (i % 100));
     }
-    out.push_str("links:\n");
-    let mut seen = std::collections::HashSet::with_capacity(links);
-    for i in 1..nodes {
-        let j = rng.below(i as u64) as usize;
-        seen.insert((j, i));
-        let _ = writeln!(
-            out,
-            "  - {{r{j}: {{}}, r{i}: {{}}, cost: {}}}",
-            1 + rng.below(20)
-        );
-    }
-    let mut extra = links + 1 - nodes;
-    while extra > 0 {
-        let a = rng.below(nodes as u64) as usize;
-        let b = rng.below(nodes as u64) as usize;
-        let key = (a.min(b), a.max(b));
-        if a == b || !seen.insert(key) {
-            continue;
-        }
-        let _ = writeln!(out, "  - [r{}, r{}]", key.0, key.1);
-        extra -= 1;
-    }
+    mesh_links(&mut out, &mut rng, nodes, links + 1 - nodes, 20, None);
     out
 }
 
@@ -107,33 +130,7 @@ pub fn isp(routers: usize, prefixes: usize, seed: u64) -> String {
         }
         out.push_str("]}}\n");
     }
-    out.push_str("links:\n");
-    let mut seen = std::collections::HashSet::new();
-    for i in 1..routers {
-        let j = rng.below(i as u64) as usize;
-        seen.insert((j, i));
-        let _ = writeln!(
-            out,
-            "  - {{r{j}: {{}}, r{i}: {{}}, cost: {}}}",
-            1 + rng.below(10)
-        );
-    }
-    let mut extra = routers;
-    while extra > 0 {
-        let a = rng.below(routers as u64) as usize;
-        let b = rng.below(routers as u64) as usize;
-        if a == b || !seen.insert((a.min(b), a.max(b))) {
-            continue;
-        }
-        let _ = writeln!(
-            out,
-            "  - {{r{}: {{}}, r{}: {{}}, cost: {}}}",
-            a.min(b),
-            a.max(b),
-            1 + rng.below(10)
-        );
-        extra -= 1;
-    }
+    mesh_links(&mut out, &mut rng, routers, routers, 10, Some(10));
     out
 }
 

@@ -292,24 +292,8 @@ mod tests {
             }
             out.push_str("}\n");
         }
-        out.push_str("links:\n");
-        let mut seen = std::collections::HashSet::new();
-        for i in 1..n {
-            let j = rng.below(i as u64) as usize;
-            seen.insert((j, i));
-            let _ = writeln!(
-                out,
-                "  - {{r{j}: {{}}, r{i}: {{}}, cost: {}}}",
-                1 + rng.below(5)
-            );
-        }
-        for _ in 0..rng.below(n as u64) {
-            let a = rng.below(n as u64) as usize;
-            let b = rng.below(n as u64) as usize;
-            if a != b && seen.insert((a.min(b), a.max(b))) {
-                let _ = writeln!(out, "  - [r{}, r{}]", a.min(b), a.max(b));
-            }
-        }
+        let extra = rng.below(n as u64) as usize;
+        nettwin_model::generate::mesh_links(&mut out, &mut rng, n, extra, 5, None);
         out
     }
 

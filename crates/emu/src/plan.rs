@@ -437,3 +437,61 @@ links:
         );
     }
 }
+
+#[cfg(test)]
+mod shaping_tests {
+    use super::*;
+
+    const SHAPED: &str = "
+nodes:
+  r1: {}
+  r2: {}
+  h1: {kind: host}
+  h2: {kind: host}
+  h3: {kind: host}
+links:
+  - {r1: {}, r2: {}, latency: 1.5ms, loss: 0.5%, bandwidth: 10G}
+  - {r1: {}, r2: {}}
+  - {r2: {}, h1: {}, h2: {}, h3: {}, latency: 2ms}
+";
+
+    #[test]
+    fn shaping_goes_on_every_egress_that_carries_a_direction() {
+        let topo = nettwin_model::load_str("shaped.yml", SHAPED).unwrap();
+        let p = plan(&topo, "t").unwrap();
+        let on: Vec<(String, String)> = p
+            .shaping
+            .iter()
+            .map(|s| (s.ns.clone(), s.ifname.clone()))
+            .collect();
+        // Both ends of the shaped cable, none of the plain one, each station on the LAN (not
+        // the hidden bridge's ports: a frame crosses one delay per direction).
+        assert_eq!(
+            on,
+            vec![
+                ("nt-t-r1".to_string(), "eth1".to_string()),
+                ("nt-t-r2".to_string(), "eth1".to_string()),
+                ("nt-t-r2".to_string(), "eth3".to_string()),
+                ("nt-t-h1".to_string(), "eth1".to_string()),
+                ("nt-t-h2".to_string(), "eth1".to_string()),
+                ("nt-t-h3".to_string(), "eth1".to_string()),
+            ]
+        );
+        let cable = &p.shaping[0];
+        assert_eq!(
+            cable.tc_args().join(" "),
+            "qdisc add dev eth1 root netem delay 1500us loss 0.5% rate 10000000000bit"
+        );
+        assert_eq!(
+            cable.tbf_args().unwrap().join(" "),
+            "qdisc add dev eth1 root tbf rate 10000000000bit burst 12500000 latency 50ms"
+        );
+        // Latency alone: netem without rate, and nothing for tbf to do.
+        let lan = &p.shaping[2];
+        assert_eq!(
+            lan.tc_args().join(" "),
+            "qdisc add dev eth3 root netem delay 2000us"
+        );
+        assert!(lan.tbf_args().is_none());
+    }
+}

@@ -90,23 +90,20 @@ impl Shaping {
         let rate = self.rate_bps?;
         // The bucket holds at least a jumbo frame and about 10 ms of traffic.
         let burst = (rate / 8 / 100).max(16 * 1024);
-        Some(
-            [
-                "qdisc".to_string(),
-                "add".into(),
-                "dev".into(),
-                self.ifname.clone(),
-                "root".into(),
-                "tbf".into(),
-                "rate".into(),
-                format!("{rate}bit"),
-                "burst".into(),
-                burst.to_string(),
-                "latency".into(),
-                "50ms".into(),
-            ]
-            .to_vec(),
-        )
+        Some(vec![
+            "qdisc".to_string(),
+            "add".into(),
+            "dev".into(),
+            self.ifname.clone(),
+            "root".into(),
+            "tbf".into(),
+            "rate".into(),
+            format!("{rate}bit"),
+            "burst".into(),
+            burst.to_string(),
+            "latency".into(),
+            "50ms".into(),
+        ])
     }
 
     /// `tc` arguments that install it.

@@ -1197,23 +1197,57 @@ fn view<'a>(ctx: &Ctx, arena: &'a Arena, r: usize, from: u32, ai: u32) -> PathVi
     }
 }
 
+/// The decision process: the position and view of the best path, if any has a reachable
+/// next hop. Among equals the first stays best.
+fn best_path<'a>(
+    paths: impl IntoIterator<Item = PathView<'a>>,
+    always_compare_med: bool,
+) -> Option<(usize, PathView<'a>)> {
+    let mut best: Option<(usize, PathView)> = None;
+    for (i, v) in paths.into_iter().enumerate() {
+        if v.igp_metric.is_none() {
+            continue;
+        }
+        match &best {
+            Some((_, b)) if compare(&v, b, always_compare_med).0 != Ordering::Less => {}
+            _ => best = Some((i, v)),
+        }
+    }
+    best
+}
+
+/// Calls `on` with the position of every path packets use besides the best (at `best`): those
+/// equal to it for multipath, in order, up to `maximum_paths` in all.
+fn multipaths<'a>(
+    paths: impl IntoIterator<Item = PathView<'a>>,
+    best: (usize, &PathView),
+    conf: &BgpNode,
+    mut on: impl FnMut(usize),
+) {
+    let mut chosen = 1;
+    for (i, v) in paths.into_iter().enumerate() {
+        if chosen >= conf.maximum_paths {
+            return;
+        }
+        if i != best.0
+            && v.igp_metric.is_some()
+            && multipath_equal(best.1, &v, conf.always_compare_med)
+        {
+            on(i);
+            chosen += 1;
+        }
+    }
+}
+
 /// The best of a router's candidates, if any has a reachable next hop.
 fn decide(ctx: &Ctx, arena: &Arena, r: usize, cands: &[(u32, u32)]) -> Option<(u32, u32)> {
     let acm = ctx.cfg.bgp[r]
         .as_ref()
         .is_some_and(|c| c.always_compare_med);
-    let mut best: Option<(PathView, (u32, u32))> = None;
-    for &(from, ai) in cands {
-        let v = view(ctx, arena, r, from, ai);
-        if v.igp_metric.is_none() {
-            continue;
-        }
-        match &best {
-            Some((b, _)) if compare(&v, b, acm).0 != Ordering::Less => {}
-            _ => best = Some((v, (from, ai))),
-        }
-    }
-    best.map(|(_, k)| k)
+    let views = cands
+        .iter()
+        .map(|&(from, ai)| view(ctx, arena, r, from, ai));
+    best_path(views, acm).map(|(i, _)| cands[i])
 }
 
 /// Propagates one class from its originators until no router changes its best path.
@@ -1387,19 +1421,13 @@ fn propagate_class(
             }
             let conf = cfg.bgp[r].as_ref().expect("BGP router");
             let bv = view(ctx, &arena, r, bf, bai);
+            let bi = cands.iter().position(|c| c.0 == bf).expect("listed");
             let start = res.multipath.len() as u32;
             res.multipath.push(bai);
-            let mut chosen = 1;
-            for &(from, ai) in cands {
-                if (from, ai) == (bf, bai) || chosen >= conf.maximum_paths {
-                    continue;
-                }
-                let v = view(ctx, &arena, r, from, ai);
-                if v.igp_metric.is_some() && multipath_equal(&bv, &v, conf.always_compare_med) {
-                    res.multipath.push(ai);
-                    chosen += 1;
-                }
-            }
+            let views = cands
+                .iter()
+                .map(|&(from, ai)| view(ctx, &arena, r, from, ai));
+            multipaths(views, (bi, &bv), conf, |i| res.multipath.push(cands[i].1));
             res.best.push((
                 r as u32,
                 bai,
@@ -1549,37 +1577,26 @@ impl BgpState {
             return paths;
         };
         let acm = conf.always_compare_med;
-        let mut bi: Option<usize> = None;
-        for (i, p) in paths.iter().enumerate() {
-            if p.igp_metric.is_none() {
-                continue;
-            }
-            match bi {
-                Some(b) if compare(&p.view(), &paths[b].view(), acm).0 != Ordering::Less => {}
-                _ => bi = Some(i),
+        let Some((bi, _)) = best_path(paths.iter().map(BgpPath::view), acm) else {
+            return paths;
+        };
+        let mut multi = vec![false; paths.len()];
+        multi[bi] = true;
+        let bestp = paths[bi].clone();
+        multipaths(
+            paths.iter().map(BgpPath::view),
+            (bi, &bestp.view()),
+            conf,
+            |i| multi[i] = true,
+        );
+        for (i, p) in paths.iter_mut().enumerate() {
+            p.best = i == bi;
+            p.multipath = multi[i];
+            if i != bi {
+                p.decided_by = Some(compare(&bestp.view(), &p.view(), acm).1);
             }
         }
-        if let Some(bi) = bi {
-            let bestp = paths[bi].clone();
-            let mut chosen = 1;
-            for (i, p) in paths.iter_mut().enumerate() {
-                if i == bi {
-                    p.best = true;
-                    p.multipath = true;
-                    continue;
-                }
-                let (_, step) = compare(&bestp.view(), &p.view(), acm);
-                p.decided_by = Some(step);
-                if chosen < conf.maximum_paths
-                    && p.igp_metric.is_some()
-                    && multipath_equal(&bestp.view(), &p.view(), acm)
-                {
-                    p.multipath = true;
-                    chosen += 1;
-                }
-            }
-            paths.sort_by_key(|p| (!p.best, !p.multipath));
-        }
+        paths.sort_by_key(|p| (!p.best, !p.multipath));
         paths
     }
 }

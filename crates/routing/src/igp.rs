@@ -50,6 +50,8 @@ struct AreaGraph {
     members: Vec<bool>,
     /// How many vertices are routers; the rest are pseudonodes.
     routers: usize,
+    /// The highest edge cost (it picks the SPF's queue).
+    max_cost: u32,
 }
 
 fn ifs(cfg: &RoutingConfig, igp: Igp) -> &[Vec<IgpIf>] {
@@ -84,6 +86,7 @@ fn build_area(topo: &Topology, cfg: &RoutingConfig, igp: Igp, area: Ipv4Addr) ->
         prefixes: vec![Vec::new(); n],
         members: vec![false; n],
         routers: n,
+        max_cost: 0,
     };
     for node in &topo.nodes {
         let i = node.id.index();
@@ -173,6 +176,7 @@ fn build_area(topo: &Topology, cfg: &RoutingConfig, igp: Igp, area: Ipv4Addr) ->
             }
         }
     }
+    g.max_cost = g.adj.iter().flatten().map(|e| e.cost).max().unwrap_or(0);
     g
 }
 
@@ -206,9 +210,8 @@ impl Tree {
 /// are small integers in practice: a bucket queue (Dial's algorithm) then does the work of the
 /// binary heap in constant time per vertex.
 fn spf(g: &AreaGraph, root: usize) -> Tree {
-    let max_cost = g.adj.iter().flatten().map(|e| e.cost).max().unwrap_or(0);
-    if max_cost <= 4096 {
-        spf_buckets(g, root, max_cost)
+    if g.max_cost <= 4096 {
+        spf_buckets(g, root, g.max_cost)
     } else {
         spf_heap(g, root)
     }

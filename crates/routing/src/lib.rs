@@ -190,7 +190,7 @@ fn compute_config_classes(
     let mut phases = Phases::default();
     let mut all: Vec<Prefix> = Vec::new();
     for i in 0..n {
-        statics::own_prefixes(topo, NodeId(i as u32), &mut all);
+        statics::route_prefixes(topo, NodeId(i as u32), &mut all);
         if let Some(b) = &cfg.bgp[i] {
             all.extend_from_slice(&b.originate);
         }

@@ -376,13 +376,11 @@ impl NodeTable {
     }
 
     /// Takes in another table's routes, renumbering its next-hop sets.
-    pub fn append(&mut self, other: NodeTable) {
-        let offset = self.sets.len() as u32;
-        let flat_offset = self.flat.len() as u32;
-        self.flat.extend(other.flat);
-        self.sets
-            .extend(other.sets.into_iter().map(|(s, l)| (s + flat_offset, l)));
-        self.entries.extend(other.entries.into_iter().map(|mut e| {
+    pub fn append(&mut self, mut other: NodeTable) {
+        let offset = self.set_count();
+        let entries = std::mem::take(&mut other.entries);
+        self.append_hops(other);
+        self.entries.extend(entries.into_iter().map(|mut e| {
             if e.action < DISCARD {
                 e.action += offset;
             }
@@ -443,9 +441,10 @@ pub struct Fib<'a> {
 }
 
 impl<'a> Fib<'a> {
-    fn route(&self, prefix: u32, e: Entry) -> Route<'a> {
+    /// The route an entry stands for (`Entry::prefix` is its prefix number).
+    fn route(&self, e: Entry) -> Route<'a> {
         Route {
-            prefix: self.table.prefix(prefix),
+            prefix: self.table.prefix(e.prefix),
             protocol: e.protocol,
             distance: e.distance,
             metric: e.metric,
@@ -471,9 +470,7 @@ impl<'a> Fib<'a> {
 
     /// The route a packet to `addr` follows: the longest prefix that contains it.
     pub fn lookup(&self, addr: IpAddr) -> Option<Route<'a>> {
-        self.table
-            .covering(addr)
-            .find_map(|id| self.winner(id).map(|e| self.route(id, e)))
+        self.lookup_entry(addr).map(|e| self.route(e))
     }
 
     /// The installed entry a packet to `addr` follows.
@@ -484,7 +481,7 @@ impl<'a> Fib<'a> {
     /// The route for exactly `prefix`.
     pub fn get(&self, prefix: &Prefix) -> Option<Route<'a>> {
         let id = self.table.id(prefix)?;
-        self.winner(id).map(|e| self.route(id, e))
+        self.winner(id).map(|e| self.route(e))
     }
 
     /// The router's BGP routes, one per prefix, sorted by prefix number.
@@ -542,7 +539,7 @@ impl<'a> Fib<'a> {
     pub fn routes(&self) -> Vec<Route<'a>> {
         self.installed()
             .into_iter()
-            .map(|e| self.route(e.prefix, e))
+            .map(|e| self.route(e))
             .collect()
     }
 
@@ -574,7 +571,7 @@ impl<'a> Fib<'a> {
             }
             (None, _) => {}
         }
-        all.into_iter().map(|e| self.route(id, e)).collect()
+        all.into_iter().map(|e| self.route(e)).collect()
     }
 
     /// Every candidate of every prefix, sorted by prefix then preference, each with whether it

@@ -53,7 +53,7 @@ pub fn connected(topo: &Topology, id: NodeId, d: &Distances, table: &PrefixTable
 }
 
 /// Every prefix a node's connected, local and static routes can be for.
-pub fn own_prefixes(topo: &Topology, id: NodeId, out: &mut Vec<Prefix>) {
+pub fn route_prefixes(topo: &Topology, id: NodeId, out: &mut Vec<Prefix>) {
     let node = topo.node(id);
     for a in [node.loopback.ipv4, node.loopback.ipv6]
         .into_iter()

@@ -31,7 +31,8 @@ enum What {
     /// All-pairs reachability and traces per second on a generated ISP network.
     Reach(super::bench_dataplane::ReachBenchArgs),
     /// Full routing (OSPF + iBGP with two route reflectors) on a generated ISP network, or
-    /// OSPF on a k-ary fat-tree with --fat-tree K.
+    /// OSPF on a k-ary fat-tree with --fat-tree K; also prints the time per phase of the last
+    /// run.
     Routing {
         #[arg(long, default_value_t = 2000)]
         routers: usize,

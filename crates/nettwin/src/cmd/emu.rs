@@ -35,7 +35,9 @@ impl From<Routes> for RoutesMode {
 
 #[derive(clap::Subcommand)]
 enum Sub {
-    /// Build the topology: one namespace per node, veth pairs, bridges, addresses, routes.
+    /// Build the topology: one namespace per node, veth pairs, bridges, addresses, routes, and
+    /// link latency, loss and bandwidth (tc netem; the rate alone, with a note, on kernels
+    /// without netem).
     Up {
         file: PathBuf,
         /// Who fills the routing tables: none (connected only), static (the twin's FIB as

@@ -21,7 +21,7 @@ use std::net::IpAddr;
 pub type Hop = (Option<IpAddr>, String);
 
 /// A route in normal form.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct RealRoute {
     pub prefix: Prefix,
     pub protocol: String,

@@ -3,13 +3,13 @@
 //! namespace with their own pathspace (`-N`, so instances never share sockets or pid files),
 //! convergence awaited, and the selected routes read back with `vtysh ... json`.
 
-use crate::compare::{ignored_prefix, parse_dst, twin_routes, RealRoute};
+use crate::compare::{ignored_prefix, parse_dst, RealRoute};
 use crate::state::{Created, RunState};
 use crate::{sys, EmuError};
 use nettwin_model::{IfAddr, Node, NodeId, Segment, SegmentKind, StaticNextHop, Topology};
 use nettwin_routing::{Routing, SessionKind};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -20,7 +20,20 @@ pub const FRR_LIB: &str = "/usr/lib/frr";
 pub const FRR_RUN: &str = "/var/run/frr";
 
 /// Files the OSPF daemons write in FRR's run directory itself, whatever their pathspace.
-const SHARED_FILES: [&str; 3] = ["ospfd-gr.json", "ospf6d-gr.json", "ospf6d-at-seq-no.dat"];
+pub const SHARED_FILES: [&str; 3] = ["ospfd-gr.json", "ospf6d-gr.json", "ospf6d-at-seq-no.dat"];
+
+/// Where Debian's package puts daemon `d` (one of those [`configs`] writes).
+pub fn daemon_path(d: &str) -> Option<&'static str> {
+    Some(match d {
+        "zebra" => "/usr/lib/frr/zebra",
+        "staticd" => "/usr/lib/frr/staticd",
+        "ospfd" => "/usr/lib/frr/ospfd",
+        "ospf6d" => "/usr/lib/frr/ospf6d",
+        "isisd" => "/usr/lib/frr/isisd",
+        "bgpd" => "/usr/lib/frr/bgpd",
+        _ => return None,
+    })
+}
 
 /// Whether a node runs FRR in `frr` mode (routers and linux nodes).
 pub fn runs_frr(n: &Node) -> bool {
@@ -29,7 +42,7 @@ pub fn runs_frr(n: &Node) -> bool {
 
 /// The interface's segment keeps to one AS: the IGP runs there (an inter-AS link is external,
 /// as in the twin and netlab).
-fn same_as(topo: &Topology, seg: &Segment, node: &Node) -> bool {
+pub(crate) fn same_as(topo: &Topology, seg: &Segment, node: &Node) -> bool {
     seg.members.iter().all(|m| {
         let other = topo.node(m.node);
         !other.kind.forwards_ip()
@@ -143,6 +156,7 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
                 let _ = writeln!(t, " {ip} {proto} cost {}", s.cost);
                 let _ = writeln!(t, " {ip} {proto} hello-interval 1");
                 let _ = writeln!(t, " {ip} {proto} dead-interval 4");
+                let _ = writeln!(t, " {ip} {proto} retransmit-interval 1");
                 if seg_of(k).is_some_and(|sg| igp_p2p(topo, sg, speaks)) {
                     let _ = writeln!(t, " {ip} {proto} network point-to-point");
                 }
@@ -163,9 +177,16 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
                 }
                 let _ = writeln!(t, "router ospf6\n ospf6 router-id {rid}");
             }
+            // Lab-fast timers (see `converge`): SPF at once, then held 50-500 ms; no
+            // MinLSInterval (5 s by default) before re-originating a changed LSA, and no
+            // MinLSArrival (1 s) dropping a quick new instance until it is retransmitted.
+            let _ = writeln!(t, " timers throttle spf 0 50 500");
+            if daemon == "ospfd" {
+                let _ = writeln!(t, " timers throttle lsa all 0");
+            }
             let _ = writeln!(
                 t,
-                " timers throttle spf 0 50 500\n maximum-paths {}\n!",
+                " timers lsa min-arrival 0\n maximum-paths {}\n!",
                 o.maximum_paths.min(64)
             );
             out.push((daemon, t));
@@ -203,7 +224,9 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
             }
             let _ = writeln!(
                 t,
-                " isis circuit-type level-2-only\n isis metric {}\n isis hello-interval 1",
+                // Lab-fast: a LAN's DIS sends its CSNP every second (10 s by default), so an
+                // LSP a router missed while its adjacency came up is repaired at once.
+                " isis circuit-type level-2-only\n isis metric {}\n isis hello-interval 1\n isis csnp-interval 1\n isis psnp-interval 1",
                 s.cost
             );
             if seg_of(k).is_some_and(|sg| igp_p2p(topo, sg, speaks)) {
@@ -566,6 +589,7 @@ fn wait_for_socket(daemon: &str, ns: &str, name: &str) -> Result<(), EmuError> {
     let sock = format!("{FRR_RUN}/{ns}/{name}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !std::path::Path::new(&sock).exists() {
+        sys::check_interrupted()?;
         if Instant::now() > deadline {
             return Err(EmuError::NotConverged {
                 seconds: 10,
@@ -589,7 +613,7 @@ fn load_isisd(ns: &str, dir: &str) -> Result<(), EmuError> {
 }
 
 /// vtysh commands against one instance; the JSON documents they print, in order.
-fn vtysh_json(ns: &str, commands: &[&str]) -> Result<Vec<Value>, EmuError> {
+pub(crate) fn vtysh_json(ns: &str, commands: &[&str]) -> Result<Vec<Value>, EmuError> {
     let mut args = vec!["-N", ns];
     for c in commands {
         args.push("-c");
@@ -723,190 +747,6 @@ pub fn parse_routes(doc: &Value, lls: &LinkLocals) -> Vec<RealRoute> {
 pub fn read(ns: &str, lls: &LinkLocals) -> Result<Vec<RealRoute>, EmuError> {
     let docs = vtysh_json(ns, &["show ip route json", "show ipv6 route json"])?;
     Ok(docs.iter().flat_map(|d| parse_routes(d, lls)).collect())
-}
-
-/// BGP sessions of a router that are up, by neighbour address.
-fn established(ns: &str) -> BTreeSet<IpAddr> {
-    let Ok(docs) = vtysh_json(ns, &["show bgp neighbors json"]) else {
-        return BTreeSet::new();
-    };
-    docs.iter()
-        .flat_map(|d| d.as_object().into_iter().flatten())
-        .filter(|(_, v)| v.get("bgpState").and_then(Value::as_str) == Some("Established"))
-        .filter_map(|(k, _)| k.parse().ok())
-        .collect()
-}
-
-/// How many OSPF neighbours each router should reach (Full, or 2-Way between DR-others on a
-/// LAN), per family: the other OSPF routers on its active interfaces in the same area.
-fn expected_ospf_neighbours(
-    topo: &Topology,
-    routing: &Routing,
-    v6: bool,
-) -> BTreeMap<NodeId, usize> {
-    let cfg = &routing.config;
-    let mut out = BTreeMap::new();
-    for n in topo
-        .nodes
-        .iter()
-        .filter(|n| cfg.ospf[n.id.index()].is_some())
-    {
-        let mut count = 0;
-        for (k, iface) in n.interfaces.iter().enumerate() {
-            let Some(seg) = iface.segment.map(|s| topo.segment(s)) else {
-                continue;
-            };
-            let mine = &cfg.ospf_if[n.id.index()][k];
-            let has = |i: &nettwin_model::Interface| {
-                if v6 {
-                    i.ipv6.is_some()
-                } else {
-                    i.ipv4.is_some()
-                }
-            };
-            if !iface.up || mine.passive || !has(iface) || !same_as(topo, seg, n) {
-                continue;
-            }
-            count += seg
-                .members
-                .iter()
-                .filter(|m| {
-                    let o = topo.node(m.node);
-                    let oi = topo.interface(**m);
-                    let s = &cfg.ospf_if[m.node.index()][m.index as usize];
-                    m.node != n.id
-                        && cfg.ospf[m.node.index()].is_some()
-                        && oi.up
-                        && has(oi)
-                        && !s.passive
-                        && s.area == mine.area
-                        && same_as(topo, seg, o)
-                })
-                .count();
-        }
-        out.insert(n.id, count);
-    }
-    out
-}
-
-/// Neighbours in a state that completes an adjacency, anywhere in a vtysh JSON document.
-fn adjacent(v: &Value) -> usize {
-    match v {
-        Value::Object(m) => {
-            let me = ["state", "nbrState"].iter().any(|k| {
-                m.get(*k).and_then(Value::as_str).is_some_and(|s| {
-                    s.starts_with("Full") || s.starts_with("2-Way") || s.starts_with("TwoWay")
-                })
-            });
-            usize::from(me) + m.values().map(adjacent).sum::<usize>()
-        }
-        Value::Array(a) => a.iter().map(adjacent).sum(),
-        _ => 0,
-    }
-}
-
-/// Waits until FRR's tables stop changing (and every BGP session the twin has up is up), or
-/// until they equal the twin's.
-pub fn wait_converged(
-    topo: &Topology,
-    routing: &Routing,
-    st: &RunState,
-    timeout: Duration,
-) -> Result<(), EmuError> {
-    let routers: Vec<&Node> = topo.nodes.iter().filter(|n| runs_frr(n)).collect();
-    let expected: BTreeMap<&str, BTreeSet<IpAddr>> = routers
-        .iter()
-        .filter_map(|n| {
-            let b = routing.node(n.id).bgp.as_ref()?;
-            Some((
-                n.name.as_str(),
-                b.peers
-                    .iter()
-                    .filter(|p| p.established)
-                    .map(|p| p.remote_address)
-                    .collect(),
-            ))
-        })
-        .collect();
-    let twin: BTreeMap<&str, Vec<RealRoute>> = routers
-        .iter()
-        .map(|n| {
-            let mut r = twin_routes(topo, routing, n.id);
-            r.sort_by_key(|x| x.prefix);
-            (n.name.as_str(), r)
-        })
-        .collect();
-    let ospf4 = expected_ospf_neighbours(topo, routing, false);
-    let ospf6 = expected_ospf_neighbours(topo, routing, true);
-    let t0 = Instant::now();
-    let mut prev: Option<BTreeMap<&str, Vec<RealRoute>>> = None;
-    let mut stable = 0;
-    loop {
-        std::thread::sleep(Duration::from_millis(1000));
-        let lls = link_locals(topo, st)?;
-        let mut snap = BTreeMap::new();
-        for n in &routers {
-            let mut r = read(st.netns(&n.name)?, &lls).unwrap_or_default();
-            r.sort_by_key(|x| x.prefix);
-            snap.insert(n.name.as_str(), r);
-        }
-        let mut missing = Vec::new();
-        for (v6, want) in [(false, &ospf4), (true, &ospf6)] {
-            for (id, n) in want.iter().filter(|(_, n)| **n > 0) {
-                let name = &topo.node(*id).name;
-                let cmd = if v6 {
-                    "show ipv6 ospf6 neighbor json"
-                } else {
-                    "show ip ospf neighbor json"
-                };
-                let have = vtysh_json(st.netns(name)?, &[cmd])
-                    .map(|d| d.iter().map(adjacent).sum::<usize>())
-                    .unwrap_or(0);
-                if have < *n {
-                    missing.push(format!(
-                        "{name}: {have}/{n} OSPF{} neighbours",
-                        if v6 { "v3" } else { "v2" }
-                    ));
-                }
-            }
-        }
-        for (name, want) in &expected {
-            let have = established(st.netns(name)?);
-            for a in want.difference(&have) {
-                missing.push(format!("BGP {name}->{a}"));
-            }
-        }
-        if snap == twin {
-            return Ok(());
-        }
-        if prev.as_ref() == Some(&snap) {
-            stable += 1;
-        } else {
-            stable = 0;
-        }
-        // Quiet for 5 s with every adjacency and session the twin expects up (OSPF's wait
-        // timer on LANs is the 4 s dead interval). One that never comes up (an MTU mismatch
-        // stuck in ExStart) is a difference for verify to show: after 45 s quiet is enough.
-        let waited = t0.elapsed();
-        if stable >= 5
-            && waited >= Duration::from_secs(8)
-            && (missing.is_empty() || waited >= Duration::from_secs(45))
-        {
-            return Ok(());
-        }
-        let detail = if missing.is_empty() {
-            "routing tables still changing".to_string()
-        } else {
-            format!("waiting for {}", missing.join(", "))
-        };
-        prev = Some(snap);
-        if t0.elapsed() > timeout {
-            return Err(EmuError::NotConverged {
-                seconds: timeout.as_secs(),
-                detail,
-            });
-        }
-    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! says what should happen; the kernel says what does), and it prints nothing.
 
 pub mod compare;
+pub mod converge;
 pub mod frr;
 pub mod kernel;
 pub mod plan;
@@ -98,6 +99,10 @@ pub enum EmuError {
     NotConverged { seconds: u64, detail: String },
     #[error("unexpected output from `{command}`: {message}")]
     Parse { command: String, message: String },
+    #[error("missing programs: {}; scripts/emu-deps.sh installs them (as root)", .0.join(", "))]
+    MissingTools(Vec<String>),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Fails with [`EmuError::NotRoot`] unless the process runs as root.

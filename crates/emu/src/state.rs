@@ -34,6 +34,21 @@ pub struct RunState {
     pub created: Vec<Created>,
     /// Set once `up` finished; a run without it was interrupted or is still being built.
     pub complete: bool,
+    /// The run lives only as long as the process that built it (`verify` without `--keep`).
+    #[serde(default)]
+    pub ephemeral: bool,
+    /// The builder's start time (field 22 of `/proc/PID/stat`), so a recycled pid is not
+    /// taken for the builder.
+    #[serde(default)]
+    pub pid_start: Option<u64>,
+}
+
+/// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks since boot.
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// The state directory (overridable for tests that must not share it).
@@ -69,6 +84,7 @@ impl RunState {
 
     /// Records `what` and saves, before the caller creates it.
     pub fn record(&mut self, what: Created) -> Result<(), EmuError> {
+        crate::sys::check_interrupted()?;
         if !self.created.contains(&what) {
             self.created.push(what);
         }
@@ -84,10 +100,17 @@ impl RunState {
             }
             Err(e) => return Err(io_err(&path, e)),
         };
-        serde_json::from_slice(&text).map_err(|e| EmuError::State {
+        let st: RunState = serde_json::from_slice(&text).map_err(|e| EmuError::State {
             path: path.display().to_string(),
             message: e.to_string(),
-        })
+        })?;
+        if st.run != run {
+            return Err(EmuError::State {
+                path: path.display().to_string(),
+                message: format!("names run `{}`, not `{run}`", st.run),
+            });
+        }
+        Ok(st)
     }
 
     pub fn remove_file(&self) {
@@ -107,7 +130,10 @@ impl RunState {
 
     /// Whether the process that built the run is still alive.
     pub fn builder_alive(&self) -> bool {
-        Path::new(&format!("/proc/{}", self.pid)).exists()
+        match self.pid_start {
+            Some(start) => process_start(self.pid) == Some(start),
+            None => Path::new(&format!("/proc/{}", self.pid)).exists(),
+        }
     }
 }
 
@@ -134,11 +160,17 @@ pub fn add_shared(path: &str) -> Result<(), EmuError> {
     std::fs::rename(&tmp, &list).map_err(|e| io_err(&list, e))
 }
 
-/// Removes the shared files and the list (call when no run is left).
+/// Removes the shared files and the list (call when no run is left). Only FRR's own files in
+/// its run directory are removed, whatever else the list says.
 pub fn remove_shared() {
     let list = shared_list();
     for p in std::fs::read_to_string(&list).unwrap_or_default().lines() {
-        let _ = std::fs::remove_file(p);
+        let ours = crate::frr::SHARED_FILES
+            .iter()
+            .any(|f| p == format!("{}/{f}", crate::frr::FRR_RUN));
+        if ours {
+            let _ = std::fs::remove_file(p);
+        }
     }
     let _ = std::fs::remove_file(list);
 }

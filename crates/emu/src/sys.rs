@@ -3,6 +3,98 @@
 use crate::EmuError;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the binary's SIGINT/SIGTERM handler. Every command that builds or probes checks it
+/// first and fails with [`EmuError::Interrupted`]; the commands that take a run down do not,
+/// so an interrupted `up` or `verify` still removes what it made.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Fails once an interruption was requested.
+pub fn check_interrupted() -> Result<(), EmuError> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        Err(EmuError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// A program the emulation runs and the Debian package that provides it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tool {
+    pub program: &'static str,
+    pub package: &'static str,
+}
+
+pub const IP: Tool = Tool {
+    program: "ip",
+    package: "iproute2",
+};
+pub const BRIDGE: Tool = Tool {
+    program: "bridge",
+    package: "iproute2",
+};
+pub const TC: Tool = Tool {
+    program: "tc",
+    package: "iproute2",
+};
+pub const SYSCTL: Tool = Tool {
+    program: "sysctl",
+    package: "procps",
+};
+pub const KILL: Tool = Tool {
+    program: "kill",
+    package: "procps",
+};
+pub const CHOWN: Tool = Tool {
+    program: "chown",
+    package: "coreutils",
+};
+pub const PING: Tool = Tool {
+    program: "ping",
+    package: "iputils-ping",
+};
+pub const TRACEROUTE: Tool = Tool {
+    program: "traceroute",
+    package: "traceroute",
+};
+pub const VTYSH: Tool = Tool {
+    program: "vtysh",
+    package: "frr",
+};
+
+/// Whether `program` can be run: an absolute path that is an executable file, or a name found
+/// as one in `PATH`.
+pub fn have_program(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return executable(std::path::Path::new(program));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path).any(|d| executable(&d.join(program)))
+}
+
+/// Fails naming every tool that is missing, with its package, before anything is built.
+pub fn require(tools: &[Tool]) -> Result<(), EmuError> {
+    let mut missing: Vec<Tool> = Vec::new();
+    for t in tools {
+        if !have_program(t.program) && !missing.contains(t) {
+            missing.push(*t);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(EmuError::MissingTools(
+        missing
+            .iter()
+            .map(|t| format!("{} (Debian package {})", t.program, t.package))
+            .collect(),
+    ))
+}
 
 /// A command line as a user would type it, for error messages.
 fn describe(program: &str, args: &[&str]) -> String {
@@ -19,6 +111,11 @@ fn describe(program: &str, args: &[&str]) -> String {
 }
 
 fn spawn_output(program: &str, args: &[&str], stdin: Option<&str>) -> Result<Output, EmuError> {
+    check_interrupted()?;
+    spawn_unchecked(program, args, stdin)
+}
+
+fn spawn_unchecked(program: &str, args: &[&str], stdin: Option<&str>) -> Result<Output, EmuError> {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdout(Stdio::piped())
@@ -65,6 +162,20 @@ pub fn run_stdin(program: &str, args: &[&str], stdin: Option<&str>) -> Result<St
             command: describe(program, args),
             status: out.status.code().unwrap_or(-1),
             stderr,
+        })
+    }
+}
+
+/// Runs a command that takes a run down: not stopped by an interruption.
+pub fn run_cleanup(program: &str, args: &[&str]) -> Result<String, EmuError> {
+    let out = spawn_unchecked(program, args, None)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(EmuError::Command {
+            command: describe(program, args),
+            status: out.status.code().unwrap_or(-1),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         })
     }
 }
@@ -122,7 +233,7 @@ pub fn sysctls_if_present(ns: &str, settings: &[(&str, &str)]) -> Result<(), Emu
 
 /// The network namespaces that exist now.
 pub fn netns_list() -> Result<Vec<String>, EmuError> {
-    let out = run("ip", &["netns", "list"])?;
+    let out = run_cleanup("ip", &["netns", "list"])?;
     Ok(out
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -132,12 +243,12 @@ pub fn netns_list() -> Result<Vec<String>, EmuError> {
 
 /// The processes living in a namespace.
 pub fn netns_pids(ns: &str) -> Vec<u32> {
-    run("ip", &["netns", "pids", ns])
+    run_cleanup("ip", &["netns", "pids", ns])
         .map(|out| out.lines().filter_map(|l| l.trim().parse().ok()).collect())
         .unwrap_or_default()
 }
 
 /// Sends `signal` (e.g. "TERM") to a process; a process already gone is fine.
 pub fn kill(pid: u32, signal: &str) {
-    let _ = probe("kill", &[&format!("-{signal}"), &pid.to_string()]);
+    let _ = run_cleanup("kill", &[&format!("-{signal}"), &pid.to_string()]);
 }

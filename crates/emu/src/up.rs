@@ -16,6 +16,8 @@ pub struct UpOptions {
     pub name: Option<String>,
     /// How long FRR may take to converge.
     pub converge_timeout: Duration,
+    /// The run is removed when its process ends (`verify`): one whose process is gone is stale.
+    pub ephemeral: bool,
 }
 
 impl Default for UpOptions {
@@ -24,8 +26,42 @@ impl Default for UpOptions {
             routes: RoutesMode::Static,
             name: None,
             converge_timeout: Duration::from_secs(120),
+            ephemeral: false,
         }
     }
+}
+
+/// Every program `up` will run for `topo` in `mode`, FRR's daemons included.
+pub fn tools_needed(topo: &Topology, routing: &Routing, mode: RoutesMode) -> Vec<sys::Tool> {
+    let mut tools = vec![sys::IP, sys::BRIDGE, sys::SYSCTL, sys::KILL];
+    if topo
+        .links
+        .iter()
+        .any(|l| l.latency_us.is_some() || l.loss.is_some() || l.bandwidth.is_some())
+    {
+        tools.push(sys::TC);
+    }
+    if mode == RoutesMode::Frr {
+        tools.extend([sys::VTYSH, sys::CHOWN]);
+        let mut daemons: Vec<&'static str> = vec!["zebra"];
+        for n in topo.nodes.iter().filter(|n| frr::runs_frr(n)) {
+            for (d, _) in frr::configs(topo, routing, n.id) {
+                if !daemons.contains(&d) {
+                    daemons.push(d);
+                }
+            }
+        }
+        tools.extend(
+            daemons
+                .into_iter()
+                .filter_map(frr::daemon_path)
+                .map(|program| sys::Tool {
+                    program,
+                    package: "frr",
+                }),
+        );
+    }
+    tools
 }
 
 /// A running emulation.
@@ -113,6 +149,8 @@ fn new_state(topo: &Topology, opts: &UpOptions) -> Result<RunState, EmuError> {
         nodes: BTreeMap::new(),
         created: Vec::new(),
         complete: false,
+        ephemeral: opts.ephemeral,
+        pid_start: state::process_start(std::process::id()),
     };
     if let Some(name) = &opts.name {
         if !valid_run_name(name) {
@@ -151,6 +189,7 @@ pub fn up(topo: &Topology, opts: &UpOptions) -> Result<Running, EmuError> {
     let topo = crate::operational(topo)?;
     plan::check(&topo)?;
     let routing = nettwin_routing::compute(&topo)?;
+    sys::require(&tools_needed(&topo, &routing, opts.routes))?;
     let mut st = new_state(&topo, opts)?;
     let mut notes = Vec::new();
     match build(&topo, &routing, &mut st, opts, &mut notes) {
@@ -240,9 +279,15 @@ fn build(
                 kernel::install(topo, routing, n.id, st.netns(&n.name)?)?;
             }
             frr::start(topo, routing, st)?;
-            let t0 = Instant::now();
-            frr::wait_converged(topo, routing, st, opts.converge_timeout)?;
-            Ok(Some(t0.elapsed()))
+            let done = crate::converge::wait(topo, routing, st, opts.converge_timeout)?;
+            if !done.never_up.is_empty() {
+                notes.push(format!(
+                    "FRR never brought up what the twin expects ({} s with nothing else changing): {}",
+                    crate::converge::STUCK.as_secs(),
+                    done.never_up.join("; ")
+                ));
+            }
+            Ok(Some(done.after))
         }
     }
 }
@@ -354,6 +399,9 @@ pub struct DownReport {
     pub namespaces: usize,
     pub processes: usize,
     pub dirs: usize,
+    /// Entries of the state file that the run cannot have made, left alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
 }
 
 /// Stops the processes in a namespace: TERM, a short grace, then KILL.
@@ -372,7 +420,41 @@ fn stop_processes(ns: &str) -> usize {
     pids.len()
 }
 
-/// Removes everything a run recorded, newest first; what is already gone is skipped.
+/// Whether `c` is something run `st` can have made itself: a namespace with the run's prefix,
+/// or a directory inside the run's own state directory or FRR's run directory for one of the
+/// run's namespaces. A state file edited by hand (or by anyone else) can name anything; `down`
+/// touches nothing else.
+pub fn owned_by_run(st: &RunState, c: &Created) -> bool {
+    use std::path::{Component, Path};
+    let prefix = plan::ns_prefix(&st.run);
+    match c {
+        Created::Netns { name } => {
+            name.len() > prefix.len()
+                && name.starts_with(&prefix)
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        }
+        Created::Dir { path } => {
+            let p = Path::new(path);
+            if !p.is_absolute()
+                || p.components()
+                    .any(|c| !matches!(c, Component::RootDir | Component::Normal(_)))
+            {
+                return false;
+            }
+            let own = state::dir().join(&st.run);
+            let frr_ns = p.parent() == Some(Path::new(frr::FRR_RUN))
+                && p.file_name()
+                    .and_then(|f| f.to_str())
+                    .is_some_and(|f| f.len() > prefix.len() && f.starts_with(&prefix));
+            p == own || p.starts_with(&own) || frr_ns
+        }
+    }
+}
+
+/// Removes everything a run recorded, newest first; what is already gone is skipped, and what
+/// the run cannot have made is refused (see [`owned_by_run`]).
 fn teardown(st: &RunState) -> DownReport {
     let mut rep = DownReport {
         run: st.run.clone(),
@@ -380,11 +462,18 @@ fn teardown(st: &RunState) -> DownReport {
     };
     let existing = sys::netns_list().unwrap_or_default();
     for c in st.created.iter().rev() {
+        if !owned_by_run(st, c) {
+            rep.refused.push(match c {
+                Created::Netns { name } => format!("namespace {name}"),
+                Created::Dir { path } => format!("directory {path}"),
+            });
+            continue;
+        }
         match c {
             Created::Netns { name } => {
                 if existing.contains(name) {
                     rep.processes += stop_processes(name);
-                    if sys::run("ip", &["netns", "del", name]).is_ok() {
+                    if sys::run_cleanup("ip", &["netns", "del", name]).is_ok() {
                         rep.namespaces += 1;
                     }
                 }
@@ -410,6 +499,15 @@ pub fn down(run: &str) -> Result<DownReport, EmuError> {
     crate::require_root()?;
     let st = RunState::load(run)?;
     Ok(teardown(&st))
+}
+
+/// Runs nobody is looking after any more: `up` interrupted half-way (its process is gone and the
+/// run is not complete), or a `verify` whose process is gone (its run was never meant to stay).
+pub fn stale_runs() -> Result<Vec<RunState>, EmuError> {
+    Ok(list()?
+        .into_iter()
+        .filter(|r| !r.builder_alive() && (!r.complete || r.ephemeral))
+        .collect())
 }
 
 /// Takes every recorded run down.

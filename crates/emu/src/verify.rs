@@ -104,6 +104,22 @@ pub fn compare_tables(
 /// Verifies `topo` (as loaded from its file) against the kernel or FRR.
 pub fn verify(topo: &Topology, opts: &VerifyOptions) -> Result<VerifyReport, EmuError> {
     crate::require_root()?;
+    // Without ping every pair would read as "no reply": a missing tool is an error, before
+    // anything is built.
+    let mut tools = vec![crate::sys::IP];
+    if opts.ping_size.is_some() {
+        tools.extend([crate::sys::PING, crate::sys::TRACEROUTE]);
+    }
+    if opts.run.is_none() {
+        let t = crate::operational(topo)?;
+        let routing = nettwin_routing::compute(&t)?;
+        tools.extend(up::tools_needed(&t, &routing, opts.routes));
+    } else if let Some(run) = &opts.run {
+        if RunState::load(run)?.routes == RoutesMode::Frr {
+            tools.push(crate::sys::VTYSH);
+        }
+    }
+    crate::sys::require(&tools)?;
     let (running, built) = match &opts.run {
         Some(run) => {
             let state = RunState::load(run)?;
@@ -127,6 +143,7 @@ pub fn verify(topo: &Topology, opts: &VerifyOptions) -> Result<VerifyReport, Emu
                     routes: opts.routes,
                     name: opts.name.clone(),
                     converge_timeout: opts.converge_timeout,
+                    ephemeral: !opts.keep,
                 },
             )?,
             true,

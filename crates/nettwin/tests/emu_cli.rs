@@ -304,3 +304,243 @@ fn verify_static_on_every_example_has_no_differences() {
         assert!(t.contains(", removed"), "{t}");
     }
 }
+
+/// `nettwin` with a private state directory and, optionally, a PATH of its own.
+fn nettwin_env(
+    args: &[&str],
+    state_dir: &std::path::Path,
+    path: Option<&std::path::Path>,
+) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nettwin"));
+    c.args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .env("NETTWIN_EMU_STATE_DIR", state_dir);
+    if let Some(p) = path {
+        c.env("PATH", p);
+    }
+    c.output().expect("run nettwin")
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("nettwin-emu-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Where `program` is on this machine's PATH.
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn a_missing_ping_is_an_error_naming_its_package_before_anything_is_built() {
+    if skip("a_missing_ping_is_an_error_naming_its_package_before_anything_is_built") {
+        return;
+    }
+    // A PATH with every tool verify needs except ping.
+    let bin = temp_dir("nopingbin");
+    for tool in ["ip", "bridge", "sysctl", "kill", "traceroute", "tc"] {
+        if let Some(p) = which(tool) {
+            std::os::unix::fs::symlink(p, bin.join(tool)).unwrap();
+        }
+    }
+    let state = temp_dir("nopingstate");
+    let f = temp_file("noping.yml", PAIR);
+    let o = nettwin_env(
+        &["emu", "verify", f.to_str().unwrap(), "--name", "cmiss"],
+        &state,
+        Some(&bin),
+    );
+    let _g = Guard("cmiss".into());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("missing programs: ping (Debian package iputils-ping)"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("traceroute (Debian"), "{}", text(&o));
+    assert!(netns_with_prefix("nt-cmiss-").is_empty());
+    std::fs::remove_dir_all(bin).unwrap();
+    std::fs::remove_dir_all(state).unwrap();
+    std::fs::remove_file(f).unwrap();
+}
+
+/// Processes whose command line mentions `needle` (FRR daemons are started with `-N NS`).
+fn processes_with(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+const OSPF_SQUARE: &str = "
+module: [ospf]
+nodes: {r1: {}, r2: {}, r3: {}, r4: {}, h1: {kind: host}}
+links: [r1-r2, r2-r3, r3-r4, r4-r1, r3-h1]
+";
+
+#[test]
+fn sigterm_during_verify_removes_namespaces_and_daemons() {
+    if skip("sigterm_during_verify_removes_namespaces_and_daemons") {
+        return;
+    }
+    if which("vtysh").is_none() {
+        eprintln!("SKIPPED sigterm_during_verify_removes_namespaces_and_daemons: no FRR");
+        return;
+    }
+    let f = temp_file("sig.yml", OSPF_SQUARE);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nettwin"))
+        .args([
+            "emu",
+            "verify",
+            f.to_str().unwrap(),
+            "--routes",
+            "frr",
+            "--name",
+            "csig",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _g = Guard("csig".into());
+    // Signal it once FRR runs: zebra of every router and the namespaces are there to remove.
+    let t0 = Instant::now();
+    while processes_with("nt-csig-").len() < 4 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "FRR never started in run csig"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "verify did not stop within 60 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(netns_with_prefix("nt-csig-").is_empty());
+    assert!(processes_with("nt-csig-").is_empty());
+    assert!(!std::path::Path::new("/run/nettwin/csig.json").exists());
+    std::fs::remove_file(f).unwrap();
+}
+
+#[test]
+fn down_without_a_name_removes_a_verify_that_was_killed() {
+    if skip("down_without_a_name_removes_a_verify_that_was_killed") {
+        return;
+    }
+    let state = temp_dir("orphanstate");
+    let f = temp_file("orphan.yml", PAIR);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nettwin"))
+        .args(["emu", "verify", f.to_str().unwrap(), "--name", "corph"])
+        .env("NETTWIN_EMU_STATE_DIR", &state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _g = Guard("corph".into());
+    let t0 = Instant::now();
+    let st_file = state.join("corph.json");
+    // Killed once the run is complete (the pings are under way): a verify's run is stale as
+    // soon as its process is gone.
+    loop {
+        let complete = std::fs::read(&st_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["complete"] == true);
+        if complete {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "verify never built corph"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if netns_with_prefix("nt-corph-").is_empty() {
+        eprintln!("verify finished before it could be killed; nothing to check");
+        return;
+    }
+    let o = nettwin_env(&["emu", "list"], &state, None);
+    assert!(text(&o).contains("orphaned"), "{}", text(&o));
+    let o = nettwin_env(&["emu", "down"], &state, None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("run corph: removed 2 namespaces"),
+        "{}",
+        text(&o)
+    );
+    assert!(netns_with_prefix("nt-corph-").is_empty());
+    std::fs::remove_dir_all(state).unwrap();
+    std::fs::remove_file(f).unwrap();
+}
+
+#[test]
+fn down_touches_nothing_the_run_cannot_have_made() {
+    if skip("down_touches_nothing_the_run_cannot_have_made") {
+        return;
+    }
+    let state = temp_dir("evilstate");
+    let victim_dir = temp_dir("victim");
+    std::fs::write(victim_dir.join("keep"), "precious").unwrap();
+    let victim_ns = format!("ntvictim{}", std::process::id());
+    assert!(Command::new("ip")
+        .args(["netns", "add", &victim_ns])
+        .status()
+        .unwrap()
+        .success());
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _c = Cleanup(victim_ns.clone());
+    let st = serde_json::json!({
+        "run": "cevil", "file": "x.yml", "pid": 1, "started_unix": 0, "routes": "static",
+        "nodes": {}, "complete": true,
+        "created": [
+            {"kind": "netns", "name": victim_ns},
+            {"kind": "netns", "name": "nt-cevil-../x"},
+            {"kind": "dir", "path": victim_dir.to_str().unwrap()},
+            {"kind": "dir", "path": format!("{}/cevil/../../etc", state.display())},
+        ]
+    });
+    std::fs::write(state.join("cevil.json"), st.to_string()).unwrap();
+    let o = nettwin_env(&["emu", "down", "cevil"], &state, None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("left namespace {victim_ns} alone")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(text(&o).matches("alone").count(), 4, "{}", text(&o));
+    assert!(netns_with_prefix(&victim_ns).contains(&victim_ns));
+    assert_eq!(
+        std::fs::read_to_string(victim_dir.join("keep")).unwrap(),
+        "precious"
+    );
+    std::fs::remove_dir_all(victim_dir).unwrap();
+    std::fs::remove_dir_all(state).unwrap();
+}

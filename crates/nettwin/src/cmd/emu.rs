@@ -51,7 +51,9 @@ enum Sub {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
-    /// Remove everything a run made (also after a crash or a kill half-way through `up`).
+    /// Remove everything a run made (also after a crash, a kill half-way through `up`, or a
+    /// `verify` that was killed). Without a run name: every run nobody looks after any more
+    /// (interrupted, or left by a verify that is gone), else the only run there is.
     Down {
         run: Option<String>,
         /// Every recorded run.
@@ -92,10 +94,35 @@ enum Sub {
     },
 }
 
-/// Errors the user must fix exit with 2.
+/// SIGINT and SIGTERM stop `up` and `verify` cleanly: the handler only raises the emulation's
+/// interruption flag, the next step fails with `Interrupted`, and the failure path removes
+/// everything the run made. A second signal exits at once and leaves the run for `emu down`.
+fn stop_cleanly_on_signals() {
+    extern "C" fn on_signal(_: libc::c_int) {
+        if nettwin_emu::sys::INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(130) }
+        }
+    }
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: installing a handler that only touches an atomic and calls _exit.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+/// Errors the user must fix exit with 2; an interruption exits with 130 like a shell's.
 fn emu_err(e: EmuError) -> anyhow::Error {
+    if matches!(e, EmuError::Interrupted)
+        || nettwin_emu::sys::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+    {
+        eprintln!("interrupted: everything the run had made is removed");
+        std::process::exit(130);
+    }
     match e {
-        EmuError::NotRoot
+        EmuError::MissingTools(_)
+        | EmuError::NotRoot
         | EmuError::Unsupported(_)
         | EmuError::UnknownRun(_)
         | EmuError::UnknownNode { .. }
@@ -123,12 +150,14 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             timeout,
         } => {
             let topo = load(&file)?;
+            stop_cleanly_on_signals();
             let r = nettwin_emu::up(
                 &topo,
                 &nettwin_emu::UpOptions {
                     routes: routes.into(),
                     name,
                     converge_timeout: Duration::from_secs(timeout),
+                    ephemeral: false,
                 },
             )
             .map_err(emu_err)?;
@@ -162,8 +191,19 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                 (_, true) => nettwin_emu::down_all().map_err(emu_err)?,
                 (Some(r), false) => vec![nettwin_emu::down(&r).map_err(emu_err)?],
                 (None, false) => {
-                    let st = nettwin_emu::up::pick_run(None).map_err(emu_err)?;
-                    vec![nettwin_emu::down(&st.run).map_err(emu_err)?]
+                    // Runs nobody looks after (an interrupted up, a verify whose process is
+                    // gone) first; otherwise the only run there is.
+                    let stale = nettwin_emu::up::stale_runs().map_err(emu_err)?;
+                    if stale.is_empty() {
+                        let st = nettwin_emu::up::pick_run(None).map_err(emu_err)?;
+                        vec![nettwin_emu::down(&st.run).map_err(emu_err)?]
+                    } else {
+                        stale
+                            .iter()
+                            .map(|st| nettwin_emu::down(&st.run))
+                            .collect::<Result<_, _>>()
+                            .map_err(emu_err)?
+                    }
                 }
             };
             if g.json {
@@ -174,6 +214,12 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                     "run {}: removed {} namespaces, {} directories, stopped {} processes",
                     r.run, r.namespaces, r.dirs, r.processes
                 );
+                for what in &r.refused {
+                    eprintln!(
+                        "warning: run {}: left {what} alone: its state file lists it, but the run cannot have made it",
+                        r.run
+                    );
+                }
             }
             Ok(())
         }
@@ -197,12 +243,18 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                 "FILE".into(),
             ]];
             for r in &runs {
-                let state = if r.complete {
-                    "up"
-                } else if r.builder_alive() {
-                    "building"
-                } else {
+                let state = if r.builder_alive() {
+                    if r.complete {
+                        "up"
+                    } else {
+                        "building"
+                    }
+                } else if !r.complete {
                     "interrupted (emu down removes it)"
+                } else if r.ephemeral {
+                    "orphaned: its verify is gone (emu down removes it)"
+                } else {
+                    "up"
                 };
                 rows.push(vec![
                     r.run.clone(),
@@ -226,6 +278,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             timeout,
         } => {
             let topo = load(&file)?;
+            stop_cleanly_on_signals();
             let rep = nettwin_emu::verify(
                 &topo,
                 &VerifyOptions {

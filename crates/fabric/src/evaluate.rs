@@ -310,7 +310,13 @@ impl<'a> Evaluator<'a> {
                 self.cluster.gpus()
             ));
         }
-        if job.global_batch % (plan.dp as u64 * plan.micro_batch) != 0 {
+        let Some(per_step) = (plan.dp as u64).checked_mul(plan.micro_batch) else {
+            return bad(format!(
+                "dp*micro_batch = {} x {} overflows",
+                plan.dp, plan.micro_batch
+            ));
+        };
+        if job.global_batch % per_step != 0 {
             return bad(format!(
                 "global batch {} is not a multiple of dp*micro_batch = {}",
                 job.global_batch,
@@ -325,6 +331,19 @@ impl<'a> Evaluator<'a> {
             ));
         }
         let m = plan.micro_batches(job);
+        if m > crate::spec::MAX_MICRO_BATCHES {
+            return bad(format!(
+                "{m} micro-batches per step is more than the {} nettwin schedules",
+                crate::spec::MAX_MICRO_BATCHES
+            ));
+        }
+        let events = m.saturating_mul(vs);
+        if events > crate::spec::MAX_SCHEDULE_EVENTS {
+            return bad(format!(
+                "{m} micro-batches x {vs} pipeline chunks is more than the {} schedule events nettwin simulates",
+                crate::spec::MAX_SCHEDULE_EVENTS
+            ));
+        }
         match plan.schedule {
             Schedule::Interleaved => {
                 if plan.virtual_stages < 2 || plan.pp < 2 {

@@ -400,6 +400,16 @@ pub struct Cluster {
     pub ecmp: Ecmp,
 }
 
+/// The largest cluster nettwin evaluates (2^20 GPUs).
+pub const MAX_GPUS: u32 = 1 << 20;
+
+/// The most micro-batches one pipeline may run per step (2^16; real jobs run at most a few
+/// thousand): schedules and timelines keep state per micro-batch (about 400 bytes each).
+pub const MAX_MICRO_BATCHES: u64 = 1 << 16;
+
+/// The most (micro-batch, pipeline chunk) pairs a schedule may hold (2^22).
+pub const MAX_SCHEDULE_EVENTS: u64 = 1 << 22;
+
 impl Cluster {
     pub fn gpus(&self) -> u32 {
         self.gpus_per_node * self.nodes
@@ -424,6 +434,20 @@ impl Cluster {
         };
         if self.gpus_per_node == 0 || self.nodes == 0 {
             return bad("cluster.nodes", "gpus_per_node and nodes must be positive");
+        }
+        // Per-GPU state (placements, link loads) is kept for every GPU: bound the cluster
+        // before anything is allocated, well above the largest clusters built (~200k GPUs).
+        match self.gpus_per_node.checked_mul(self.nodes) {
+            Some(n) if n <= MAX_GPUS => {}
+            _ => {
+                return Err(FabricError::InvalidInput {
+                    field: "cluster.nodes".into(),
+                    reason: format!(
+                        "{} nodes x {} GPUs is more than the {MAX_GPUS} GPUs nettwin models",
+                        self.nodes, self.gpus_per_node
+                    ),
+                })
+            }
         }
         if self.nodes_per_leaf == 0 || self.spine_links_per_leaf == 0 {
             return bad(
@@ -619,7 +643,10 @@ impl Plan {
     }
 
     pub fn world(&self) -> u64 {
-        self.dp as u64 * self.tp as u64 * self.pp as u64 * self.cp as u64
+        // Saturating: degrees read from a file can be anything up to u32::MAX.
+        [self.tp, self.pp, self.cp]
+            .iter()
+            .fold(self.dp as u64, |w, &d| w.saturating_mul(d as u64))
     }
 
     /// Micro-batches each pipeline runs per step.

@@ -138,7 +138,7 @@ pub enum ExperimentError {
     UnknownAs { role: &'static str, asn: u32 },
     #[error("the graph has fewer than two ASes to pick a victim and an attacker from")]
     TooSmall,
-    #[error("sub-prefix length /{len} is not longer than the victim prefix {prefix}")]
+    #[error("sub-prefix length /{len} must be longer than the victim prefix {prefix} and at most /{}", .prefix.max_len())]
     BadSubprefix { prefix: Prefix, len: u8 },
     #[error("cannot merge: {0}")]
     Merge(String),
@@ -303,7 +303,7 @@ impl<'g> Experiment<'g> {
             params.attack,
             AttackKind::Subprefix | AttackKind::ForgedOriginSubprefix
         );
-        if needs_sub && params.subprefix_len <= params.victim_prefix.len() {
+        if needs_sub && !params.victim_prefix.has_subprefix_len(params.subprefix_len) {
             return Err(ExperimentError::BadSubprefix {
                 prefix: params.victim_prefix,
                 len: params.subprefix_len,

@@ -64,6 +64,16 @@ impl Prefix {
         self.v6
     }
 
+    /// The longest prefix length of this prefix's family (32 or 128).
+    pub fn max_len(&self) -> u8 {
+        Prefix::width(self.v6)
+    }
+
+    /// Whether a more specific of length `len` inside this prefix exists.
+    pub fn has_subprefix_len(&self, len: u8) -> bool {
+        len > self.len && len <= self.max_len()
+    }
+
     /// The first address of the prefix.
     pub fn network(&self) -> IpAddr {
         if self.v6 {

@@ -309,7 +309,7 @@ pub enum ScenarioError {
     UnknownAs { role: &'static str, asn: u32 },
     #[error("the attacker and the victim are the same AS{0}")]
     SameAs(u32),
-    #[error("sub-prefix length /{len} is not longer than the victim prefix {prefix}")]
+    #[error("sub-prefix length /{len} must be longer than the victim prefix {prefix} and at most /{}", .prefix.max_len())]
     BadSubprefix { prefix: Prefix, len: u8 },
 }
 
@@ -421,7 +421,7 @@ impl Prepared {
             }
             Some(a)
         };
-        if sc.attack.uses_subprefix() && sc.subprefix_len <= sc.victim_prefix.len() {
+        if sc.attack.uses_subprefix() && !sc.victim_prefix.has_subprefix_len(sc.subprefix_len) {
             return Err(ScenarioError::BadSubprefix {
                 prefix: sc.victim_prefix,
                 len: sc.subprefix_len,

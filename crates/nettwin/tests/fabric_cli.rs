@@ -390,3 +390,49 @@ fn search_json_is_consistent() {
         assert!(r["peak_memory_bytes"].as_f64().unwrap() <= 80.0 * 1024f64.powi(3));
     }
 }
+
+#[test]
+fn sizes_beyond_what_can_be_simulated_exit_2_before_any_work() {
+    // 4,294,967,288 GPUs used to allocate hundreds of GB and abort.
+    let o = nettwin(&[
+        "fabric",
+        "search",
+        "--model",
+        "llama-70b",
+        "--gpu",
+        "h100",
+        "--gpus",
+        "4294967288",
+        "--global-batch",
+        "1024",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is more than the 1048576 GPUs nettwin models"),
+        "{}",
+        stderr(&o)
+    );
+    // A billion micro-batches per step: memory grew with each one.
+    let o = nettwin(&[
+        "fabric",
+        "plan",
+        "--model",
+        "llama-70b",
+        "--gpu",
+        "h100",
+        "--gpus",
+        "8",
+        "--global-batch",
+        "1000000000",
+        "--tp",
+        "8",
+        "--pp",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1000000000 micro-batches per step is more than the 65536"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -518,3 +518,37 @@ fn bad_inputs_exit_2_naming_file_line_or_flag() {
     );
     assert!(tmp.dir().exists());
 }
+
+#[test]
+fn thread_counts_and_subprefix_lengths_out_of_range_are_refused() {
+    // 100,000 threads used to be created without a bound.
+    let mut a = MC.to_vec();
+    a.extend(["2", "--threads", "100000"]);
+    fails_with(&a, "error: --threads 100000: at most");
+    let mut a = MC.to_vec();
+    a.extend(["2", "--threads", "0"]);
+    fails_with(&a, "error: --threads: need at least 1 thread");
+    // A /99 inside an IPv4 /16 used to become a /32 without a word.
+    let base = [
+        "inet",
+        "run",
+        "--graph",
+        GRAPH,
+        "--victim",
+        "6",
+        "--attacker",
+        "9",
+        "--attack",
+        "subprefix",
+    ];
+    fails_with(
+        &[&base[..], &["--subprefix-len", "99"]].concat(),
+        "error: --subprefix-len: sub-prefix length /99 must be longer than the victim prefix 10.0.0.0/16 and at most /32",
+    );
+    fails_with(
+        &[&base[..], &["--subprefix-len", "16"]].concat(),
+        "must be longer than the victim prefix 10.0.0.0/16",
+    );
+    // The longest one allowed works.
+    ok(nettwin(&[&base[..], &["--subprefix-len", "32"]].concat()));
+}

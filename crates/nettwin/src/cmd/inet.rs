@@ -222,6 +222,24 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
     }
 }
 
+/// More threads than this many per core only add scheduling and memory (each has its stack
+/// and per-trial state), never speed.
+const MAX_THREADS_PER_CORE: usize = 8;
+
+/// `--threads`: all cores by default; 1 up to [`MAX_THREADS_PER_CORE`] times the cores.
+fn worker_threads(asked: Option<usize>) -> anyhow::Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let max = cores * MAX_THREADS_PER_CORE;
+    match asked {
+        None => Ok(cores),
+        Some(0) => Err(bad("--threads: need at least 1 thread")),
+        Some(n) if n > max => Err(bad(format!(
+            "--threads {n}: at most {max} ({MAX_THREADS_PER_CORE} per core on this machine's {cores} cores)"
+        ))),
+        Some(n) => Ok(n),
+    }
+}
+
 fn bad(msg: impl std::fmt::Display) -> anyhow::Error {
     output::BadInput(format!("error: {msg}")).into()
 }
@@ -475,7 +493,7 @@ fn run_experiment(a: RunArgs, g: Global) -> anyhow::Result<()> {
     params.subprefix_len = c.subprefix_len;
     let exp = Experiment::new(graph, params).map_err(experiment_error)?;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
+        .num_threads(worker_threads(a.threads)?)
         .build()?;
     let todo = exp.trials_of(shard).len() as u64;
     let bar = progress_bar(todo, g);
@@ -978,9 +996,7 @@ fn run_bench(a: BenchArgs, g: Global) -> anyhow::Result<()> {
     if a.trials == 0 {
         return Err(bad("--trials: need at least 1 trial"));
     }
-    let cores = a.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let cores = worker_threads(a.threads)?;
     let text = bench::synthetic_caida_text(a.synthetic, a.seed)
         .map_err(|e| bad(format!("--synthetic: {e}")))?;
     let mut graph = None;

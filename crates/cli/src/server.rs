@@ -6,7 +6,7 @@
 use crate::session::{Session, SessionOptions};
 use crate::twin::Twin;
 use nettwin_model::NodeId;
-use russh::keys::ssh_key::{self, LineEnding, PublicKey};
+use russh::keys::ssh_key::{self, LineEnding};
 use russh::keys::PrivateKey;
 use russh::server::{Auth, Msg, Session as SshSession};
 use russh::{Channel, ChannelId};
@@ -17,15 +17,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+mod users;
+
+pub use users::{User, Users, UsersFileError, UsersFileErrors};
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("{file}:{line}: {message}")]
-    UsersFile {
-        file: String,
-        line: usize,
-        message: String,
-    },
+    /// Every mistake of the users file, one per line.
+    #[error(transparent)]
+    UsersFile(#[from] UsersFileErrors),
     #[error("cannot read {path}: {source}")]
     Read {
         path: String,
@@ -46,111 +47,7 @@ pub enum ServeError {
     NoListener,
 }
 
-/// One account of the users file.
-#[derive(Clone, Debug, Default)]
-pub struct User {
-    pub name: String,
-    pub password: Option<String>,
-    /// The secret `enable` asks for; without one, `enable` lets the user straight in.
-    pub secret: Option<String>,
-    /// Start sessions in privileged mode (IOS privilege 15).
-    pub privileged: bool,
-    pub keys: Vec<PublicKey>,
-}
-
-/// The accounts the server accepts.
-#[derive(Clone, Debug, Default)]
-pub struct Users {
-    pub users: Vec<User>,
-}
-
-impl Users {
-    /// Parses a users file: one account per line,
-    /// `NAME [password=PW] [secret=ENABLE] [privilege=15] [ALGORITHM BASE64-KEY [COMMENT]]...`;
-    /// `#` starts a comment line. See docs/cli.md.
-    pub fn parse(file: &str, text: &str) -> Result<Users, ServeError> {
-        let mut users = Vec::new();
-        for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let err = |message: String| ServeError::UsersFile {
-                file: file.to_string(),
-                line: i + 1,
-                message,
-            };
-            let mut words = line.split_whitespace();
-            let name = words.next().unwrap_or_default().to_string();
-            if name.contains('+') || name.contains('@') {
-                return Err(err(format!(
-                    "user name `{name}` may not contain `+` or `@` (they pick the device)"
-                )));
-            }
-            let mut user = User {
-                name,
-                ..User::default()
-            };
-            let rest: Vec<&str> = words.collect();
-            let mut k = 0;
-            while k < rest.len() {
-                let w = rest[k];
-                if let Some(v) = w.strip_prefix("password=") {
-                    user.password = Some(v.to_string());
-                } else if let Some(v) = w.strip_prefix("secret=") {
-                    user.secret = Some(v.to_string());
-                } else if let Some(v) = w.strip_prefix("privilege=") {
-                    match v {
-                        "15" => user.privileged = true,
-                        "1" => user.privileged = false,
-                        _ => return Err(err(format!("privilege must be 1 or 15, not `{v}`"))),
-                    }
-                } else if w.starts_with("ssh-") || w.starts_with("ecdsa-") {
-                    let blob = rest
-                        .get(k + 1)
-                        .ok_or_else(|| err(format!("key `{w}` has no base64 data")))?;
-                    let key = PublicKey::from_openssh(&format!("{w} {blob}"))
-                        .map_err(|e| err(format!("bad public key: {e}")))?;
-                    user.keys.push(key);
-                    k += 1;
-                    // A key comment runs to the next `field=` or key.
-                    while k + 1 < rest.len()
-                        && !rest[k + 1].contains('=')
-                        && !rest[k + 1].starts_with("ssh-")
-                        && !rest[k + 1].starts_with("ecdsa-")
-                    {
-                        k += 1;
-                    }
-                } else {
-                    return Err(err(format!(
-                        "unknown field `{w}` (expected password=, secret=, privilege= or a public key)"
-                    )));
-                }
-                k += 1;
-            }
-            if user.password.is_none() && user.keys.is_empty() {
-                return Err(err(format!(
-                    "user `{}` has neither a password nor a public key",
-                    user.name
-                )));
-            }
-            users.push(user);
-        }
-        Ok(Users { users })
-    }
-
-    pub fn load(path: &Path) -> Result<Users, ServeError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ServeError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Users::parse(&path.display().to_string(), &text)
-    }
-
-    fn get(&self, name: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.name == name)
-    }
-}
+impl std::error::Error for UsersFileErrors {}
 
 /// Loads the host key, or creates an Ed25519 key (written to a temp file, then renamed, mode
 /// 0600) when the file does not exist yet.
@@ -557,32 +454,6 @@ impl russh::server::Handler for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn users_file_parses_and_reports_lines() {
-        let text = "# accounts\nadmin password=admin secret=cisco\n\nops privilege=15 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF7TDbwgKH/o/E33PZ4MXt6lTZgzQmABh9LkHHXdl8MQ ops@laptop\n";
-        let users = Users::parse("users.txt", text).unwrap();
-        assert_eq!(users.users.len(), 2);
-        assert_eq!(users.users[0].password.as_deref(), Some("admin"));
-        assert_eq!(users.users[0].secret.as_deref(), Some("cisco"));
-        assert!(users.users[1].privileged);
-        assert_eq!(users.users[1].keys.len(), 1);
-        let e = Users::parse("users.txt", "admin\n")
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            e,
-            "users.txt:1: user `admin` has neither a password nor a public key"
-        );
-        let e = Users::parse("u", "a password=x\nb colour=red\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("u:2: unknown field `colour=red`"), "{e}");
-        let e = Users::parse("u", "a ssh-ed25519 notbase64\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("u:1: bad public key"), "{e}");
-    }
 
     #[test]
     fn login_names_pick_the_device() {

@@ -1,7 +1,7 @@
 //! `nettwin serve FILE`: every simulated device reachable over SSH with an IOS-like CLI.
 
 use crate::{output, Global};
-use nettwin_cli::server::{bind, ServeConfig, Users};
+use nettwin_cli::server::{bind, ServeConfig, ServeError, Users};
 use nettwin_cli::ModelTwin;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,9 +39,20 @@ pub struct Args {
     idle_timeout: u64,
 }
 
+/// Every mistake of the users file on its own `error:` line.
+fn users_error(e: ServeError) -> output::BadInput {
+    let text = e.to_string();
+    output::BadInput(
+        text.lines()
+            .map(|l| format!("error: {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
     let topo = output::load_topology(&args.file)?;
-    let users = Users::load(&args.users).map_err(|e| output::BadInput(format!("error: {e}")))?;
+    let users = Users::load(&args.users).map_err(users_error)?;
     let listen = match (args.listen, args.port_base) {
         (None, None) => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 2222))),
         (l, _) => l,

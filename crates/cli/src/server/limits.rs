@@ -141,6 +141,22 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The default limits less the startup limits, for a load test whose clients all connect
+    /// at once from one address and are the only clients.
+    pub fn without_startup_limits() -> Limits {
+        Limits {
+            max_startups: MaxStartups {
+                start: usize::MAX,
+                rate: 100,
+                full: usize::MAX,
+            },
+            per_source_max_startups: None,
+            ..Limits::default()
+        }
+    }
+}
+
 /// Why a new connection was closed at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {
@@ -393,6 +409,8 @@ mod tests {
         let hard: MaxStartups = "5".parse().unwrap();
         assert_eq!((0..100).filter(|&r| hard.should_drop(4, r)).count(), 0);
         assert_eq!((0..100).filter(|&r| hard.should_drop(5, r)).count(), 100);
+        let none = Limits::without_startup_limits().max_startups;
+        assert!((0..100).all(|r| !none.should_drop(1_000_000, r)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! run show commands ROUNDS times. `bench TOPOLOGY DEVICE [CLIENTS] [ROUNDS]`.
 
 use nettwin_cli::runner::Target;
-use nettwin_cli::server::{bind, ServeConfig, Users};
+use nettwin_cli::server::{bind, Limits, ServeConfig, Users};
 use nettwin_cli::ModelTwin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,9 +34,11 @@ fn main() {
             host_key: dir.join("host_key"),
             idle_timeout: Duration::from_secs(120),
         };
+        // Every client connects at once from 127.0.0.1: past the default startup limits.
         let server = bind(Arc::new(ModelTwin::new(topo)), &cfg)
             .await
-            .expect("bind");
+            .expect("bind")
+            .with_limits(Limits::without_startup_limits());
         let addr = server.addresses()[0].0;
         tokio::spawn(server.run());
         let target = Target {

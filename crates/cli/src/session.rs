@@ -17,6 +17,13 @@ use std::sync::{Arc, OnceLock};
 /// Longest line kept; further characters are dropped (not echoed), as a terminal server would.
 pub const MAX_LINE: usize = 4096;
 const MAX_HISTORY: usize = 20;
+/// User abbreviations one session may define: each costs memory for the session's life,
+/// so a script cannot grow a session without bound.
+pub const MAX_ABBREVS: usize = 256;
+/// Longest abbreviation expansion, in bytes (a name is one word of at most this too).
+pub const MAX_ABBREV_LEN: usize = 1024;
+/// Wrong enable secrets before the session is closed.
+pub const ENABLE_TRIES: u8 = 3;
 
 const USER: u32 = 1;
 const PRIV: u32 = 2;
@@ -295,6 +302,8 @@ pub struct Session {
     pending: Pending,
     abbrevs: Vec<(String, String)>,
     closed: bool,
+    /// Wrong enable secrets not yet collected by [`Session::take_secret_failures`].
+    secret_failures: u32,
     out: Vec<u8>,
 }
 
@@ -322,6 +331,7 @@ impl Session {
             width: 80,
             pending: Pending::None,
             closed: false,
+            secret_failures: 0,
             out: Vec::new(),
         }
     }
@@ -330,9 +340,16 @@ impl Session {
         self.mode
     }
 
-    /// True once the user logged out; the transport closes the channel.
+    /// True once the user logged out (or was put out); the transport closes the channel.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// How many wrong enable secrets were typed since the last call. The transport pauses
+    /// for each before it sends the output, as IOS does, so secrets cannot be guessed at the
+    /// speed of the link.
+    pub fn take_secret_failures(&mut self) -> u32 {
+        std::mem::take(&mut self.secret_failures)
     }
 
     pub fn prompt(&self) -> String {
@@ -614,11 +631,14 @@ impl Session {
             self.pending = Pending::None;
             self.mode = Mode::Privileged;
             self.prompt_again();
-        } else if tries >= 2 {
+        } else if tries + 1 >= ENABLE_TRIES {
+            // The third wrong secret ends the session: a guesser has to log in again.
+            self.secret_failures += 1;
             self.pending = Pending::None;
             self.write("% Bad secrets\n\n");
-            self.prompt_again();
+            self.closed = true;
         } else {
+            self.secret_failures += 1;
             self.pending = Pending::EnableSecret(tries + 1);
             self.write("Password: ");
         }
@@ -872,6 +892,17 @@ impl Session {
             Abbrev => {
                 let name = arg(1).to_string();
                 let exp = arg(2).to_string();
+                if name.len() > MAX_ABBREV_LEN || exp.len() > MAX_ABBREV_LEN {
+                    return Some(format!(
+                        "% Abbreviation too long (at most {MAX_ABBREV_LEN} characters)\n"
+                    ));
+                }
+                let redefined = self.abbrevs.iter().any(|(n, _)| *n == name);
+                if !redefined && self.abbrevs.len() >= MAX_ABBREVS {
+                    return Some(format!(
+                        "% Too many abbreviations (at most {MAX_ABBREVS}); remove one with \"no abbrev NAME\"\n"
+                    ));
+                }
                 self.abbrevs.retain(|(n, _)| *n != name);
                 self.abbrevs.push((name, exp));
                 None

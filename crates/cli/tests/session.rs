@@ -64,6 +64,22 @@ fn prompts_modes_and_enable_secret() {
 }
 
 #[test]
+fn three_wrong_enable_secrets_end_the_session() {
+    let twin = lab();
+    let mut s = session(&twin, "r1", false);
+    assert_eq!(type_line(&mut s, "enable"), "enable\r\nPassword: ");
+    assert_eq!(s.take_secret_failures(), 0);
+    assert_eq!(type_line(&mut s, "one"), "\r\nPassword: ");
+    assert_eq!(s.take_secret_failures(), 1);
+    // Guesses typed ahead in one go are each counted, so the transport delays each.
+    let out = String::from_utf8_lossy(&s.feed(b"two\rthree\rcisco\r")).into_owned();
+    assert_eq!(out, "\r\nPassword: \r\n% Bad secrets\r\n\r\n");
+    assert_eq!(s.take_secret_failures(), 2);
+    assert!(s.is_closed());
+    assert_eq!(s.mode(), Mode::User);
+}
+
+#[test]
 fn every_character_is_echoed() {
     let twin = lab();
     let mut s = session(&twin, "r1", true);
@@ -130,6 +146,41 @@ fn help_tab_and_history() {
     assert!(out.ends_with("show version "), "{out:?}");
     let out = type_line(&mut s, "");
     assert!(out.contains("r1 uptime is"));
+}
+
+#[test]
+fn user_abbreviations_are_bounded() {
+    use nettwin_cli::session::{MAX_ABBREVS, MAX_ABBREV_LEN};
+    let twin = lab();
+    let mut s = session(&twin, "r1", true);
+    for k in 0..MAX_ABBREVS {
+        let out = type_line(&mut s, &format!("abbrev a{k} show version"));
+        assert_eq!(out, format!("abbrev a{k} show version\r\nr1#"));
+    }
+    let out = type_line(&mut s, "abbrev one-more show version");
+    assert!(
+        out.contains("% Too many abbreviations (at most 256); remove one with \"no abbrev NAME\""),
+        "{out:?}"
+    );
+    // Redefining one is not one more; removing one makes room.
+    assert!(!type_line(&mut s, "abbrev a0 show ip route").contains('%'));
+    type_line(&mut s, "no abbrev a1");
+    assert!(!type_line(&mut s, "abbrev one-more show version").contains('%'));
+    let long = "x".repeat(MAX_ABBREV_LEN + 1);
+    let out = type_line(&mut s, &format!("no abbrev a2\rabbrev big show {long}"));
+    assert!(
+        out.contains("% Abbreviation too long (at most 1024 characters)"),
+        "{out:?}"
+    );
+    let out = type_line(&mut s, &format!("abbrev {long} show version"));
+    assert!(out.contains("% Abbreviation too long"), "{out:?}");
+    // a2 went to make room for `big`, which was refused.
+    let listed = type_line(&mut s, "terminal length 0\rshow abbrev");
+    assert_eq!(
+        listed.matches(" show ").count(),
+        MAX_ABBREVS - 1,
+        "{listed}"
+    );
 }
 
 #[test]

@@ -95,11 +95,42 @@ pub enum LoadError {
 /// Reads and resolves the topology in `path`.
 pub fn load_file(path: &std::path::Path) -> Result<Topology, LoadError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: name.clone(),
         source,
     })?;
-    load_str(&name, &text)
+    load_bytes(&name, &bytes)
+}
+
+/// Resolves the topology in the raw contents of a file; text that is not UTF-8 is an error at the
+/// first byte that cannot be decoded.
+pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Topology, LoadError> {
+    let text = decode_utf8(file, bytes).map_err(LoadError::Invalid)?;
+    load_str(file, text)
+}
+
+/// `bytes` as text, or the place of the first byte that is not UTF-8.
+pub fn decode_utf8<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, Diagnostics> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
+        // The prefix before the bad byte is valid UTF-8 by definition.
+        let good = std::str::from_utf8(good).unwrap_or_default();
+        let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+        let span = Span {
+            line: good.matches('\n').count() as u32 + 1,
+            col: good[line_start..].chars().count() as u32 + 1,
+        };
+        let mut diags = Diagnostics::new(file);
+        diags.error(
+            span,
+            &Path::root(),
+            format!(
+                "the file is not UTF-8: byte 0x{:02x} cannot be decoded (save it as UTF-8)",
+                bytes[e.valid_up_to()]
+            ),
+        );
+        diags
+    })
 }
 
 /// Resolves the topology in `text`; `file` names it in errors.

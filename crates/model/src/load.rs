@@ -11,6 +11,7 @@ use crate::topology::*;
 use crate::yaml::{self, read_bool, read_list, read_str, read_u64, MapReader, Path, Span, Value};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Module sections that later stages decode; accepted at top level, on nodes, links and ends.
 pub const MODULES: [&str; 6] = ["ospf", "isis", "bgp", "mpls", "sr", "policies"];
@@ -241,6 +242,58 @@ struct Loader<'d> {
     diags: &'d mut Diagnostics,
     /// Static routes per node, decoded before the node's interfaces exist.
     statics: Vec<Vec<PendingStatic>>,
+    /// Settings accepted but not acted on, for warnings; one per place, deduplicated later.
+    notices: Vec<(Notice, Span, Path)>,
+    /// One shared copy of each module section, by its place in the document tree: a section in
+    /// `defaults` or a group applies to every member, and a copy per member would multiply a
+    /// large (alias-built) section by the number of nodes.
+    sections: HashMap<*const yaml::Node, Arc<yaml::Node>>,
+}
+
+/// Why the loader accepts a setting that changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Notice {
+    /// An `ospf`/`isis`/`bgp` section where no router it applies to runs the module.
+    NotEnabled(&'static str),
+    /// A module nettwin parses but does not model (`mpls`, `sr`, `policies`).
+    NotModelled(&'static str),
+    /// `bgp` on a link or link end: BGP settings are per router.
+    BgpOnLink,
+}
+
+impl Notice {
+    /// The warning, for `count` places (the first of which the warning points at).
+    fn message(self, count: usize) -> String {
+        let here = match count {
+            0 | 1 => String::new(),
+            2 => " here and in 1 other place".to_string(),
+            n => format!(" here and in {} other places", n - 1),
+        };
+        match self {
+            Notice::NotEnabled(m) => format!("`{m}` settings are ignored{here}: no router they apply to runs the {m} module; enable it with `module: [{m}]` at the top level, in a group or on a node"),
+            Notice::NotModelled(m) => {
+                let what = match m {
+                    "mpls" => "nettwin computes no MPLS label switching",
+                    "sr" => "nettwin computes no segment routing",
+                    _ => "BGP policies are written as `bgp.import` and `bgp.export`",
+                };
+                format!("`{m}` is parsed but not modelled{here}: {what}, so these settings change nothing")
+            }
+            Notice::BgpOnLink => format!("`bgp` settings on links and link ends are not modelled{here}: they change nothing; BGP is configured at the top level and on nodes"),
+        }
+    }
+}
+
+/// Modules the loader accepts but nothing models yet.
+const UNMODELLED: [&str; 3] = ["mpls", "sr", "policies"];
+
+/// The `&'static` name of a module section key.
+fn module_name(m: &str) -> &'static str {
+    MODULES
+        .iter()
+        .find(|x| **x == m)
+        .copied()
+        .unwrap_or("module")
 }
 
 /// Where an attribute value came from: the node itself, one of its groups, or `defaults`.
@@ -326,7 +379,17 @@ impl<'d> Loader<'d> {
             file: file.to_string(),
             diags,
             statics: Vec::new(),
+            notices: Vec::new(),
+            sections: HashMap::new(),
         }
+    }
+
+    /// The shared copy of the module section `v`.
+    fn shared(&mut self, v: &yaml::Node) -> Arc<yaml::Node> {
+        self.sections
+            .entry(v as *const yaml::Node)
+            .or_insert_with(|| Arc::new(v.clone()))
+            .clone()
     }
 
     fn err(&mut self, span: Span, path: &Path, msg: impl Into<String>) {
@@ -362,7 +425,7 @@ impl<'d> Loader<'d> {
         let mut config = ModuleConfig::new();
         for m in MODULES {
             if let Some(v) = top.take(m) {
-                config.insert(m.to_string(), v.clone());
+                config.insert(m.to_string(), self.shared(v));
             }
         }
         top.finish(TOP_KEYS, self.diags);
@@ -469,6 +532,10 @@ impl<'d> Loader<'d> {
                 continue;
             };
             if MODULES.contains(&name.as_str()) {
+                if UNMODELLED.contains(&name.as_str()) {
+                    let notice = Notice::NotModelled(module_name(&name));
+                    self.notices.push((notice, item.span, path.index(i)));
+                }
                 out.push(name);
             } else {
                 self.err(
@@ -855,7 +922,7 @@ impl<'d> Loader<'d> {
         let mut config = ModuleConfig::new();
         for m in MODULES {
             if let Some((v, _)) = attr(sources, m) {
-                config.insert(m.to_string(), v.clone());
+                config.insert(m.to_string(), self.shared(v));
                 if !modules.iter().any(|x| x == m) {
                     modules.push(m.to_string());
                 }
@@ -1182,7 +1249,7 @@ impl<'d> Loader<'d> {
         }
         for m in MODULES {
             if let Some((v, _)) = attr(&attrs, m) {
-                link.config.insert(m.to_string(), v.clone());
+                link.config.insert(m.to_string(), self.shared(v));
             }
         }
         for (j, e) in link.ends.iter().enumerate() {
@@ -1242,7 +1309,7 @@ impl<'d> Loader<'d> {
         }
         for m in MODULES {
             if let Some(v) = r.take(m) {
-                end.config.insert(m.to_string(), v.clone());
+                end.config.insert(m.to_string(), self.shared(v));
             }
         }
         let allowed: Vec<&str> = END_KEYS
@@ -1489,6 +1556,7 @@ impl<'d> Loader<'d> {
             links,
             segments,
             config,
+            warnings: Diagnostics::new(self.file.clone()),
         };
         self.check_explicit_subnets(&topo, &raw_links, &mut seg_fixed);
         self.assign_addresses(&mut topo, &pools, &seg_fixed, &raw_links);
@@ -1502,7 +1570,68 @@ impl<'d> Loader<'d> {
                 });
             }
         }
+        topo.warnings = self.warnings(&topo, &raw_links);
         Some(topo)
+    }
+
+    /// One warning per kind of setting that is accepted but changes nothing, at its first place
+    /// in the file, saying how many other places have the same.
+    fn warnings(&mut self, topo: &Topology, raw_links: &[RawLink]) -> Diagnostics {
+        let runs = |n: NodeId, m: &str| {
+            let n = topo.node(n);
+            n.kind.forwards_ip() && n.modules.iter().any(|x| x == m)
+        };
+        let mut notices = std::mem::take(&mut self.notices);
+        let mut note =
+            |config: &ModuleConfig, path: &Path, runs: &dyn Fn(&str) -> bool, on_link| {
+                for (m, v) in config {
+                    let m = module_name(m);
+                    let notice = if UNMODELLED.contains(&m) {
+                        Notice::NotModelled(m)
+                    } else if m == "bgp" && on_link {
+                        Notice::BgpOnLink
+                    } else if !runs(m) {
+                        Notice::NotEnabled(m)
+                    } else {
+                        continue;
+                    };
+                    notices.push((notice, v.span, path.key(m)));
+                }
+            };
+        note(
+            &topo.config,
+            &Path::root(),
+            &|m| topo.nodes.iter().any(|n| runs(n.id, m)),
+            false,
+        );
+        for n in &topo.nodes {
+            // A node's own section enables its module, so only the unmodelled ones are news.
+            let path = Path::root().key("nodes").key(&n.name);
+            note(&n.config, &path, &|_| true, false);
+        }
+        for l in raw_links {
+            note(
+                &l.config,
+                &l.path,
+                &|m| l.ends.iter().any(|e| runs(e.node, m)),
+                true,
+            );
+            for e in &l.ends {
+                note(&e.config, &e.path, &|m| runs(e.node, m), true);
+            }
+        }
+        notices.sort_by_key(|n| (n.0, n.1));
+        notices.dedup_by(|a, b| (a.0, a.1) == (b.0, b.1));
+        let mut out = Diagnostics::new(self.file.clone());
+        let mut i = 0;
+        while i < notices.len() {
+            let (notice, span, path) = &notices[i];
+            let same = notices[i..].iter().take_while(|x| x.0 == *notice).count();
+            out.error(*span, path, notice.message(same));
+            i += same;
+        }
+        out.sort();
+        out
     }
 
     // Indexes, not iterators: the loops read one table while writing another.

@@ -292,6 +292,38 @@ pub fn parse_addr(text: &str) -> Result<IpAddr, AddrParseError> {
         .map_err(|_| AddrParseError::BadAddress(text.to_string()))
 }
 
+/// Address ranges no interface or loopback may use, with the reason; every subnet that takes in
+/// one of them is refused too (a `/0` takes in all of them).
+const SPECIAL: [(&str, &str); 7] = [
+    ("0.0.0.0/8", "\"this network\", never assigned"),
+    ("127.0.0.0/8", "the host loopback range"),
+    ("224.0.0.0/4", "multicast"),
+    ("255.255.255.255/32", "the limited broadcast address"),
+    ("::/128", "the unspecified address"),
+    ("::1/128", "the host loopback address"),
+    ("ff00::/8", "multicast"),
+];
+
+/// The special-purpose range `p` overlaps, if any, and why nothing there can be configured.
+pub fn special_use(p: &Prefix) -> Option<(Prefix, &'static str)> {
+    if p.len() == p.family().max_len() && p.bits() == 0 && p.family() == Family::Ipv4 {
+        return Some((*p, "the unspecified address"));
+    }
+    SPECIAL.iter().find_map(|(range, why)| {
+        let range: Prefix = range.parse().expect("valid built-in range");
+        range.overlaps(p).then_some((range, *why))
+    })
+}
+
+/// Whether `addr` is link-local (169.254.0.0/16, fe80::/10): valid on a link, but never routed,
+/// so useless as a loopback or router identity.
+pub fn is_link_local(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_link_local(),
+        IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +385,25 @@ mod tests {
         );
         assert_eq!(p("198.18.0.0/31").nth(2), None);
         assert_eq!(p("::/0").size(), u128::MAX);
+    }
+
+    #[test]
+    fn special_ranges() {
+        let why = |s: &str| special_use(&p(s)).map(|(r, _)| r.to_string());
+        assert_eq!(why("0.0.0.0/32").unwrap(), "0.0.0.0/32");
+        assert_eq!(why("0.0.0.0/0").unwrap(), "0.0.0.0/8");
+        assert_eq!(why("127.0.0.1/32").unwrap(), "127.0.0.0/8");
+        assert_eq!(why("239.1.1.1/32").unwrap(), "224.0.0.0/4");
+        assert_eq!(why("255.255.255.255/32").unwrap(), "255.255.255.255/32");
+        assert_eq!(why("::/0").unwrap(), "::/128");
+        assert_eq!(why("::1/128").unwrap(), "::1/128");
+        assert_eq!(why("ff02::1/128").unwrap(), "ff00::/8");
+        assert_eq!(why("198.18.0.0/15"), None);
+        assert_eq!(why("10.0.0.0/8"), None);
+        assert_eq!(why("2001:db8::/32"), None);
+        assert!(is_link_local("169.254.1.1".parse().unwrap()));
+        assert!(is_link_local("fe80::1".parse().unwrap()));
+        assert!(!is_link_local("2001:db8::1".parse().unwrap()));
     }
 
     #[test]

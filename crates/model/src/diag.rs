@@ -1,6 +1,8 @@
 //! Errors about an input file, each with the place it concerns.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// One problem in an input file: `file:line:col: message (at `path`)`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -27,12 +29,29 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Every problem found in one file, in the order found.
+/// How many problems one file's report keeps. A generated or hostile file can hold hundreds of
+/// thousands of mistakes; past this many only the count grows, so memory stays bounded.
+pub const MAX_KEPT: usize = 10_000;
+
+/// Every problem found in one file, in the order found; past [`MAX_KEPT`] only counted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostics {
     #[serde(skip)]
     pub(crate) file: String,
     list: Vec<Diagnostic>,
+    /// Problems found after the list was full.
+    #[serde(skip_serializing_if = "is_zero")]
+    omitted: usize,
+    /// A hash of the place and message of everything recorded, to drop repeats: a section in
+    /// `defaults` or a group is decoded once per node it applies to, and its one mistake would
+    /// otherwise be listed once per node (under each node's key path; the first is kept). Hashes
+    /// keep the memory small past the list too.
+    #[serde(skip)]
+    seen: HashSet<u64>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Diagnostics {
@@ -40,6 +59,8 @@ impl Diagnostics {
         Diagnostics {
             file: file.into(),
             list: Vec::new(),
+            omitted: 0,
+            seen: HashSet::new(),
         }
     }
 
@@ -47,16 +68,32 @@ impl Diagnostics {
         &self.file
     }
 
+    /// Records `d`, unless the same message was already recorded at the same place.
     pub fn push(&mut self, d: Diagnostic) {
-        self.list.push(d);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (d.line, d.col, &d.message).hash(&mut h);
+        if !self.seen.insert(h.finish()) {
+            return;
+        }
+        if self.list.len() < MAX_KEPT {
+            self.list.push(d);
+        } else {
+            self.omitted += 1;
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
 
+    /// How many problems were found, kept or not.
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.list.len() + self.omitted
+    }
+
+    /// How many problems were found after [`MAX_KEPT`] and are only counted.
+    pub fn omitted(&self) -> usize {
+        self.omitted
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
@@ -77,6 +114,9 @@ impl fmt::Display for Diagnostics {
             }
             write!(f, "{d}")?;
         }
+        if self.omitted > 0 {
+            write!(f, "\nand {} more", self.omitted)?;
+        }
         Ok(())
     }
 }
@@ -86,5 +126,48 @@ impl<'a> IntoIterator for &'a Diagnostics {
     type IntoIter = std::slice::Iter<'a, Diagnostic>;
     fn into_iter(self) -> Self::IntoIter {
         self.list.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_limit_problems_are_only_counted() {
+        let mut diags = Diagnostics::new("t.yml");
+        for i in 0..MAX_KEPT + 5 {
+            diags.push(Diagnostic {
+                file: "t.yml".into(),
+                line: i as u32 + 1,
+                col: 1,
+                path: String::new(),
+                message: "bad".into(),
+            });
+        }
+        assert_eq!(diags.iter().count(), MAX_KEPT);
+        assert_eq!(diags.len(), MAX_KEPT + 5);
+        assert_eq!(diags.omitted(), 5);
+        assert!(diags.to_string().ends_with("\nand 5 more"));
+    }
+
+    #[test]
+    fn repeats_at_the_same_place_are_dropped() {
+        let mut diags = Diagnostics::new("t.yml");
+        for (line, message, path) in [(3, "b", "x"), (1, "a", ""), (3, "b", "y"), (3, "c", "")] {
+            diags.push(Diagnostic {
+                file: "t.yml".into(),
+                line,
+                col: 1,
+                path: path.into(),
+                message: message.into(),
+            });
+        }
+        diags.sort();
+        let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            text,
+            ["t.yml:1:1: a", "t.yml:3:1: b (at `x`)", "t.yml:3:1: c"]
+        );
     }
 }

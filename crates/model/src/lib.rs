@@ -14,5 +14,5 @@ pub mod yaml;
 
 pub use addr::{AddrParseError, Family, IfAddr, Prefix};
 pub use diag::{Diagnostic, Diagnostics};
-pub use load::{load_file, load_str, LoadError};
+pub use load::{load_bytes, load_file, load_str, LoadError};
 pub use topology::*;

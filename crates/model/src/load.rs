@@ -5,12 +5,13 @@
 //! Every mistake is collected with its `file:line:col` and key path; loading fails with all of
 //! them at once, never with a panic.
 
-use crate::addr::{parse_addr, Family, IfAddr, Prefix};
+use crate::addr::{is_link_local, parse_addr, special_use, Family, IfAddr, Prefix};
 use crate::diag::Diagnostics;
 use crate::topology::*;
 use crate::yaml::{self, read_bool, read_list, read_str, read_u64, MapReader, Path, Span, Value};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Module sections that later stages decode; accepted at top level, on nodes, links and ends.
 pub const MODULES: [&str; 6] = ["ospf", "isis", "bgp", "mpls", "sr", "policies"];
@@ -95,11 +96,42 @@ pub enum LoadError {
 /// Reads and resolves the topology in `path`.
 pub fn load_file(path: &std::path::Path) -> Result<Topology, LoadError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: name.clone(),
         source,
     })?;
-    load_str(&name, &text)
+    load_bytes(&name, &bytes)
+}
+
+/// Resolves the topology in the raw contents of a file; text that is not UTF-8 is an error at the
+/// first byte that cannot be decoded.
+pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Topology, LoadError> {
+    let text = decode_utf8(file, bytes).map_err(LoadError::Invalid)?;
+    load_str(file, text)
+}
+
+/// `bytes` as text, or the place of the first byte that is not UTF-8.
+pub fn decode_utf8<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, Diagnostics> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
+        // The prefix before the bad byte is valid UTF-8 by definition.
+        let good = std::str::from_utf8(good).unwrap_or_default();
+        let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+        let span = Span {
+            line: good.matches('\n').count() as u32 + 1,
+            col: good[line_start..].chars().count() as u32 + 1,
+        };
+        let mut diags = Diagnostics::new(file);
+        diags.error(
+            span,
+            &Path::root(),
+            format!(
+                "the file is not UTF-8: byte 0x{:02x} cannot be decoded (save it as UTF-8)",
+                bytes[e.valid_up_to()]
+            ),
+        );
+        diags
+    })
 }
 
 /// Resolves the topology in `text`; `file` names it in errors.
@@ -210,6 +242,58 @@ struct Loader<'d> {
     diags: &'d mut Diagnostics,
     /// Static routes per node, decoded before the node's interfaces exist.
     statics: Vec<Vec<PendingStatic>>,
+    /// Settings accepted but not acted on, for warnings; one per place, deduplicated later.
+    notices: Vec<(Notice, Span, Path)>,
+    /// One shared copy of each module section, by its place in the document tree: a section in
+    /// `defaults` or a group applies to every member, and a copy per member would multiply a
+    /// large (alias-built) section by the number of nodes.
+    sections: HashMap<*const yaml::Node, Arc<yaml::Node>>,
+}
+
+/// Why the loader accepts a setting that changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Notice {
+    /// An `ospf`/`isis`/`bgp` section where no router it applies to runs the module.
+    NotEnabled(&'static str),
+    /// A module nettwin parses but does not model (`mpls`, `sr`, `policies`).
+    NotModelled(&'static str),
+    /// `bgp` on a link or link end: BGP settings are per router.
+    BgpOnLink,
+}
+
+impl Notice {
+    /// The warning, for `count` places (the first of which the warning points at).
+    fn message(self, count: usize) -> String {
+        let here = match count {
+            0 | 1 => String::new(),
+            2 => " here and in 1 other place".to_string(),
+            n => format!(" here and in {} other places", n - 1),
+        };
+        match self {
+            Notice::NotEnabled(m) => format!("`{m}` settings are ignored{here}: no router they apply to runs the {m} module; enable it with `module: [{m}]` at the top level, in a group or on a node"),
+            Notice::NotModelled(m) => {
+                let what = match m {
+                    "mpls" => "nettwin computes no MPLS label switching",
+                    "sr" => "nettwin computes no segment routing",
+                    _ => "BGP policies are written as `bgp.import` and `bgp.export`",
+                };
+                format!("`{m}` is parsed but not modelled{here}: {what}, so these settings change nothing")
+            }
+            Notice::BgpOnLink => format!("`bgp` settings on links and link ends are not modelled{here}: they change nothing; BGP is configured at the top level and on nodes"),
+        }
+    }
+}
+
+/// Modules the loader accepts but nothing models yet.
+const UNMODELLED: [&str; 3] = ["mpls", "sr", "policies"];
+
+/// The `&'static` name of a module section key.
+fn module_name(m: &str) -> &'static str {
+    MODULES
+        .iter()
+        .find(|x| **x == m)
+        .copied()
+        .unwrap_or("module")
 }
 
 /// Where an attribute value came from: the node itself, one of its groups, or `defaults`.
@@ -230,13 +314,82 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// Why `a` cannot be configured on an interface (or, with `loopback`, as a loopback), if it
+/// cannot: a special-purpose address, a subnet that takes in one, or the subnet's own network or
+/// broadcast address.
+fn unusable(a: IfAddr, loopback: bool) -> Option<String> {
+    let what = if loopback { "loopback" } else { "address" };
+    if let Some((range, why)) = special_use(&Prefix::host(a.addr)) {
+        return Some(if range.len() == range.family().max_len() {
+            format!("{what} {a} is unusable: {} is {why}", a.addr)
+        } else {
+            format!("{what} {a} is unusable: {} is in {range} ({why})", a.addr)
+        });
+    }
+    if loopback && is_link_local(a.addr) {
+        return Some(format!(
+            "{what} {a} is unusable: link-local addresses are never routed"
+        ));
+    }
+    let subnet = a.subnet();
+    if subnet.len() == 0 {
+        return Some(format!(
+            "{what} {a} is unusable: a /0 subnet is the whole address space"
+        ));
+    }
+    if let Some((range, why)) = special_use(&subnet) {
+        return Some(format!(
+            "{what} {a} is unusable: its subnet {subnet} takes in {range} ({why})"
+        ));
+    }
+    let max = a.family().max_len();
+    if !loopback && a.len < max - 1 {
+        if a.addr == subnet.network() {
+            return Some(format!("address {a} is the network address of {subnet}"));
+        }
+        if a.family() == Family::Ipv4 && subnet.nth(subnet.size() - 1) == Some(a.addr) {
+            return Some(format!("address {a} is the broadcast address of {subnet}"));
+        }
+    }
+    None
+}
+
+/// Interface names the kernel refuses, or that collide with names every namespace has.
+fn bad_ifname(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > 15 {
+        Some("Linux interface names have at most 15 bytes")
+    } else if name == "." || name == ".." {
+        Some("`.` and `..` are not interface names")
+    } else if name.contains(['/', ':']) || name.chars().any(char::is_whitespace) {
+        Some("Linux interface names have no `/`, `:` or whitespace")
+    } else if matches!(name, "all" | "default") {
+        Some("`all` and `default` name the kernel's per-interface settings of every interface")
+    } else if name == "lo" {
+        Some("`lo` is the loopback interface every node already has")
+    } else {
+        None
+    }
+}
+
 impl<'d> Loader<'d> {
     fn new(file: &str, diags: &'d mut Diagnostics) -> Self {
         Loader {
             file: file.to_string(),
             diags,
             statics: Vec::new(),
+            notices: Vec::new(),
+            sections: HashMap::new(),
         }
+    }
+
+    /// The shared copy of the module section `v`.
+    fn shared(&mut self, v: &yaml::Node) -> Arc<yaml::Node> {
+        self.sections
+            .entry(v as *const yaml::Node)
+            .or_insert_with(|| Arc::new(v.clone()))
+            .clone()
     }
 
     fn err(&mut self, span: Span, path: &Path, msg: impl Into<String>) {
@@ -272,7 +425,7 @@ impl<'d> Loader<'d> {
         let mut config = ModuleConfig::new();
         for m in MODULES {
             if let Some(v) = top.take(m) {
-                config.insert(m.to_string(), v.clone());
+                config.insert(m.to_string(), self.shared(v));
             }
         }
         top.finish(TOP_KEYS, self.diags);
@@ -379,6 +532,10 @@ impl<'d> Loader<'d> {
                 continue;
             };
             if MODULES.contains(&name.as_str()) {
+                if UNMODELLED.contains(&name.as_str()) {
+                    let notice = Notice::NotModelled(module_name(&name));
+                    self.notices.push((notice, item.span, path.index(i)));
+                }
                 out.push(name);
             } else {
                 self.err(
@@ -403,6 +560,8 @@ impl<'d> Loader<'d> {
         let Some(mut r) = MapReader::new(node, &path, self.diags) else {
             return pools;
         };
+        // Pools the file sets: (pool, family key, prefix, where).
+        let mut given: Vec<(&str, &str, Prefix, Span, Path)> = Vec::new();
         for (key, pool) in [
             ("loopback", &mut pools.loopback),
             ("p2p", &mut pools.p2p),
@@ -425,7 +584,17 @@ impl<'d> Loader<'d> {
                     continue;
                 }
                 if let Some(prefix) = self.prefix(p, &fpath, Some(family)) {
-                    *slot = Some(prefix);
+                    match special_use(&prefix) {
+                        Some((range, why)) => self.err(
+                            p.span,
+                            &fpath,
+                            format!("address pool {prefix} takes in {range} ({why})"),
+                        ),
+                        None => {
+                            *slot = Some(prefix);
+                            given.push((key, fam_key, prefix, p.span, fpath));
+                        }
+                    }
                 }
             }
             if let Some(len) = pr.take("prefix") {
@@ -436,6 +605,32 @@ impl<'d> Loader<'d> {
             pr.finish(&["ipv4", "ipv6", "prefix"], self.diags);
         }
         r.finish(&["loopback", "p2p", "lan"], self.diags);
+        // Each pool hands out addresses without looking at the others, so overlapping pools
+        // would give two interfaces the same address.
+        let all = [
+            ("loopback", "ipv4", pools.loopback.ipv4),
+            ("loopback", "ipv6", pools.loopback.ipv6),
+            ("p2p", "ipv4", pools.p2p.ipv4),
+            ("p2p", "ipv6", pools.p2p.ipv6),
+            ("lan", "ipv4", pools.lan.ipv4),
+            ("lan", "ipv6", pools.lan.ipv6),
+        ];
+        for (i, (name, key, prefix, span, fpath)) in given.iter().enumerate() {
+            for (other, okey, op) in all {
+                let Some(op) = op else { continue };
+                // Two pools the file sets are reported once, at the later one.
+                let reported = given[i + 1..].iter().any(|g| (g.0, g.1) == (other, okey))
+                    || (other, okey) == (*name, *key);
+                if reported || !op.overlaps(prefix) {
+                    continue;
+                }
+                self.err(
+                    *span,
+                    fpath,
+                    format!("address pool {prefix} overlaps the {other} pool {op}; two interfaces would get the same address"),
+                );
+            }
+        }
         pools
     }
 
@@ -459,6 +654,27 @@ impl<'d> Loader<'d> {
                 self.err(node.span, path, format!("invalid prefix: {e}"));
                 None
             }
+        }
+    }
+
+    /// A link's subnet: a prefix that takes in no special-purpose range.
+    fn subnet_prefix(
+        &mut self,
+        node: &yaml::Node,
+        path: &Path,
+        family: Option<Family>,
+    ) -> Option<Prefix> {
+        let p = self.prefix(node, path, family)?;
+        match special_use(&p) {
+            Some((range, why)) => {
+                self.err(
+                    node.span,
+                    path,
+                    format!("link prefix {p} is unusable: it takes in {range} ({why})"),
+                );
+                None
+            }
+            None => Some(p),
         }
     }
 
@@ -487,6 +703,26 @@ impl<'d> Loader<'d> {
                 self.err(node.span, path, format!("invalid address: {e}"));
                 None
             }
+        }
+    }
+
+    /// An address as [`Self::if_addr`] reads it, refused (with the reason) when no interface or
+    /// loopback can have it.
+    fn usable(
+        &mut self,
+        node: &yaml::Node,
+        path: &Path,
+        family: Family,
+        default_len: Option<u8>,
+        loopback: bool,
+    ) -> Option<(IfAddr, Span)> {
+        let (a, span) = self.if_addr(node, path, family, default_len)?;
+        match unusable(a, loopback) {
+            Some(why) => {
+                self.err(span, path, why);
+                None
+            }
+            None => Some((a, span)),
         }
     }
 
@@ -628,7 +864,7 @@ impl<'d> Loader<'d> {
                 } else {
                     Family::Ipv4
                 };
-                let a = self.if_addr(v, &p, family, Some(family.max_len()));
+                let a = self.usable(v, &p, family, Some(family.max_len()), true);
                 match family {
                     Family::Ipv4 => loopback.ipv4 = a.map(|x| x.0),
                     Family::Ipv6 => loopback.ipv6 = a.map(|x| x.0),
@@ -636,12 +872,12 @@ impl<'d> Loader<'d> {
             } else if let Some(mut r) = MapReader::new(v, &p, self.diags) {
                 if let Some(a) = r.take("ipv4") {
                     loopback.ipv4 = self
-                        .if_addr(a, &p.key("ipv4"), Family::Ipv4, Some(32))
+                        .usable(a, &p.key("ipv4"), Family::Ipv4, Some(32), true)
                         .map(|x| x.0);
                 }
                 if let Some(a) = r.take("ipv6") {
                     loopback.ipv6 = self
-                        .if_addr(a, &p.key("ipv6"), Family::Ipv6, Some(128))
+                        .usable(a, &p.key("ipv6"), Family::Ipv6, Some(128), true)
                         .map(|x| x.0);
                 }
                 r.finish(&["ipv4", "ipv6"], self.diags);
@@ -649,7 +885,15 @@ impl<'d> Loader<'d> {
         }
         let router_id = attr(sources, "router_id").and_then(|(v, p)| {
             let text = read_str(v, &p, self.diags)?;
-            match text.parse() {
+            match text.parse::<std::net::Ipv4Addr>() {
+                Ok(a) if a.is_unspecified() => {
+                    self.err(
+                        v.span,
+                        &p,
+                        "router id 0.0.0.0 is not allowed: OSPF and BGP need a non-zero identifier",
+                    );
+                    None
+                }
                 Ok(a) => Some(a),
                 Err(_) => {
                     self.err(
@@ -678,7 +922,7 @@ impl<'d> Loader<'d> {
         let mut config = ModuleConfig::new();
         for m in MODULES {
             if let Some((v, _)) = attr(sources, m) {
-                config.insert(m.to_string(), v.clone());
+                config.insert(m.to_string(), self.shared(v));
                 if !modules.iter().any(|x| x == m) {
                     modules.push(m.to_string());
                 }
@@ -984,7 +1228,7 @@ impl<'d> Loader<'d> {
                 } else {
                     Family::Ipv4
                 };
-                let pr = self.prefix(v, &p, None).map(|x| (x, v.span));
+                let pr = self.subnet_prefix(v, &p, None).map(|x| (x, v.span));
                 match fam {
                     Family::Ipv4 => link.prefix4 = pr,
                     Family::Ipv6 => link.prefix6 = pr,
@@ -992,12 +1236,12 @@ impl<'d> Loader<'d> {
             } else if let Some(mut r) = MapReader::new(v, &p, self.diags) {
                 if let Some(x) = r.take("ipv4") {
                     link.prefix4 = self
-                        .prefix(x, &p.key("ipv4"), Some(Family::Ipv4))
+                        .subnet_prefix(x, &p.key("ipv4"), Some(Family::Ipv4))
                         .map(|y| (y, x.span));
                 }
                 if let Some(x) = r.take("ipv6") {
                     link.prefix6 = self
-                        .prefix(x, &p.key("ipv6"), Some(Family::Ipv6))
+                        .subnet_prefix(x, &p.key("ipv6"), Some(Family::Ipv6))
                         .map(|y| (y, x.span));
                 }
                 r.finish(&["ipv4", "ipv6"], self.diags);
@@ -1005,7 +1249,7 @@ impl<'d> Loader<'d> {
         }
         for m in MODULES {
             if let Some((v, _)) = attr(&attrs, m) {
-                link.config.insert(m.to_string(), v.clone());
+                link.config.insert(m.to_string(), self.shared(v));
             }
         }
         for (j, e) in link.ends.iter().enumerate() {
@@ -1035,13 +1279,24 @@ impl<'d> Loader<'d> {
             r.take("node");
         }
         if let Some(v) = r.take("ifname") {
-            end.ifname = read_str(v, &path.key("ifname"), self.diags);
+            let ipath = path.key("ifname");
+            end.ifname = read_str(v, &ipath, self.diags).and_then(|name| match bad_ifname(&name) {
+                Some(why) => {
+                    self.err(
+                        v.span,
+                        &ipath,
+                        format!("invalid interface name `{name}`: {why}"),
+                    );
+                    None
+                }
+                None => Some(name),
+            });
         }
         if let Some(v) = r.take("ipv4") {
-            end.ipv4 = self.if_addr(v, &path.key("ipv4"), Family::Ipv4, None);
+            end.ipv4 = self.usable(v, &path.key("ipv4"), Family::Ipv4, None, false);
         }
         if let Some(v) = r.take("ipv6") {
-            end.ipv6 = self.if_addr(v, &path.key("ipv6"), Family::Ipv6, None);
+            end.ipv6 = self.usable(v, &path.key("ipv6"), Family::Ipv6, None, false);
         }
         if let Some(v) = r.take("mtu") {
             end.mtu = self.mtu(v, &path.key("mtu"));
@@ -1054,7 +1309,7 @@ impl<'d> Loader<'d> {
         }
         for m in MODULES {
             if let Some(v) = r.take(m) {
-                end.config.insert(m.to_string(), v.clone());
+                end.config.insert(m.to_string(), self.shared(v));
             }
         }
         let allowed: Vec<&str> = END_KEYS
@@ -1301,6 +1556,7 @@ impl<'d> Loader<'d> {
             links,
             segments,
             config,
+            warnings: Diagnostics::new(self.file.clone()),
         };
         self.check_explicit_subnets(&topo, &raw_links, &mut seg_fixed);
         self.assign_addresses(&mut topo, &pools, &seg_fixed, &raw_links);
@@ -1314,7 +1570,68 @@ impl<'d> Loader<'d> {
                 });
             }
         }
+        topo.warnings = self.warnings(&topo, &raw_links);
         Some(topo)
+    }
+
+    /// One warning per kind of setting that is accepted but changes nothing, at its first place
+    /// in the file, saying how many other places have the same.
+    fn warnings(&mut self, topo: &Topology, raw_links: &[RawLink]) -> Diagnostics {
+        let runs = |n: NodeId, m: &str| {
+            let n = topo.node(n);
+            n.kind.forwards_ip() && n.modules.iter().any(|x| x == m)
+        };
+        let mut notices = std::mem::take(&mut self.notices);
+        let mut note =
+            |config: &ModuleConfig, path: &Path, runs: &dyn Fn(&str) -> bool, on_link| {
+                for (m, v) in config {
+                    let m = module_name(m);
+                    let notice = if UNMODELLED.contains(&m) {
+                        Notice::NotModelled(m)
+                    } else if m == "bgp" && on_link {
+                        Notice::BgpOnLink
+                    } else if !runs(m) {
+                        Notice::NotEnabled(m)
+                    } else {
+                        continue;
+                    };
+                    notices.push((notice, v.span, path.key(m)));
+                }
+            };
+        note(
+            &topo.config,
+            &Path::root(),
+            &|m| topo.nodes.iter().any(|n| runs(n.id, m)),
+            false,
+        );
+        for n in &topo.nodes {
+            // A node's own section enables its module, so only the unmodelled ones are news.
+            let path = Path::root().key("nodes").key(&n.name);
+            note(&n.config, &path, &|_| true, false);
+        }
+        for l in raw_links {
+            note(
+                &l.config,
+                &l.path,
+                &|m| l.ends.iter().any(|e| runs(e.node, m)),
+                true,
+            );
+            for e in &l.ends {
+                note(&e.config, &e.path, &|m| runs(e.node, m), true);
+            }
+        }
+        notices.sort_by_key(|n| (n.0, n.1));
+        notices.dedup_by(|a, b| (a.0, a.1) == (b.0, b.1));
+        let mut out = Diagnostics::new(self.file.clone());
+        let mut i = 0;
+        while i < notices.len() {
+            let (notice, span, path) = &notices[i];
+            let same = notices[i..].iter().take_while(|x| x.0 == *notice).count();
+            out.error(*span, path, notice.message(same));
+            i += same;
+        }
+        out.sort();
+        out
     }
 
     // Indexes, not iterators: the loops read one table while writing another.
@@ -1414,26 +1731,17 @@ impl<'d> Loader<'d> {
         raw_links: &[RawLink],
     ) {
         // Everything written in the file is reserved before the pools hand anything out.
-        let mut reserved: Vec<Prefix> = seg_fixed
+        let mut reserved: Vec<(Prefix, Path)> = seg_fixed
             .iter()
-            .flat_map(|f| f.iter().flatten().map(|x| x.0))
+            .flat_map(|f| f.iter().flatten().map(|x| (x.0, x.2.clone())))
             .collect();
         for n in &topo.nodes {
-            reserved.extend(n.loopback.ipv4.map(|a| Prefix::host(a.addr)));
-            reserved.extend(n.loopback.ipv6.map(|a| Prefix::host(a.addr)));
+            let path = Path::root().key("nodes").key(&n.name).key("loopback");
+            for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
+                reserved.push((Prefix::host(a.addr), path.clone()));
+            }
         }
-        reserved.sort();
-        let clashes = |p: &Prefix| {
-            // The nearest reserved prefixes on either side of `p` in sorted order are the only
-            // ones that can contain it or sit inside it.
-            let i = reserved.partition_point(|r| r < p);
-            reserved[i..]
-                .iter()
-                .take_while(|r| p.covers(r))
-                .next()
-                .is_some()
-                || reserved[..i].iter().rev().take(64).any(|r| r.covers(p))
-        };
+        reserved.sort_by_key(|r| r.0);
 
         // Loopbacks for every node that routes, numbered in file order.
         let mut cursor = [1u128, 1u128];
@@ -1454,20 +1762,12 @@ impl<'d> Loader<'d> {
                 if has {
                     continue;
                 }
-                let addr = loop {
-                    let Some(a) = pool.nth(cursor[fi]) else {
-                        break None;
-                    };
-                    cursor[fi] += 1;
-                    if !clashes(&Prefix::host(a)) {
-                        break Some(a);
-                    }
-                };
-                match addr {
-                    Some(a) => {
+                let max = pool.family().max_len();
+                match next_free(pool, max, &mut cursor[fi], &reserved) {
+                    Some(p) => {
                         let ia = Some(IfAddr {
-                            addr: a,
-                            len: pool.family().max_len(),
+                            addr: p.network(),
+                            len: max,
                         });
                         if fi == 0 {
                             topo.nodes[ni].loopback.ipv4 = ia;
@@ -1476,8 +1776,10 @@ impl<'d> Loader<'d> {
                         }
                     }
                     None => {
-                        let span = topo.nodes[ni].span;
-                        self.err(span, &Path::root().key("nodes").key(&topo.nodes[ni].name), format!("the loopback pool {pool} is exhausted; give `addressing.loopback` a larger prefix"));
+                        let n = &topo.nodes[ni];
+                        let what = format!("node `{}`", n.name);
+                        let msg = pool_exhausted("loopback", pool, max, &what, &reserved);
+                        self.err(n.span, &Path::root().key("nodes").key(&n.name), msg);
                         return;
                     }
                 }
@@ -1504,19 +1806,12 @@ impl<'d> Loader<'d> {
                         };
                         let Some(base) = base else { continue };
                         let c = &mut seg_cursor[usize::from(!is_p2p)][fi];
-                        let found = loop {
-                            let Some(s) = base.subnet(len, *c) else {
-                                break None;
-                            };
-                            *c += 1;
-                            if !clashes(&s) {
-                                break Some(s);
-                            }
-                        };
+                        let found = next_free(base, len, c, &reserved);
                         if found.is_none() {
                             let l = &raw_links[span_link.index()];
                             let which = if is_p2p { "p2p" } else { "lan" };
-                            self.err(l.span, &l.path, format!("the {which} address pool {base} has no /{len} left; give `addressing.{which}` a larger prefix"));
+                            let msg = pool_exhausted(which, base, len, "this link", &reserved);
+                            self.err(l.span, &l.path, msg);
                             return;
                         }
                         found
@@ -1652,6 +1947,76 @@ impl<'d> Loader<'d> {
             }
         }
     }
+}
+
+/// The reserved prefix that covers `p` or sits inside it, if any. Reserved prefixes that do not
+/// overlap each other (anything else is already an error) leave only the neighbours of `p` in
+/// sorted order to check.
+fn clash<'r>(reserved: &'r [(Prefix, Path)], p: &Prefix) -> Option<&'r (Prefix, Path)> {
+    let i = reserved.partition_point(|r| r.0 < *p);
+    if let Some(r) = reserved.get(i).filter(|r| p.covers(&r.0)) {
+        return Some(r);
+    }
+    reserved[..i].iter().rev().take(64).find(|r| r.0.covers(p))
+}
+
+/// The first `/len` of `pool` from number `*cursor` on that clashes with nothing reserved,
+/// advancing the cursor past it. A reserved prefix that covers a candidate is skipped whole, so a
+/// large IPv6 pool behind a reserved prefix is not walked one subnet at a time.
+fn next_free(
+    pool: Prefix,
+    len: u8,
+    cursor: &mut u128,
+    reserved: &[(Prefix, Path)],
+) -> Option<Prefix> {
+    let step_bits = u32::from(pool.family().max_len() - len);
+    loop {
+        let c = pool.subnet(len, *cursor)?;
+        match clash(reserved, &c) {
+            None => {
+                *cursor += 1;
+                return Some(c);
+            }
+            Some((r, _)) if r.covers(&c) => {
+                // `size() - 1` is the host mask, also when the size saturates.
+                let last = r.bits() | (r.size() - 1);
+                *cursor = ((last - pool.bits()) >> step_bits).checked_add(1)?;
+            }
+            Some(_) => *cursor += 1,
+        }
+    }
+}
+
+/// Why a pool has nothing left `what` needs: it is too small, or prefixes the file sets take it.
+fn pool_exhausted(
+    which: &str,
+    pool: Prefix,
+    len: u8,
+    what: &str,
+    reserved: &[(Prefix, Path)],
+) -> String {
+    let key = match pool.family() {
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    };
+    let field = format!("`addressing.{which}.{key}`");
+    if let Some((r, path)) = reserved.iter().find(|r| r.0.covers(&pool)) {
+        return format!(
+            "the {which} pool {pool} has nothing left for {what}: it lies inside {r} set at `{path}`; give {field} a prefix outside it"
+        );
+    }
+    let taken = reserved.iter().filter(|r| r.0.overlaps(&pool)).count();
+    let why = if taken == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({taken} prefix{} set in the file take part of it)",
+            if taken == 1 { "" } else { "es" }
+        )
+    };
+    format!(
+        "the {which} pool {pool} has no /{len} left for {what}{why}; give {field} a larger prefix"
+    )
 }
 
 /// A static route decoded from the file, before interface names can be checked.

@@ -6,6 +6,7 @@
 //! sit inside their segment's subnet, and MTUs are within 68..=65535.
 
 use crate::addr::{IfAddr, Prefix};
+use crate::diag::Diagnostics;
 use crate::yaml::{self, Span};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -96,8 +97,9 @@ impl fmt::Display for NodeKind {
 }
 
 /// Module configuration (`ospf`, `isis`, `bgp`, `mpls`, `sr`, `policies`) as written in the file.
-/// The crates that implement a module decode it; the model only keeps it with its places.
-pub type ModuleConfig = BTreeMap<String, yaml::Node>;
+/// The crates that implement a module decode it; the model only keeps it with its places. A
+/// section in `defaults` or a group is shared by every node it applies to, not copied.
+pub type ModuleConfig = BTreeMap<String, std::sync::Arc<yaml::Node>>;
 
 /// A node's loopback addresses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -262,6 +264,10 @@ pub struct Topology {
     /// Top-level module sections, keyed by module name.
     #[serde(skip)]
     pub config: ModuleConfig,
+    /// What the file says that the model accepts but does not act on (a protocol section without
+    /// its module, a module nettwin does not model), each once with its place.
+    #[serde(skip)]
+    pub warnings: Diagnostics,
 }
 
 impl Topology {

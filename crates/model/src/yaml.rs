@@ -104,14 +104,45 @@ impl Node {
 ///
 /// Anchors and aliases are resolved by copying the anchored node, so an alias has the span of its
 /// anchor: errors inside it point at the text that defines it.
+///
+/// Hostile input is refused with a place rather than exhausting the machine: nesting deeper than
+/// [`MAX_DEPTH`], anchors and aliases that copy more than [`MAX_COPIED_NODES`] nodes or
+/// [`MAX_COPIED_TEXT`] bytes of text, and a second document in the stream. A leading byte order
+/// mark is skipped.
 pub fn parse(text: &str) -> Result<Node, (Span, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser
-        .load(&mut builder, false)
-        .map_err(|e| (Span::from_marker(*e.marker()), e.info().to_string()))?;
-    if let Some(err) = builder.error {
-        return Err(err);
+    let mut documents = 0;
+    // Events are pulled one at a time: `Parser::load` recurses once per nesting level and
+    // overflows the stack on a few kilobytes of `[[[[` or `- - - -` before any limit applies.
+    loop {
+        let (ev, mark) = parser.next_token().map_err(|e| {
+            let span = Span::from_marker(*e.marker());
+            // The scanner's own limit on `[` and `{` nesting (255) is the same mistake as ours.
+            if e.info() == "recursion limit exceeded" {
+                (span, too_deep())
+            } else {
+                (span, format!("YAML syntax error: {}", e.info()))
+            }
+        })?;
+        match ev {
+            Event::StreamEnd => break,
+            Event::DocumentStart => {
+                documents += 1;
+                if documents > 1 {
+                    return Err((
+                        Span::from_marker(mark),
+                        "a second YAML document starts here; a topology file holds one document"
+                            .into(),
+                    ));
+                }
+            }
+            _ => builder.on_event(ev, mark),
+        }
+        if let Some(err) = builder.error.take() {
+            return Err(err);
+        }
     }
     Ok(builder.root.unwrap_or(Node {
         value: Value::Null,
@@ -119,57 +150,138 @@ pub fn parse(text: &str) -> Result<Node, (Span, String)> {
     }))
 }
 
-/// Parses the document `text` of `file`; a syntax error becomes the one diagnostic returned.
+/// Parses the document `text` of `file`; a syntax error (or a limit above) becomes the one
+/// diagnostic returned.
 pub fn parse_document(file: &str, text: &str) -> Result<Node, Diagnostics> {
     parse(text).map_err(|(span, msg)| {
         let mut diags = Diagnostics::new(file);
-        diags.error(span, &Path::root(), format!("YAML syntax error: {msg}"));
+        diags.error(span, &Path::root(), msg);
         diags
     })
 }
 
-/// Deeply nested documents are refused rather than risking the stack of later recursive readers.
-const MAX_DEPTH: usize = 256;
+/// Deeply nested documents are refused rather than risking the stack of later recursive readers
+/// (decoding, cloning and dropping the tree all recurse). Real topologies nest a dozen levels.
+pub const MAX_DEPTH: usize = 200;
+
+fn too_deep() -> String {
+    format!("the document nests deeper than {MAX_DEPTH} levels")
+}
+
+/// How many nodes aliases may copy into one document, and anchors keep copies of. An alias
+/// copies its anchor, so a few lines of nested aliases ("billion laughs") would otherwise build a
+/// tree of billions of nodes; real topologies copy a few small sections.
+pub const MAX_COPIED_NODES: u64 = 1_000_000;
+
+/// How many bytes of scalar text aliases may copy into one document, and anchors keep copies of
+/// (an alias to one long string, repeated).
+pub const MAX_COPIED_TEXT: u64 = 64 << 20;
+
+/// The size of a subtree: how many nodes and how many bytes of scalar text.
+#[derive(Clone, Copy, Debug, Default)]
+struct Size {
+    nodes: u64,
+    text: u64,
+}
+
+impl Size {
+    fn add(&mut self, other: Size) {
+        self.nodes += other.nodes;
+        self.text += other.text;
+    }
+}
+
+/// An open collection: the node under construction, the pending key of a mapping, its anchor id
+/// (registered when it closes) and the size of what it holds so far.
+struct Frame {
+    node: Node,
+    pending_key: Option<Node>,
+    anchor: usize,
+    size: Size,
+}
 
 #[derive(Default)]
 struct Builder {
-    /// Open collections: the node under construction and, for mappings, a pending key.
-    stack: Vec<(Node, Option<Node>)>,
-    anchors: Vec<Option<Node>>,
-    /// Anchor id of each open collection, registered when it closes.
-    open_anchors: Vec<usize>,
+    stack: Vec<Frame>,
+    anchors: Vec<Option<(Node, Size)>>,
+    /// What aliases and anchors have copied so far, each within the limits.
+    alias_copies: Size,
+    anchor_copies: Size,
     root: Option<Node>,
     error: Option<(Span, String)>,
 }
 
 impl Builder {
-    fn push_value(&mut self, node: Node) {
+    fn push_value(&mut self, node: Node, size: Size) {
         match self.stack.last_mut() {
             None => {
                 if self.root.is_none() {
                     self.root = Some(node);
                 }
             }
-            Some((parent, pending_key)) => match &mut parent.value {
-                Value::Seq(items) => items.push(node),
-                Value::Map(entries) => match pending_key.take() {
-                    None => *pending_key = Some(node),
-                    Some(key) => entries.push((key, node)),
-                },
-                _ => {}
-            },
+            Some(frame) => {
+                frame.size.add(size);
+                match &mut frame.node.value {
+                    Value::Seq(items) => items.push(node),
+                    Value::Map(entries) => match frame.pending_key.take() {
+                        None => frame.pending_key = Some(node),
+                        Some(key) => entries.push((key, node)),
+                    },
+                    _ => {}
+                }
+            }
         }
     }
 
-    fn register_anchor(&mut self, id: usize, node: &Node) {
+    /// Charges a copy of `size` to `budget`; `false` (with the error recorded at `span`) when it
+    /// would go over the limits.
+    fn charge(&mut self, which: Copies, size: Size, span: Span) -> bool {
+        let budget = match which {
+            Copies::Alias => &mut self.alias_copies,
+            Copies::Anchor => &mut self.anchor_copies,
+        };
+        let mut after = *budget;
+        after.add(size);
+        if after.nodes <= MAX_COPIED_NODES && after.text <= MAX_COPIED_TEXT {
+            *budget = after;
+            return true;
+        }
+        let what = match which {
+            Copies::Alias => "aliases expand the document",
+            Copies::Anchor => "anchors (each keeps a copy of its node) grow",
+        };
+        self.error = Some((
+            span,
+            format!(
+                "{what} beyond {MAX_COPIED_NODES} copied nodes or {} MiB of copied text (an alias bomb?)",
+                MAX_COPIED_TEXT >> 20
+            ),
+        ));
+        false
+    }
+
+    fn register_anchor(&mut self, id: usize, node: &Node, size: Size) {
         if id == 0 {
+            return;
+        }
+        // Nested anchors would otherwise keep one copy of the same subtree per level.
+        if !self.charge(Copies::Anchor, size, node.span) {
             return;
         }
         if self.anchors.len() <= id {
             self.anchors.resize(id + 1, None);
         }
-        self.anchors[id] = Some(node.clone());
+        self.anchors[id] = Some((node.clone(), size));
     }
+}
+
+/// What a copy of a subtree is for.
+#[derive(Clone, Copy)]
+enum Copies {
+    /// An alias in the tree.
+    Alias,
+    /// The copy an anchor keeps for later aliases.
+    Anchor,
 }
 
 impl MarkedEventReceiver for Builder {
@@ -181,6 +293,10 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
+                let size = Size {
+                    nodes: 1,
+                    text: text.len() as u64,
+                };
                 let value =
                     if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
                         Value::Null
@@ -188,12 +304,12 @@ impl MarkedEventReceiver for Builder {
                         Value::Scalar { text, quoted }
                     };
                 let node = Node { value, span };
-                self.register_anchor(anchor, &node);
-                self.push_value(node);
+                self.register_anchor(anchor, &node, size);
+                self.push_value(node, size);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
-                    self.error = Some((span, format!("nesting deeper than {MAX_DEPTH} levels")));
+                    self.error = Some((span, too_deep()));
                     return;
                 }
                 let value = if matches!(ev, Event::SequenceStart(..)) {
@@ -201,22 +317,34 @@ impl MarkedEventReceiver for Builder {
                 } else {
                     Value::Map(Vec::new())
                 };
-                self.stack.push((Node { value, span }, None));
-                self.open_anchors.push(anchor);
+                self.stack.push(Frame {
+                    node: Node { value, span },
+                    pending_key: None,
+                    anchor,
+                    size: Size { nodes: 1, text: 0 },
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                if let (Some((node, _)), Some(anchor)) = (self.stack.pop(), self.open_anchors.pop())
-                {
-                    self.register_anchor(anchor, &node);
-                    self.push_value(node);
+                if let Some(frame) = self.stack.pop() {
+                    self.register_anchor(frame.anchor, &frame.node, frame.size);
+                    self.push_value(frame.node, frame.size);
                 }
             }
-            Event::Alias(id) => match self.anchors.get(id).cloned().flatten() {
-                Some(node) => self.push_value(node),
-                None => {
-                    self.error = Some((span, "alias to an unknown or unfinished anchor".into()))
+            Event::Alias(id) => {
+                let Some(Some((_, size))) = self.anchors.get(id) else {
+                    self.error = Some((span, "alias to an unknown or unfinished anchor".into()));
+                    return;
+                };
+                // Checked before copying: the copy is what the limit is there to prevent.
+                let size = *size;
+                if !self.charge(Copies::Alias, size, span) {
+                    return;
                 }
-            },
+                if let Some(Some((node, _))) = self.anchors.get(id) {
+                    let node = node.clone();
+                    self.push_value(node, size);
+                }
+            }
             Event::Nothing
             | Event::StreamStart
             | Event::StreamEnd
@@ -283,21 +411,16 @@ impl<'a> MapReader<'a> {
         };
         // Duplicates and non-scalar keys are reported here once, and count as read.
         let mut used = vec![false; entries.len()];
+        // A set, not a scan of the earlier keys: a mapping may have a million keys.
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
         for (i, (key, _)) in entries.iter().enumerate() {
-            if key.as_scalar().is_none() {
+            let Some(name) = key.as_scalar() else {
                 diags.error(key.span, path, "mapping keys must be plain names");
                 used[i] = true;
                 continue;
-            }
-            if entries[..i]
-                .iter()
-                .any(|(k, _)| k.as_scalar() == key.as_scalar())
-            {
-                diags.error(
-                    key.span,
-                    &path.key(key.as_scalar().unwrap_or_default()),
-                    format!("duplicate key `{}`", key.as_scalar().unwrap_or_default()),
-                );
+            };
+            if !seen.insert(name) {
+                diags.error(key.span, &path.key(name), format!("duplicate key `{name}`"));
                 used[i] = true;
             }
         }
@@ -579,6 +702,111 @@ mod tests {
                 "t.yml:2:1: unknown key `mut` (did you mean `mtu`?) (at `mut`)",
             ]
         );
+    }
+
+    /// Nine levels of nine aliases: 9^9 copies of "lol" (the classic "billion laughs").
+    fn billion_laughs() -> String {
+        let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..9 {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 9].join(", ")));
+        }
+        text
+    }
+
+    #[test]
+    fn alias_bombs_stop_at_the_alias_that_goes_over_the_limit() {
+        let text = billion_laughs();
+        assert!(text.len() < 512, "{}", text.len());
+        let start = std::time::Instant::now();
+        let (span, msg) = parse(&text).unwrap_err();
+        // a5 holds 597,871 nodes: the first alias to it, in a6, goes past a million copies.
+        assert_eq!(span, Span { line: 7, col: 10 }, "{msg}");
+        assert_eq!(msg, "aliases expand the document beyond 1000000 copied nodes or 64 MiB of copied text (an alias bomb?)");
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn one_long_string_copied_by_many_aliases_is_refused() {
+        let mut text = format!("a: &a {}\nb: [", "x".repeat(100_000));
+        text.push_str(&vec!["*a"; 1000].join(", "));
+        text.push_str("]\n");
+        let (span, msg) = parse(&text).unwrap_err();
+        assert_eq!(span.line, 2, "{msg}");
+        assert!(msg.contains("MiB of copied text"), "{msg}");
+    }
+
+    #[test]
+    fn nested_anchors_count_their_copies() {
+        // Each anchor keeps a copy of its subtree; 150 nested anchors around 10,000 items would
+        // keep 1.5 million nodes without a single alias.
+        let mut text = String::new();
+        for i in 0..150 {
+            text.push_str(&format!("&a{i} ["));
+        }
+        text.push_str(&vec!["x"; 10_000].join(","));
+        text.push_str(&"]".repeat(150));
+        let (_, msg) = parse(&text).unwrap_err();
+        assert!(
+            msg.starts_with("anchors (each keeps a copy of its node) grow beyond"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn modest_aliases_are_fine() {
+        let text = "d: &d {mtu: 9000, cost: 5}\nl: [*d, *d, *d]\n";
+        let doc = parse(text).unwrap();
+        assert_eq!(doc.get("l").unwrap().as_seq().unwrap().len(), 3);
+    }
+
+    /// Each of these would overflow a recursive parser's stack (the test thread has 2 MiB).
+    #[test]
+    fn deep_nesting_is_refused_with_a_place() {
+        let block_seq = "- ".repeat(20_200);
+        let flow_seq = "[".repeat(20_000);
+        let flow_map = "{a: ".repeat(20_000);
+        let explicit_keys = "? ".repeat(20_000);
+        let block_map: String = (0..300).map(|i| format!("{}a:\n", " ".repeat(i))).collect();
+        for (name, text, line) in [
+            ("block sequence", block_seq, 1),
+            ("flow sequence", flow_seq, 1),
+            ("flow mapping", flow_map, 1),
+            ("explicit keys", explicit_keys, 1),
+            ("block mapping", block_map, MAX_DEPTH as u32 + 1),
+        ] {
+            let (span, msg) = parse(&text).unwrap_err();
+            assert_eq!(msg, "the document nests deeper than 200 levels", "{name}");
+            assert_eq!(span.line, line, "{name}: {span}");
+            assert!(span.col > 1, "{name}: {span}");
+        }
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_is_fine() {
+        let depth = MAX_DEPTH;
+        let text = format!("{}x{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(parse(&text).is_ok());
+        let text = format!("{}x", "- ".repeat(depth));
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn a_second_document_is_an_error_at_its_start() {
+        let (span, msg) = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(span, Span { line: 2, col: 1 });
+        assert!(msg.contains("second YAML document"), "{msg}");
+        let (span, _) = parse("---\na: 1\n...\n---\nb: 2\n").unwrap_err();
+        assert_eq!(span.line, 4);
+        // An explicit start and end around one document is fine.
+        assert!(parse("---\na: 1\n...\n").is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let doc = parse("\u{feff}name: x\n").unwrap();
+        assert_eq!(doc.get("name").unwrap().as_scalar(), Some("x"));
+        assert_eq!(doc.get("name").unwrap().span, Span { line: 1, col: 7 });
     }
 
     #[test]

@@ -218,11 +218,11 @@ fn duplicate_nodes_and_names() {
 #[test]
 fn pool_exhaustion_is_an_error_not_a_panic() {
     let e = one_error(
-        "addressing:\n  p2p: {ipv4: 198.18.0.0/31}\nnodes: [a, b, c]\nlinks: [[a, b], [b, c]]\n",
+        "addressing:\n  p2p: {ipv4: 198.19.0.0/31}\nnodes: [a, b, c]\nlinks: [[a, b], [b, c]]\n",
     );
     assert_eq!(
         e,
-        "t.yml:4:17: the p2p address pool 198.18.0.0/31 has no /31 left; give `addressing.p2p` a larger prefix (at `links[1]`)"
+        "t.yml:4:17: the p2p pool 198.19.0.0/31 has no /31 left for this link; give `addressing.p2p.ipv4` a larger prefix (at `links[1]`)"
     );
 }
 
@@ -233,5 +233,109 @@ fn io_error_names_the_file() {
         e.to_string()
             .starts_with("cannot read /nonexistent/x.yml: "),
         "{e}"
+    );
+}
+
+#[test]
+fn unusable_loopbacks_are_refused_with_the_reason() {
+    let e = errors(
+        "nodes:\n  a: {loopback: 0.0.0.0/0}\n  b: {loopback: 255.255.255.255}\n  c: {loopback: ff02::1}\n  d: {loopback: ::/0}\n  e: {loopback: 127.0.0.5}\n  f: {loopback: {ipv4: 169.254.0.1}}\n  g: {loopback: 198.18.0.9/0}\n",
+    );
+    assert_eq!(
+        e,
+        vec![
+            "t.yml:2:17: loopback 0.0.0.0/0 is unusable: 0.0.0.0 is the unspecified address (at `nodes.a.loopback`)",
+            "t.yml:3:17: loopback 255.255.255.255/32 is unusable: 255.255.255.255 is the limited broadcast address (at `nodes.b.loopback`)",
+            "t.yml:4:17: loopback ff02::1/128 is unusable: ff02::1 is in ff00::/8 (multicast) (at `nodes.c.loopback`)",
+            "t.yml:5:17: loopback ::/0 is unusable: :: is the unspecified address (at `nodes.d.loopback`)",
+            "t.yml:6:17: loopback 127.0.0.5/32 is unusable: 127.0.0.5 is in 127.0.0.0/8 (the host loopback range) (at `nodes.e.loopback`)",
+            "t.yml:7:24: loopback 169.254.0.1/32 is unusable: link-local addresses are never routed (at `nodes.f.loopback.ipv4`)",
+            "t.yml:8:17: loopback 198.18.0.9/0 is unusable: a /0 subnet is the whole address space (at `nodes.g.loopback`)",
+        ]
+    );
+}
+
+#[test]
+fn router_id_zero_is_refused() {
+    let e = one_error("nodes:\n  a: {router_id: 0.0.0.0}\n");
+    assert_eq!(
+        e,
+        "t.yml:2:18: router id 0.0.0.0 is not allowed: OSPF and BGP need a non-zero identifier (at `nodes.a.router_id`)"
+    );
+}
+
+#[test]
+fn unusable_interface_addresses_are_refused_with_the_reason() {
+    let e = errors(
+        "nodes: [a, b]\nlinks:\n  - {a: {ipv4: 198.18.9.1/0}, b: {ipv4: 198.18.9.2/0}}\n  - {a: {ipv4: 224.0.0.5/24}, b: {ipv6: 2001:db8::1/1}}\n  - {a: {ipv4: 198.18.7.0/24}, b: {ipv4: 198.18.7.255/24}}\n  - {a: {}, b: {}, prefix: 0.0.0.0/0}\n",
+    );
+    assert_eq!(
+        e,
+        vec![
+            "t.yml:3:16: address 198.18.9.1/0 is unusable: a /0 subnet is the whole address space (at `links[0].a.ipv4`)",
+            "t.yml:3:41: address 198.18.9.2/0 is unusable: a /0 subnet is the whole address space (at `links[0].b.ipv4`)",
+            "t.yml:4:16: address 224.0.0.5/24 is unusable: 224.0.0.5 is in 224.0.0.0/4 (multicast) (at `links[1].a.ipv4`)",
+            "t.yml:4:41: address 2001:db8::1/1 is unusable: its subnet ::/1 takes in ::/128 (the unspecified address) (at `links[1].b.ipv6`)",
+            "t.yml:5:16: address 198.18.7.0/24 is the network address of 198.18.7.0/24 (at `links[2].a.ipv4`)",
+            "t.yml:5:42: address 198.18.7.255/24 is the broadcast address of 198.18.7.0/24 (at `links[2].b.ipv4`)",
+            "t.yml:6:28: link prefix 0.0.0.0/0 is unusable: it takes in 0.0.0.0/8 (\"this network\", never assigned) (at `links[3].prefix`)",
+        ]
+    );
+}
+
+#[test]
+fn unusable_and_overlapping_pools_are_refused() {
+    let e = errors(
+        "addressing:\n  loopback: {ipv4: 0.0.0.0/0}\n  p2p: {ipv4: 198.18.0.0/24}\n  lan: {ipv6: ff00::/8}\nnodes: [a]\n",
+    );
+    assert_eq!(
+        e,
+        vec![
+            "t.yml:2:20: address pool 0.0.0.0/0 takes in 0.0.0.0/8 (\"this network\", never assigned) (at `addressing.loopback.ipv4`)",
+            "t.yml:3:15: address pool 198.18.0.0/24 overlaps the loopback pool 198.18.0.0/18; two interfaces would get the same address (at `addressing.p2p.ipv4`)",
+            "t.yml:4:15: address pool ff00::/8 takes in ff00::/8 (multicast) (at `addressing.lan.ipv6`)",
+        ]
+    );
+}
+
+#[test]
+fn a_pool_inside_a_prefix_the_file_sets_names_both() {
+    // The link's /16 takes the whole default loopback pool: the error says so, not "exhausted".
+    let e = one_error("nodes: [a, b]\nlinks:\n  - {a: {}, b: {}, prefix: 198.18.0.0/16}\n");
+    assert_eq!(
+        e,
+        "t.yml:1:9: the loopback pool 198.18.0.0/18 has nothing left for node `a`: it lies inside 198.18.0.0/16 set at `links[0].prefix`; give `addressing.loopback.ipv4` a prefix outside it (at `nodes.a`)"
+    );
+}
+
+#[test]
+fn a_large_ipv6_pool_behind_a_reserved_prefix_is_skipped_not_walked() {
+    // The link's /33 holds 2^31 of the pool's /64s; walking them one by one would take minutes.
+    let topo = nettwin_model::load_str(
+        "t.yml",
+        "addressing:\n  p2p: {ipv6: 2001:db8::/32}\nnodes: [a, b, c]\nlinks:\n  - {a: {}, b: {}, prefix: 2001:db8::/33}\n  - [b, c]\n",
+    )
+    .unwrap();
+    let seg = &topo.segments[1];
+    assert_eq!(seg.ipv6.unwrap().to_string(), "2001:db8:8000::/64");
+}
+
+#[test]
+fn interface_names_the_kernel_refuses_are_errors() {
+    let e = errors(
+        "nodes: [a, b]\nlinks:\n  - interfaces:\n      - {node: a, ifname: all}\n      - {node: b, ifname: lo}\n  - interfaces:\n      - {node: a, ifname: default}\n      - {node: b, ifname: a-very-long-name0}\n  - interfaces:\n      - {node: a, ifname: eth0/1}\n      - {node: b, ifname: 'eth 1'}\n  - interfaces:\n      - {node: a, ifname: 'eth0:1'}\n      - {node: b, ifname: ..}\n",
+    );
+    assert_eq!(
+        e,
+        vec![
+            "t.yml:4:27: invalid interface name `all`: `all` and `default` name the kernel's per-interface settings of every interface (at `links[0].interfaces[0].ifname`)",
+            "t.yml:5:27: invalid interface name `lo`: `lo` is the loopback interface every node already has (at `links[0].interfaces[1].ifname`)",
+            "t.yml:7:27: invalid interface name `default`: `all` and `default` name the kernel's per-interface settings of every interface (at `links[1].interfaces[0].ifname`)",
+            "t.yml:8:27: invalid interface name `a-very-long-name0`: Linux interface names have at most 15 bytes (at `links[1].interfaces[1].ifname`)",
+            "t.yml:10:27: invalid interface name `eth0/1`: Linux interface names have no `/`, `:` or whitespace (at `links[2].interfaces[0].ifname`)",
+            "t.yml:11:27: invalid interface name `eth 1`: Linux interface names have no `/`, `:` or whitespace (at `links[2].interfaces[1].ifname`)",
+            "t.yml:13:27: invalid interface name `eth0:1`: Linux interface names have no `/`, `:` or whitespace (at `links[3].interfaces[0].ifname`)",
+            "t.yml:14:27: invalid interface name `..`: `.` and `..` are not interface names (at `links[3].interfaces[1].ifname`)",
+        ]
     );
 }

@@ -48,11 +48,18 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Renders every diagnostic like a compiler does: the message, then the line with a caret.
+/// How many errors a report shows with their source lines; the rest are counted. A file with
+/// hundreds of thousands of mistakes would otherwise write hundreds of megabytes.
+pub const MAX_SHOWN: usize = 100;
+
+/// Renders the diagnostics like a compiler does: the message, then the line with a caret; the
+/// first [`MAX_SHOWN`] of them, then how many more there are.
 pub fn render_diagnostics(diags: &Diagnostics, source: &str) -> String {
+    // Columns count from after a byte order mark, as the loader skips it.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let lines: Vec<&str> = source.lines().collect();
     let mut out = String::new();
-    for d in diags {
+    for d in diags.iter().take(MAX_SHOWN) {
         out.push_str(&format!("error: {d}\n"));
         if let Some(line) = lines.get((d.line as usize).wrapping_sub(1)) {
             let num = d.line.to_string();
@@ -68,6 +75,13 @@ pub fn render_diagnostics(diags: &Diagnostics, source: &str) -> String {
         }
     }
     let n = diags.len();
+    if n > MAX_SHOWN {
+        let more = n - MAX_SHOWN;
+        out.push_str(&format!(
+            "and {more} more error{}\n",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
     out.push_str(&format!(
         "{n} error{} in {}",
         if n == 1 { "" } else { "s" },
@@ -76,22 +90,41 @@ pub fn render_diagnostics(diags: &Diagnostics, source: &str) -> String {
     out
 }
 
-/// Loads a topology file, turning validation errors into a rendered [`BadInput`].
+/// `warning: file:line:col: message` lines for the warnings of a loaded topology.
+pub fn render_warnings(warnings: &Diagnostics) -> String {
+    warnings.iter().map(|w| format!("warning: {w}\n")).collect()
+}
+
+/// Loads a topology file, turning validation errors into a rendered [`BadInput`] and printing
+/// its warnings on stderr.
 pub fn load_topology(path: &std::path::Path) -> anyhow::Result<nettwin_model::Topology> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: name.clone(),
         source,
     })?;
-    load_topology_str(&name, &text)
+    match nettwin_model::load_bytes(&name, &bytes) {
+        Ok(t) => Ok(warn(t)),
+        Err(LoadError::Invalid(d)) => {
+            let text = String::from_utf8_lossy(&bytes);
+            Err(BadInput(render_diagnostics(&d, &text)).into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub fn load_topology_str(name: &str, text: &str) -> anyhow::Result<nettwin_model::Topology> {
     match nettwin_model::load_str(name, text) {
-        Ok(t) => Ok(t),
+        Ok(t) => Ok(warn(t)),
         Err(LoadError::Invalid(d)) => Err(BadInput(render_diagnostics(&d, text)).into()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Prints the topology's warnings; they never change the exit status.
+fn warn(topo: nettwin_model::Topology) -> nettwin_model::Topology {
+    eprint!("{}", render_warnings(&topo.warnings));
+    topo
 }
 
 /// Prints a value as pretty JSON on stdout.

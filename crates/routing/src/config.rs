@@ -8,7 +8,7 @@ use crate::bgp::{Community, Policy, PrefixMatch, Rule};
 use crate::rib::Distances;
 use nettwin_model::load::parse_bandwidth;
 use nettwin_model::yaml::{self, read_bool, read_list, read_str, read_u64, MapReader, Path};
-use nettwin_model::{Diagnostics, NodeId, Prefix, Topology};
+use nettwin_model::{Diagnostics, ModuleConfig, NodeId, Prefix, Topology};
 use std::net::Ipv4Addr;
 
 /// OSPF settings of one router.
@@ -109,6 +109,11 @@ pub const DEFAULT_IGP_COST: u32 = 10;
 /// Cisco IOS and FRR allow up to this many ECMP paths by default in our model.
 pub const DEFAULT_MAXIMUM_PATHS: usize = 64;
 
+/// The module section `m` of a node, link or interface (shared, so behind an `Arc`).
+fn section<'a>(config: &'a ModuleConfig, m: &str) -> Option<&'a yaml::Node> {
+    config.get(m).map(|v| &**v)
+}
+
 fn key_path(root: &str) -> Path {
     Path::root().key(root)
 }
@@ -199,7 +204,7 @@ impl<'t> Decoder<'t> {
 
     fn decode(mut self) -> Result<RoutingConfig, Diagnostics> {
         let topo = self.topo;
-        let top = |m: &str| topo.config.get(m).map(|n| (n, key_path(m)));
+        let top = |m: &str| section(&topo.config, m).map(|n| (n, key_path(m)));
         let mut distances = Distances::default();
         for (m, allowed) in [("ospf", OSPF_KEYS), ("isis", ISIS_KEYS), ("bgp", BGP_KEYS)] {
             if let Some((n, p)) = top(m) {
@@ -245,7 +250,7 @@ impl<'t> Decoder<'t> {
         for n in &topo.nodes {
             let npath = key_path("nodes").key(&n.name);
             let runs = |m: &str| n.kind.forwards_ip() && n.modules.iter().any(|x| x == m);
-            let node_sec = |m: &str| n.config.get(m).map(|v| (v, npath.key(m)));
+            let node_sec = |m: &str| section(&n.config, m).map(|v| (v, npath.key(m)));
             for (m, allowed) in [("ospf", OSPF_KEYS), ("isis", ISIS_KEYS), ("bgp", BGP_KEYS)] {
                 if let Some((v, p)) = node_sec(m) {
                     self.check(v, &p, allowed);
@@ -291,8 +296,8 @@ impl<'t> Decoder<'t> {
                 let epath = lpath.key(&n.name);
                 for m in ["ospf", "isis"] {
                     for (sec, p) in [
-                        (link.config.get(m), lpath.key(m)),
-                        (iface.config.get(m), epath.key(m)),
+                        (section(&link.config, m), lpath.key(m)),
+                        (section(&iface.config, m), epath.key(m)),
                     ] {
                         if let Some(v) = sec {
                             self.check(v, &p, if m == "ospf" { OSPF_KEYS } else { ISIS_KEYS });
@@ -303,8 +308,8 @@ impl<'t> Decoder<'t> {
                 let ospf_l = [
                     top("ospf"),
                     node_sec("ospf"),
-                    link.config.get("ospf").map(|v| (v, lpath.key("ospf"))),
-                    iface.config.get("ospf").map(|v| (v, epath.key("ospf"))),
+                    section(&link.config, "ospf").map(|v| (v, lpath.key("ospf"))),
+                    section(&iface.config, "ospf").map(|v| (v, epath.key("ospf"))),
                 ];
                 let ospf_if_cost = self
                     .u64_in(Self::layered(&ospf_l[2..], "cost"), 1..=65535)
@@ -332,8 +337,8 @@ impl<'t> Decoder<'t> {
                 });
                 let isis_l = [
                     node_sec("isis"),
-                    link.config.get("isis").map(|v| (v, lpath.key("isis"))),
-                    iface.config.get("isis").map(|v| (v, epath.key("isis"))),
+                    section(&link.config, "isis").map(|v| (v, lpath.key("isis"))),
+                    section(&iface.config, "isis").map(|v| (v, epath.key("isis"))),
                 ];
                 let isis_metric = self
                     .u64_in(Self::layered(&isis_l[1..], "metric"), 1..=16_777_215)

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 /// Validate a topology file and print a short summary.
 ///
-/// Every problem is reported with file:line:col and the offending key; the exit status is 2 when
-/// the file has errors.
+/// Runs every validation the other commands run (the topology and the protocol sections). Every
+/// problem is reported with file:line:col and the offending key; the exit status is 2 when the
+/// file has errors. Warnings (settings that change nothing) go to stderr and do not change the
+/// exit status.
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  nettwin check examples/campus.yml")]
 pub struct Args {
@@ -16,6 +18,9 @@ pub struct Args {
 
 pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
     let topo = output::load_topology(&args.file)?;
+    // The protocol sections are decoded by the routing crate, not the loader; a file is only
+    // valid when every command would accept it.
+    super::routes::validate(&topo)?;
     let s = topo.summary();
     if g.json {
         return output::print_json(&serde_json::json!({
@@ -23,6 +28,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             "name": topo.name,
             "valid": true,
             "summary": s,
+            "warnings": topo.warnings.iter().collect::<Vec<_>>(),
         }));
     }
     println!("{}: ok", topo.file);

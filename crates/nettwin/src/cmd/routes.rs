@@ -59,17 +59,28 @@ pub fn load_routing(file: &std::path::Path) -> anyhow::Result<(Topology, Routing
 pub fn compute(topo: &Topology) -> anyhow::Result<Routing> {
     match nettwin_routing::compute(topo) {
         Ok(r) => Ok(r),
-        Err(nettwin_routing::RoutingError::Config(d)) => {
-            let text = std::fs::read_to_string(&topo.file).unwrap_or_default();
-            let text = if text.is_empty() && topo.file.ends_with("(built in)") {
-                super::demo::DEFAULT_TOPOLOGY.to_string()
-            } else {
-                text
-            };
-            Err(output::BadInput(output::render_diagnostics(&d, &text)).into())
-        }
+        Err(nettwin_routing::RoutingError::Config(d)) => Err(config_errors(topo, &d)),
         Err(e) => Err(e).context("routing failed"),
     }
+}
+
+/// Decodes the protocol sections the way [`compute`] does (the routing crate's own entry point
+/// for it), without computing routes: what `check` runs, so that it refuses every file a
+/// routing command refuses, with the same messages.
+pub fn validate(topo: &Topology) -> anyhow::Result<()> {
+    nettwin_routing::config::decode(topo)
+        .map(drop)
+        .map_err(|d| config_errors(topo, &d))
+}
+
+fn config_errors(topo: &Topology, d: &nettwin_model::Diagnostics) -> anyhow::Error {
+    let text = std::fs::read(&topo.file).unwrap_or_default();
+    let text = if text.is_empty() && topo.file.ends_with("(built in)") {
+        super::demo::DEFAULT_TOPOLOGY.to_string()
+    } else {
+        String::from_utf8_lossy(&text).into_owned()
+    };
+    output::BadInput(output::render_diagnostics(d, &text)).into()
 }
 
 pub fn node_id(topo: &Topology, name: &str) -> anyhow::Result<nettwin_model::NodeId> {

@@ -26,42 +26,19 @@ pub struct Tool {
     pub package: &'static str,
 }
 
-pub const IP: Tool = Tool {
-    program: "ip",
-    package: "iproute2",
-};
-pub const BRIDGE: Tool = Tool {
-    program: "bridge",
-    package: "iproute2",
-};
-pub const TC: Tool = Tool {
-    program: "tc",
-    package: "iproute2",
-};
-pub const SYSCTL: Tool = Tool {
-    program: "sysctl",
-    package: "procps",
-};
-pub const KILL: Tool = Tool {
-    program: "kill",
-    package: "procps",
-};
-pub const CHOWN: Tool = Tool {
-    program: "chown",
-    package: "coreutils",
-};
-pub const PING: Tool = Tool {
-    program: "ping",
-    package: "iputils-ping",
-};
-pub const TRACEROUTE: Tool = Tool {
-    program: "traceroute",
-    package: "traceroute",
-};
-pub const VTYSH: Tool = Tool {
-    program: "vtysh",
-    package: "frr",
-};
+const fn tool(program: &'static str, package: &'static str) -> Tool {
+    Tool { program, package }
+}
+
+pub const IP: Tool = tool("ip", "iproute2");
+pub const BRIDGE: Tool = tool("bridge", "iproute2");
+pub const TC: Tool = tool("tc", "iproute2");
+pub const SYSCTL: Tool = tool("sysctl", "procps");
+pub const KILL: Tool = tool("kill", "procps");
+pub const CHOWN: Tool = tool("chown", "coreutils");
+pub const PING: Tool = tool("ping", "iputils-ping");
+pub const TRACEROUTE: Tool = tool("traceroute", "traceroute");
+pub const VTYSH: Tool = tool("vtysh", "frr");
 
 /// Whether `program` can be run: an absolute path that is an executable file, or a name found
 /// as one in `PATH`.

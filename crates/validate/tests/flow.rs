@@ -211,3 +211,32 @@ fn tests_and_nodes_are_selected_like_netlab() {
         }
     }
 }
+
+#[test]
+fn two_drothers_on_a_lan_stay_in_two_way() {
+    // Router ids 10.0.0.1..4: r4 is the DR, r3 the backup, r1 and r2 DROthers.
+    let lab = "name: lan\nmodule: [ospf]\nnodes:\n  r1: {router_id: 10.0.0.1}\n  r2: {router_id: 10.0.0.2}\n  r3: {router_id: 10.0.0.3}\n  r4: {router_id: 10.0.0.4}\n  sw: {kind: switch}\nlinks: [r1-sw, r2-sw, r3-sw, r4-sw]\nvalidate:\n  dr: {nodes: [r1], plugin: \"ospf_neighbor('10.0.0.4')\"}\n  bdr: {nodes: [r1], plugin: \"ospf_neighbor('10.0.0.3')\"}\n  other: {nodes: [r1], plugin: \"ospf_neighbor('10.0.0.2')\"}\n";
+    let t = nettwin_model::load_str("lan.yml", lab).expect("loads");
+    let routing = nettwin_routing::compute(&t).expect("routing");
+    let tests = nettwin_validate::select(&t, &Selection::default()).unwrap();
+    let r = nettwin_validate::run(&t, &routing, &tests, None);
+    let got: Vec<(Status, &str)> = r
+        .tests
+        .iter()
+        .map(|t| (t.status, t.nodes[0].message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Status::Pass, "OSPFv2 neighbor 10.0.0.4 is in state Full/DR"),
+            (
+                Status::Pass,
+                "OSPFv2 neighbor 10.0.0.3 is in state Full/Backup"
+            ),
+            (
+                Status::Fail,
+                "OSPFv2 neighbor 10.0.0.2 is in state 2-Way/DROther"
+            ),
+        ]
+    );
+}

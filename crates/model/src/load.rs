@@ -31,6 +31,7 @@ const TOP_KEYS: &[&str] = &[
     "mpls",
     "sr",
     "policies",
+    "validate",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -428,6 +429,8 @@ impl<'d> Loader<'d> {
                 config.insert(m.to_string(), self.shared(v));
             }
         }
+        // netlab's validation tests: kept as written for `nettwin validate` to decode.
+        let validate = top.take("validate").map(|v| Arc::new(v.clone()));
         top.finish(TOP_KEYS, self.diags);
         let top_modules = module
             .map(|m| self.module_list(m, &Path::root().key("module")))
@@ -512,7 +515,9 @@ impl<'d> Loader<'d> {
             Some(l) => self.links(l, &index, default_link),
             None => Vec::new(),
         };
-        self.resolve(name, nodes, raw_links, pools, config)
+        let mut topo = self.resolve(name, nodes, raw_links, pools, config)?;
+        topo.validate = validate;
+        Some(topo)
     }
 
     /// Reports keys of `node` (a mapping) not in `allowed`.
@@ -1556,6 +1561,7 @@ impl<'d> Loader<'d> {
             links,
             segments,
             config,
+            validate: None,
             warnings: Diagnostics::new(self.file.clone()),
         };
         self.check_explicit_subnets(&topo, &raw_links, &mut seg_fixed);

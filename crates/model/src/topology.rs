@@ -264,6 +264,9 @@ pub struct Topology {
     /// Top-level module sections, keyed by module name.
     #[serde(skip)]
     pub config: ModuleConfig,
+    /// netlab's `validate:` section (the lab's tests) as written, for `nettwin validate`.
+    #[serde(skip)]
+    pub validate: Option<std::sync::Arc<yaml::Node>>,
     /// What the file says that the model accepts but does not act on (a protocol section without
     /// its module, a module nettwin does not model), each once with its place.
     #[serde(skip)]

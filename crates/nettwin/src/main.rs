@@ -13,7 +13,7 @@ use std::process::ExitCode;
     name = "nettwin",
     version,
     about,
-    after_help = "Examples:\n  nettwin demo                                        the built-in ISP + datacenter example\n  nettwin check examples/campus.yml                   validate a topology and summarise it\n  nettwin routes examples/isp-dc.yml --node pe2       a routing table, like show ip route\n  nettwin trace examples/isp-dc.yml --from client1 --to web2 --size 1500 --df\n  nettwin whatif examples/isp-dc.yml --all-single-failures\n  nettwin serve examples/isp-dc.yml --users users.txt\n  nettwin emu verify examples/isp-dc.yml --routes frr  (root: the twin against FRR)"
+    after_help = "Examples:\n  nettwin demo                                        the built-in ISP + datacenter example\n  nettwin check examples/campus.yml                   validate a topology and summarise it\n  nettwin routes examples/isp-dc.yml --node pe2       a routing table, like show ip route\n  nettwin trace examples/isp-dc.yml --from client1 --to web2 --size 1500 --df\n  nettwin whatif examples/isp-dc.yml --all-single-failures\n  nettwin validate lab.yml                            run a netlab lab's validate: tests on the twin\n  nettwin serve examples/isp-dc.yml --users users.txt\n  nettwin emu verify examples/isp-dc.yml --routes frr  (root: the twin against FRR)"
 )]
 struct Cli {
     /// Print results as JSON instead of text.
@@ -43,6 +43,7 @@ enum Command {
     Pmtu(cmd::pmtu::Args),
     Reach(cmd::reach::Args),
     Whatif(cmd::whatif::Args),
+    Validate(cmd::validate::Args),
     Serve(cmd::serve::Args),
     Exec(cmd::exec::Args),
     Emu(cmd::emu::Args),
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
         Command::Pmtu(a) => cmd::pmtu::run(a, global),
         Command::Reach(a) => cmd::reach::run(a, global),
         Command::Whatif(a) => cmd::whatif::run(a, global),
+        Command::Validate(a) => cmd::validate::run(a, global),
         Command::Emu(a) => cmd::emu::run(a, global),
     };
     match result {

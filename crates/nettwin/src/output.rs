@@ -31,10 +31,26 @@ impl std::fmt::Display for Failed {
 
 impl std::error::Error for Failed {}
 
+/// A command that already printed its result and only needs this exit status (e.g. 3 for
+/// `validate` tests that only warned, as netlab).
+#[derive(Debug)]
+pub struct ExitWith(pub u8);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
 /// Prints `e` to stderr and picks the exit status: 2 for bad input, 1 for anything else.
 pub fn report_error(e: &anyhow::Error) -> ExitCode {
     if e.downcast_ref::<Failed>().is_some() {
         return ExitCode::FAILURE;
+    }
+    if let Some(ExitWith(code)) = e.downcast_ref::<ExitWith>() {
+        return ExitCode::from(*code);
     }
     if let Some(BadInput(msg)) = e.downcast_ref::<BadInput>() {
         eprintln!("{msg}");

@@ -16,4 +16,5 @@ pub mod routes;
 pub mod serve;
 pub mod show;
 pub mod trace;
+pub mod validate;
 pub mod whatif;

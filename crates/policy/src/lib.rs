@@ -5,4 +5,12 @@
 //! Owns: Calico's selector language (`selector`). Does not print, probe real sockets or know
 //! about the routed topology.
 
+pub mod cluster;
+pub mod load;
 pub mod selector;
+
+pub use cluster::*;
+pub use load::{load, load_str, read_paths, FileErrors, LoadError, LoadOptions, Source};
+pub mod eval;
+
+pub use eval::{Cni, Decider, DirVerdict, Engine, EvalOptions, Probe, Step, Verdict};

@@ -239,7 +239,7 @@ impl Loader {
     fn object(&mut self, node: &Node, path: &Path) {
         if node.as_map().is_none() {
             self.err(
-                node.span,
+                start(node),
                 path,
                 format!("expected a Kubernetes object, found {}", node.kind_name()),
             );
@@ -251,7 +251,7 @@ impl Loader {
             .and_then(Node::as_scalar)
             .unwrap_or("");
         if kind.is_empty() {
-            self.err(node.span, path, "the object has no `kind`");
+            self.err(start(node), path, "the object has no `kind`");
             return;
         }
         if let Some(items) = node.get("items") {
@@ -313,7 +313,7 @@ impl Loader {
             match &v.value {
                 Value::Scalar { text, .. } => {
                     if let Err(msg) = check_label_value(text) {
-                        self.err(v.span, &p, msg);
+                        self.err(start(v), &p, msg);
                     }
                     out.insert(key, text.clone());
                 }
@@ -321,7 +321,7 @@ impl Loader {
                     out.insert(key, String::new());
                 }
                 _ => self.err(
-                    v.span,
+                    start(v),
                     &p,
                     format!("a label value is a string, found {}", v.kind_name()),
                 ),
@@ -335,7 +335,7 @@ impl Loader {
     fn meta(&mut self, node: &Node, path: &Path, namespaced: bool) -> Option<Meta> {
         let mp = path.key("metadata");
         let Some(md) = node.get("metadata") else {
-            self.err(node.span, path, "the object has no `metadata`");
+            self.err(start(node), path, "the object has no `metadata`");
             return None;
         };
         // Reports duplicate keys; other metadata (annotations, uid, ...) is not read.
@@ -343,12 +343,12 @@ impl Loader {
         let name = match md.get("name") {
             Some(n) => yaml::read_str(n, &mp.key("name"), self.d())?,
             None => {
-                self.err(md.span, &mp, "`metadata.name` is missing");
+                self.err(start(md), &mp, "`metadata.name` is missing");
                 return None;
             }
         };
         if name.is_empty() {
-            self.err(md.span, &mp.key("name"), "the name is empty");
+            self.err(start(md), &mp.key("name"), "the name is empty");
             return None;
         }
         let namespace = match (namespaced, md.get("namespace")) {
@@ -356,7 +356,7 @@ impl Loader {
             (true, None) => "default".to_string(),
             (false, Some(n)) => {
                 self.err(
-                    n.span,
+                    start(n),
                     &mp.key("namespace"),
                     "this kind is cluster-wide and has no namespace",
                 );
@@ -404,10 +404,10 @@ impl Loader {
         let Some(m) = self.meta(node, path, false) else {
             return;
         };
-        if !self.first_definition("Namespace", "", &m.name, node.span, path) {
+        if !self.first_definition("Namespace", "", &m.name, obj_span(node), path) {
             return;
         }
-        let origin = self.origin(node.span);
+        let origin = self.origin(obj_span(node));
         self.namespaces.push(Namespace {
             name: m.name,
             labels: m.labels,
@@ -420,7 +420,13 @@ impl Loader {
         let Some(m) = self.meta(node, path, true) else {
             return;
         };
-        if self.first_definition("ServiceAccount", &m.namespace, &m.name, node.span, path) {
+        if self.first_definition(
+            "ServiceAccount",
+            &m.namespace,
+            &m.name,
+            obj_span(node),
+            path,
+        ) {
             self.service_accounts
                 .insert((m.namespace, m.name), m.labels);
         }
@@ -430,7 +436,7 @@ impl Loader {
         let Some(m) = self.meta(node, path, true) else {
             return;
         };
-        if !self.first_definition("Pod", &m.namespace, &m.name, node.span, path) {
+        if !self.first_definition("Pod", &m.namespace, &m.name, obj_span(node), path) {
             return;
         }
         if let Some(phase) = node
@@ -470,7 +476,7 @@ impl Loader {
                 }
             }
         }
-        let origin = self.origin(node.span);
+        let origin = self.origin(obj_span(node));
         self.pods.push(PodDraft {
             namespace: m.namespace,
             name: m.name,
@@ -481,7 +487,7 @@ impl Loader {
             owner: None,
             origin,
             file: self.file,
-            span: node.span,
+            span: obj_span(node),
         });
     }
 
@@ -490,7 +496,7 @@ impl Loader {
         match nettwin_model::addr::parse_addr(&text) {
             Ok(a) => Some(a),
             Err(e) => {
-                self.err(node.span, path, e.to_string());
+                self.err(start(node), path, e.to_string());
                 None
             }
         }
@@ -538,7 +544,7 @@ impl Loader {
             {
                 let p = pp.index(pi);
                 let Some(num) = port.get("containerPort") else {
-                    self.err(port.span, &p, "`containerPort` is missing");
+                    self.err(start(port), &p, "`containerPort` is missing");
                     continue;
                 };
                 let Some(n) = yaml::read_u64(num, &p.key("containerPort"), 1..=65535, self.d())
@@ -563,7 +569,7 @@ impl Loader {
                         }
                         if !names.insert(s.clone()) {
                             self.err(
-                                nm.span,
+                                start(nm),
                                 &p.key("name"),
                                 format!("port name `{s}` is used twice in the pod"),
                             );
@@ -587,7 +593,7 @@ impl Loader {
         let Some(m) = self.meta(node, path, true) else {
             return;
         };
-        if !self.first_definition(kind, &m.namespace, &m.name, node.span, path) {
+        if !self.first_definition(kind, &m.namespace, &m.name, obj_span(node), path) {
             return;
         }
         let sp = path.key("spec");
@@ -625,7 +631,7 @@ impl Loader {
             self.host_network += count as usize;
             return;
         }
-        let origin = self.origin(node.span);
+        let origin = self.origin(obj_span(node));
         for i in 0..count {
             self.pods.push(PodDraft {
                 namespace: m.namespace.clone(),
@@ -637,7 +643,7 @@ impl Loader {
                 owner: Some(format!("{kind}/{}", m.name)),
                 origin: origin.clone(),
                 file: self.file,
-                span: node.span,
+                span: obj_span(node),
             });
         }
     }
@@ -650,7 +656,7 @@ impl Loader {
             "SCTP" => Some(proto::SCTP),
             _ => {
                 self.err(
-                    node.span,
+                    start(node),
                     path,
                     format!("protocol `{s}` is not TCP, UDP or SCTP"),
                 );
@@ -692,17 +698,17 @@ impl Loader {
                 };
                 r.finish(&["key", "operator", "values"], self.d());
                 let Some(key) = key else {
-                    self.err(item.span, &p, "`key` is missing");
+                    self.err(start(item), &p, "`key` is missing");
                     ok = false;
                     continue;
                 };
                 if let Err(msg) = check_label_key(&key) {
-                    self.err(item.span, &p.key("key"), msg);
+                    self.err(start(item), &p.key("key"), msg);
                     ok = false;
                     continue;
                 }
                 let Some(op) = op else {
-                    self.err(item.span, &p, "`operator` is missing");
+                    self.err(start(item), &p, "`operator` is missing");
                     ok = false;
                     continue;
                 };
@@ -711,7 +717,7 @@ impl Loader {
                 let expr = match op_s {
                     "In" | "NotIn" if values.is_empty() => {
                         self.err(
-                            op.span,
+                            start(op),
                             &p.key("values"),
                             format!("operator {op_s} needs at least one value"),
                         );
@@ -720,7 +726,7 @@ impl Loader {
                     }
                     "Exists" | "DoesNotExist" if !values.is_empty() => {
                         self.err(
-                            op.span,
+                            start(op),
                             &p.key("values"),
                             format!("operator {op_s} takes no values"),
                         );
@@ -733,7 +739,7 @@ impl Loader {
                     "DoesNotExist" => Expr::Not(Box::new(Expr::Has(key))),
                     _ => {
                         self.err(
-                            op.span,
+                            start(op),
                             &p.key("operator"),
                             format!("operator `{op_s}` is not In, NotIn, Exists or DoesNotExist"),
                         );
@@ -788,7 +794,7 @@ impl Loader {
         let Some(m) = self.meta(node, path, true) else {
             return;
         };
-        if !self.first_definition("NetworkPolicy", &m.namespace, &m.name, node.span, path) {
+        if !self.first_definition("NetworkPolicy", &m.namespace, &m.name, obj_span(node), path) {
             return;
         }
         let sp = path.key("spec");
@@ -812,7 +818,7 @@ impl Loader {
                 match t.as_scalar() {
                     Some("Ingress") => i = true,
                     Some("Egress") => e = true,
-                    _ => self.err(t.span, &p.index(n), "a policy type is Ingress or Egress"),
+                    _ => self.err(start(t), &p.index(n), "a policy type is Ingress or Egress"),
                 }
             }
             if i || e {
@@ -839,7 +845,7 @@ impl Loader {
         };
         // The API server's default: Ingress always, Egress when there are egress rules.
         let (ti, te) = types.unwrap_or((true, !egress.is_empty()));
-        let origin = self.origin(node.span);
+        let origin = self.origin(obj_span(node));
         let policy = Policy {
             kind: PolicyKind::NetworkPolicy,
             display: format!("knp.default.{}", m.name),
@@ -852,7 +858,7 @@ impl Loader {
             egress: te.then_some(egress),
             origin,
         };
-        self.push_policy(policy, node.span);
+        self.push_policy(policy, obj_span(node));
     }
 
     fn knp_rules(
@@ -884,7 +890,7 @@ impl Loader {
                 let pp = rp.key(peer_key);
                 for (j, peer) in yaml::read_list(pn, &pp, self.d()).into_iter().enumerate() {
                     match self.knp_peer(peer, &pp.index(j), ns) {
-                        Some(e) => peers.push((e, peer.span, pp.index(j))),
+                        Some(e) => peers.push((e, start(peer), pp.index(j))),
                         None => ok = false,
                     }
                 }
@@ -914,7 +920,7 @@ impl Loader {
             }
             r.finish(&[peer_key, "ports"], self.d());
             if peers.is_empty() {
-                peers.push((Entity::default(), rn.span, rp.clone()));
+                peers.push((Entity::default(), start(rn), rp.clone()));
             }
             let mut groups: Vec<(Option<u8>, Vec<PortSpec>)> = Vec::new();
             if all_ports {
@@ -963,7 +969,7 @@ impl Loader {
         if let Some(ipb) = ipb {
             if pod.is_some() || nsn.is_some() {
                 self.err(
-                    node.span,
+                    start(node),
                     path,
                     "`ipBlock` cannot be combined with `podSelector` or `namespaceSelector`",
                 );
@@ -975,7 +981,7 @@ impl Loader {
             let except = b.take("except");
             b.finish(&["cidr", "except"], self.d());
             let Some(cidr) = cidr else {
-                self.err(ipb.span, &bp, "`cidr` is missing");
+                self.err(start(ipb), &bp, "`cidr` is missing");
                 return None;
             };
             let net = self.cidr(cidr, &bp.key("cidr"))?;
@@ -988,7 +994,7 @@ impl Loader {
                         Some(x) if net.covers(&x) && x != net => not_nets.push(x),
                         Some(x) => {
                             self.err(
-                                e.span,
+                                start(e),
                                 &ep.index(i),
                                 format!("{x} is not a strict subset of the cidr {net}"),
                             );
@@ -1007,7 +1013,7 @@ impl Loader {
         }
         if pod.is_none() && nsn.is_none() {
             self.err(
-                node.span,
+                start(node),
                 path,
                 "a peer needs `podSelector`, `namespaceSelector` or `ipBlock`",
             );
@@ -1033,7 +1039,7 @@ impl Loader {
         match IfAddr::parse(text.trim(), None) {
             Ok(a) => Some(a.subnet()),
             Err(e) => {
-                self.err(node.span, path, e.to_string());
+                self.err(start(node), path, e.to_string());
                 None
             }
         }
@@ -1050,7 +1056,7 @@ impl Loader {
         match r {
             Ok(p) => Some(p),
             Err(e) => {
-                self.err(node.span, path, e.to_string());
+                self.err(start(node), path, e.to_string());
                 None
             }
         }
@@ -1069,7 +1075,7 @@ impl Loader {
         };
         let Some(port) = port else {
             if let Some(e) = end {
-                self.err(e.span, &path.key("endPort"), "`endPort` needs `port`");
+                self.err(start(e), &path.key("endPort"), "`endPort` needs `port`");
                 return None;
             }
             return Some((protocol, None));
@@ -1083,12 +1089,16 @@ impl Loader {
                     Some((protocol, Some(PortSpec::Range(a, end))))
                 }
                 PortSpec::Range(a, _) => {
-                    self.err(e.span, &ep, format!("`endPort` {end} is below `port` {a}"));
+                    self.err(
+                        start(e),
+                        &ep,
+                        format!("`endPort` {end} is below `port` {a}"),
+                    );
                     None
                 }
                 PortSpec::Named(_) => {
                     self.err(
-                        e.span,
+                        start(e),
                         &ep,
                         "`endPort` needs a numeric `port`, not a named one",
                     );
@@ -1112,13 +1122,13 @@ impl Loader {
             Value::Scalar { text, .. } => match check_port_name(text) {
                 Ok(()) => Some(PortSpec::Named(text.clone())),
                 Err(msg) => {
-                    self.err(node.span, path, msg);
+                    self.err(start(node), path, msg);
                     None
                 }
             },
             _ => {
                 self.err(
-                    node.span,
+                    start(node),
                     path,
                     format!("expected a port number or name, found {}", node.kind_name()),
                 );
@@ -1143,12 +1153,12 @@ impl Loader {
         } else {
             "AdminNetworkPolicy"
         };
-        if !self.first_definition(kind, "", &m.name, node.span, path) {
+        if !self.first_definition(kind, "", &m.name, obj_span(node), path) {
             return;
         }
         if baseline && m.name != "default" {
             self.err(
-                node.span,
+                obj_span(node),
                 &path.key("metadata").key("name"),
                 "a BaselineAdminNetworkPolicy must be named `default` (there is one per cluster)",
             );
@@ -1156,7 +1166,7 @@ impl Loader {
         }
         let sp = path.key("spec");
         let Some(spec) = node.get("spec") else {
-            self.err(node.span, path, "`spec` is missing");
+            self.err(start(node), path, "`spec` is missing");
             return;
         };
         let Some(mut s) = MapReader::new(spec, &sp, self.d()) else {
@@ -1173,7 +1183,7 @@ impl Loader {
                     v
                 }
                 None => {
-                    self.err(spec.span, &sp, "`priority` is missing (0 to 1000)");
+                    self.err(start(spec), &sp, "`priority` is missing (0 to 1000)");
                     ok = false;
                     None
                 }
@@ -1182,7 +1192,7 @@ impl Loader {
         let subject = match s.take("subject") {
             Some(sub) => self.anp_subject(sub, &sp.key("subject")),
             None => {
-                self.err(spec.span, &sp, "`subject` is missing");
+                self.err(start(spec), &sp, "`subject` is missing");
                 None
             }
         };
@@ -1202,7 +1212,7 @@ impl Loader {
         ) else {
             return;
         };
-        let origin = self.origin(node.span);
+        let origin = self.origin(obj_span(node));
         let (tier, prefix, order, kind) = if baseline {
             (
                 BANP_TIER,
@@ -1231,7 +1241,7 @@ impl Loader {
             egress: (!egress.is_empty()).then_some(egress),
             origin,
         };
-        self.push_policy(policy, node.span);
+        self.push_policy(policy, obj_span(node));
     }
 
     /// `namespaces` or `pods` (exactly one), for a subject or a peer.
@@ -1245,7 +1255,7 @@ impl Loader {
         let pods = m.take("pods");
         match (nsn, pods) {
             (Some(_), Some(_)) => {
-                self.err(node.span, path, "set only one of `namespaces` and `pods`");
+                self.err(start(node), path, "set only one of `namespaces` and `pods`");
                 None
             }
             (Some(n), None) => {
@@ -1260,7 +1270,7 @@ impl Loader {
                 r.finish(&["namespaceSelector", "podSelector"], self.d());
                 let (Some(nsn), Some(pod)) = (nsn, pod) else {
                     self.err(
-                        p.span,
+                        start(p),
                         &pp,
                         "`pods` needs both `namespaceSelector` and `podSelector`",
                     );
@@ -1281,7 +1291,11 @@ impl Loader {
         match r? {
             Some((ns, pod)) => Some(Self::pod_expr(pod).and(Self::ns_expr(&ns))),
             None => {
-                self.err(node.span, path, "the subject needs `namespaces` or `pods`");
+                self.err(
+                    start(node),
+                    path,
+                    "the subject needs `namespaces` or `pods`",
+                );
                 None
             }
         }
@@ -1303,7 +1317,7 @@ impl Loader {
         };
         let items = yaml::read_list(node, path, self.d());
         if items.len() > 100 {
-            self.err(node.span, path, "at most 100 rules");
+            self.err(start(node), path, "at most 100 rules");
             ok = false;
         }
         for (i, rn) in items.into_iter().enumerate() {
@@ -1326,14 +1340,14 @@ impl Loader {
                         "Allow, Deny or Pass"
                     };
                     self.err(
-                        a.span,
+                        start(a),
                         &rp.key("action"),
                         format!("action `{other}` is not {allowed}"),
                     );
                     None
                 }
                 None => {
-                    self.err(rn.span, &rp, "`action` is missing");
+                    self.err(start(rn), &rp, "`action` is missing");
                     None
                 }
             };
@@ -1345,7 +1359,7 @@ impl Loader {
                     let list = yaml::read_list(pn, &pp, self.d());
                     if list.is_empty() {
                         self.err(
-                            pn.span,
+                            start(pn),
                             &pp,
                             format!("`{peer_key}` needs at least one peer"),
                         );
@@ -1353,14 +1367,14 @@ impl Loader {
                     }
                     for (j, peer) in list.into_iter().enumerate() {
                         match self.anp_peer(peer, &pp.index(j), dir) {
-                            Some(Some(e)) => peers.push((e, peer.span, pp.index(j))),
+                            Some(Some(e)) => peers.push((e, start(peer), pp.index(j))),
                             Some(None) => unplaceable = true,
                             None => ok = false,
                         }
                     }
                 }
                 None => {
-                    self.err(rn.span, &rp, format!("`{peer_key}` is missing"));
+                    self.err(start(rn), &rp, format!("`{peer_key}` is missing"));
                     ok = false;
                 }
             }
@@ -1401,7 +1415,7 @@ impl Loader {
                         ip_version: None,
                         src: Entity::default(),
                         dst: Entity::default(),
-                        origin: self.origin(rn.span),
+                        origin: self.origin(start(rn)),
                         path: format!("{rp} (fails closed: peer not supported)"),
                         name: name.clone(),
                     });
@@ -1460,7 +1474,7 @@ impl Loader {
             + usize::from(domains.is_some());
         if set != 1 {
             self.err(
-                node.span,
+                start(node),
                 path,
                 format!("a peer sets exactly one of: {}", allowed.join(", ")),
             );
@@ -1482,7 +1496,7 @@ impl Loader {
             let mut nets = Vec::new();
             let list = yaml::read_list(n, &np, self.d());
             if list.is_empty() || list.len() > 25 {
-                self.err(n.span, &np, "`networks` holds 1 to 25 CIDRs");
+                self.err(start(n), &np, "`networks` holds 1 to 25 CIDRs");
                 return None;
             }
             for (i, x) in list.into_iter().enumerate() {
@@ -1512,7 +1526,7 @@ impl Loader {
             + usize::from(named.is_some());
         if set != 1 {
             self.err(
-                node.span,
+                start(node),
                 path,
                 "a port sets exactly one of `portNumber`, `portRange`, `namedPort`",
             );
@@ -1537,14 +1551,14 @@ impl Loader {
             let (s, e) = (r.take("start"), r.take("end"));
             r.finish(&["protocol", "start", "end"], self.d());
             let (Some(s), Some(e)) = (s, e) else {
-                self.err(node2.span, &p2, "`portRange` needs `start` and `end`");
+                self.err(start(node2), &p2, "`portRange` needs `start` and `end`");
                 return None;
             };
             let a = yaml::read_u64(s, &p2.key("start"), 1..=65535, self.d())? as u16;
             let b = yaml::read_u64(e, &p2.key("end"), 1..=65535, self.d())? as u16;
             if b < a {
                 self.err(
-                    e.span,
+                    start(e),
                     &p2.key("end"),
                     format!("`end` {b} is below `start` {a}"),
                 );
@@ -1555,7 +1569,7 @@ impl Loader {
             let port = r.take("port");
             r.finish(&["protocol", "port"], self.d());
             let Some(port) = port else {
-                self.err(node2.span, &p2, "`port` is missing");
+                self.err(start(node2), &p2, "`port` is missing");
                 return None;
             };
             let n = yaml::read_u64(port, &p2.key("port"), 1..=65535, self.d())? as u16;
@@ -1573,7 +1587,7 @@ impl Loader {
         let Some(m) = self.meta(node, path, false) else {
             return;
         };
-        if !self.first_definition("Tier", "", &m.name, node.span, path) {
+        if !self.first_definition("Tier", "", &m.name, obj_span(node), path) {
             return;
         }
         let sp = path.key("spec");
@@ -1595,7 +1609,7 @@ impl Loader {
                     Some("Pass") => TierAction::Pass,
                     _ => {
                         self.err(
-                            a.span,
+                            start(a),
                             &sp.key("defaultAction"),
                             "a tier's defaultAction is Deny or Pass",
                         );
@@ -1605,7 +1619,7 @@ impl Loader {
             }
             s.finish(&["order", "defaultAction"], self.d());
         }
-        let origin = self.origin(node.span);
+        let origin = self.origin(obj_span(node));
         self.tiers.push(Tier {
             name: m.name,
             order,
@@ -1624,7 +1638,7 @@ impl Loader {
         } else {
             "NetworkSet"
         };
-        if !self.first_definition(kind, &m.namespace, &m.name, node.span, path) {
+        if !self.first_definition(kind, &m.namespace, &m.name, obj_span(node), path) {
             return;
         }
         let sp = path.key("spec");
@@ -1644,7 +1658,7 @@ impl Loader {
             s.take("allowedEgressDomains");
             s.finish(&["nets", "allowedEgressDomains"], self.d());
         }
-        let origin = self.origin(node.span);
+        let origin = self.origin(obj_span(node));
         self.network_sets.push(NetworkSet {
             namespace: (!global).then_some(m.namespace),
             name: m.name,
@@ -1662,7 +1676,7 @@ impl Loader {
             Value::Scalar { text, .. } => text.clone(),
             _ => {
                 self.err(
-                    node.span,
+                    start(node),
                     path,
                     format!("a selector is a string, found {}", node.kind_name()),
                 );
@@ -1714,7 +1728,7 @@ impl Loader {
         } else {
             "CalicoNetworkPolicy"
         };
-        if !self.first_definition(kind, &m.namespace, &m.name, node.span, path) {
+        if !self.first_definition(kind, &m.namespace, &m.name, obj_span(node), path) {
             return;
         }
         let sp = path.key("spec");
@@ -1755,7 +1769,7 @@ impl Loader {
         for (key, e) in [("selector", &sel)] {
             if e.as_ref().is_some_and(Expr::has_global) {
                 self.err(
-                    spec.span,
+                    start(spec),
                     &sp.key(key),
                     "global() can only be used in a rule's namespaceSelector",
                 );
@@ -1771,7 +1785,7 @@ impl Loader {
                     Some("Ingress") => i = true,
                     Some("Egress") => e = true,
                     _ => {
-                        self.err(x.span, &tp.index(n), "a policy type is Ingress or Egress");
+                        self.err(start(x), &tp.index(n), "a policy type is Ingress or Egress");
                         ok = false;
                     }
                 }
@@ -1794,7 +1808,7 @@ impl Loader {
                     host_only |= yaml::read_bool(v, &sp.key(k), self.d()).unwrap_or(false);
                 } else {
                     self.err(
-                        v.span,
+                        start(v),
                         &sp.key(k),
                         format!("`{k}` is only for GlobalNetworkPolicy"),
                     );
@@ -1870,7 +1884,7 @@ impl Loader {
         // there are egress rules.
         let (ti, te) =
             types.unwrap_or((!ingress.is_empty() || egress.is_empty(), !egress.is_empty()));
-        let origin = self.origin(node.span);
+        let origin = self.origin(obj_span(node));
         let policy = Policy {
             kind: if global {
                 PolicyKind::CalicoGlobalNetworkPolicy
@@ -1887,14 +1901,14 @@ impl Loader {
             egress: te.then_some(egress),
             origin,
         };
-        self.push_policy(policy, node.span);
+        self.push_policy(policy, obj_span(node));
     }
 
     fn calico_protocol(&mut self, node: &Node, path: &Path) -> Option<u8> {
         let text = match &node.value {
             Value::Scalar { text, .. } => text.clone(),
             _ => {
-                self.err(node.span, path, "a protocol is a name or a number");
+                self.err(start(node), path, "a protocol is a name or a number");
                 return None;
             }
         };
@@ -1909,7 +1923,7 @@ impl Loader {
                 Ok(n) if n >= 1 => n,
                 _ => {
                     self.err(
-                        node.span,
+                        start(node),
                         path,
                         format!("protocol `{text}` is not TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1..255"),
                     );
@@ -1929,7 +1943,7 @@ impl Loader {
         {
             let p = path.index(i);
             let Some(text) = x.as_scalar() else {
-                self.err(x.span, &p, "a port is a number, a range `A:B` or a name");
+                self.err(start(x), &p, "a port is a number, a range `A:B` or a name");
                 ok = false;
                 continue;
             };
@@ -1939,7 +1953,7 @@ impl Loader {
                     (Some(a), Some(b)) if a <= b => out.push(PortSpec::Range(a, b)),
                     _ => {
                         self.err(
-                            x.span,
+                            start(x),
                             &p,
                             format!("`{text}` is not a port range MIN:MAX (0..65535)"),
                         );
@@ -1950,7 +1964,11 @@ impl Loader {
                 match parse(text) {
                     Some(n) => out.push(PortSpec::Range(n, n)),
                     None => {
-                        self.err(x.span, &p, format!("port {text} is out of range 0..65535"));
+                        self.err(
+                            start(x),
+                            &p,
+                            format!("port {text} is out of range 0..65535"),
+                        );
                         ok = false;
                     }
                 }
@@ -1958,7 +1976,7 @@ impl Loader {
                 match check_port_name(text) {
                     Ok(()) => out.push(PortSpec::Named(text.to_string())),
                     Err(msg) => {
-                        self.err(x.span, &p, msg);
+                        self.err(start(x), &p, msg);
                         ok = false;
                     }
                 }
@@ -1979,7 +1997,7 @@ impl Loader {
         let code = match c {
             Some(c) => {
                 if ty.is_none() {
-                    self.err(c.span, &path.key("code"), "an ICMP code needs a type");
+                    self.err(start(c), &path.key("code"), "an ICMP code needs a type");
                     return None;
                 }
                 Some(yaml::read_u64(c, &path.key("code"), 0..=255, self.d())? as u8)
@@ -2015,7 +2033,7 @@ impl Loader {
                 Some("Log") => Some(Action::Log),
                 _ => {
                     self.err(
-                        a.span,
+                        start(a),
                         &path.key("action"),
                         "action is Allow, Deny, Pass or Log",
                     );
@@ -2023,7 +2041,7 @@ impl Loader {
                 }
             },
             None => {
-                self.err(node.span, path, "`action` is missing");
+                self.err(start(node), path, "`action` is missing");
                 None
             }
         };
@@ -2050,7 +2068,7 @@ impl Loader {
                 ok &= v.is_some();
                 if v.is_some() && !matches!(protocol, Some(proto::ICMP | proto::ICMPV6)) {
                     self.err(
-                        x.span,
+                        start(x),
                         &path.key(key),
                         format!("`{key}` needs protocol ICMP or ICMPv6"),
                     );
@@ -2064,7 +2082,7 @@ impl Loader {
                 Some("4") => Some(4),
                 Some("6") => Some(6),
                 _ => {
-                    self.err(v.span, &path.key("ipVersion"), "ipVersion is 4 or 6");
+                    self.err(start(v), &path.key("ipVersion"), "ipVersion is 4 or 6");
                     ok = false;
                     None
                 }
@@ -2081,7 +2099,7 @@ impl Loader {
         };
         if let Some(h) = m.take("http") {
             self.err(
-                h.span,
+                start(h),
                 &path.key("http"),
                 "`http` matches need Calico's application layer policy, which nettwin does not model",
             );
@@ -2115,7 +2133,7 @@ impl Loader {
             ip_version,
             src,
             dst,
-            origin: self.origin(node.span),
+            origin: self.origin(obj_span(node)),
             path: path.to_string(),
             name: None,
         })
@@ -2139,7 +2157,7 @@ impl Loader {
             ok &= sel.is_some();
             if sel.as_ref().is_some_and(Expr::has_global) {
                 self.err(
-                    x.span,
+                    start(x),
                     &path.key("selector"),
                     "global() can only be used in a namespaceSelector",
                 );
@@ -2156,7 +2174,7 @@ impl Loader {
             if let Some(n) = &ns_sel {
                 if n.has_global() && *n != Expr::Global {
                     self.err(
-                        x.span,
+                        start(x),
                         &path.key("namespaceSelector"),
                         "global() must be the whole namespaceSelector",
                     );
@@ -2213,7 +2231,7 @@ impl Loader {
                     Some(p) => {
                         if !p.is_empty() && !protocol.is_some_and(proto::has_ports) {
                             self.err(
-                                x.span,
+                                start(x),
                                 &path.key(key),
                                 "ports need the rule's protocol to be TCP, UDP, SCTP or UDPLite",
                             );
@@ -2231,7 +2249,7 @@ impl Loader {
         }
         if let Some(x) = m.take("services") {
             self.err(
-                x.span,
+                start(x),
                 &path.key("services"),
                 "service matches are not modelled by nettwin (use selectors)",
             );
@@ -2551,4 +2569,19 @@ pub fn check_port_name(n: &str) -> Result<(), String> {
     } else {
         Err(format!("`{n}` is not a port name: 1-15 lowercase letters, digits and `-`, with at least one letter"))
     }
+}
+
+/// Where a node starts as a reader sees it: a mapping at its first key.
+fn start(node: &Node) -> Span {
+    match node.as_map() {
+        Some([(k, _), ..]) => k.span,
+        _ => node.span,
+    }
+}
+
+/// The place that names an object: its `metadata.name`, else its first key.
+fn obj_span(node: &Node) -> Span {
+    node.get("metadata")
+        .and_then(|m| m.get("name"))
+        .map_or_else(|| start(node), |n| n.span)
 }

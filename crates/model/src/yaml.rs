@@ -110,10 +110,31 @@ impl Node {
 /// [`MAX_COPIED_TEXT`] bytes of text, and a second document in the stream. A leading byte order
 /// mark is skipped.
 pub fn parse(text: &str) -> Result<Node, (Span, String)> {
+    let mut docs = parse_documents(text, false)?;
+    Ok(docs.pop().map_or(
+        Node {
+            value: Value::Null,
+            span: Span { line: 1, col: 1 },
+        },
+        |(_, node)| node,
+    ))
+}
+
+/// Parses a stream of YAML documents (separated by `---`), as `kubectl apply -f` reads them.
+/// Each document comes with the place it starts at; an empty document is a `Null` node there.
+/// The same limits as [`parse`] apply to the whole stream (the copy budgets are shared), and
+/// anchors are per document, as YAML defines them.
+pub fn parse_stream(text: &str) -> Result<Vec<(Span, Node)>, (Span, String)> {
+    parse_documents(text, true)
+}
+
+fn parse_documents(text: &str, many: bool) -> Result<Vec<(Span, Node)>, (Span, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     let mut documents = 0;
+    let mut docs = Vec::new();
+    let mut doc_start = Span { line: 1, col: 1 };
     // Events are pulled one at a time: `Parser::load` recurses once per nesting level and
     // overflows the stack on a few kilobytes of `[[[[` or `- - - -` before any limit applies.
     loop {
@@ -130,13 +151,22 @@ pub fn parse(text: &str) -> Result<Node, (Span, String)> {
             Event::StreamEnd => break,
             Event::DocumentStart => {
                 documents += 1;
-                if documents > 1 {
+                if documents > 1 && !many {
                     return Err((
                         Span::from_marker(mark),
                         "a second YAML document starts here; a topology file holds one document"
                             .into(),
                     ));
                 }
+                doc_start = Span::from_marker(mark);
+                builder.anchors.clear();
+            }
+            Event::DocumentEnd => {
+                let node = builder.root.take().unwrap_or(Node {
+                    value: Value::Null,
+                    span: doc_start,
+                });
+                docs.push((doc_start, node));
             }
             _ => builder.on_event(ev, mark),
         }
@@ -144,10 +174,7 @@ pub fn parse(text: &str) -> Result<Node, (Span, String)> {
             return Err(err);
         }
     }
-    Ok(builder.root.unwrap_or(Node {
-        value: Value::Null,
-        span: Span { line: 1, col: 1 },
-    }))
+    Ok(docs)
 }
 
 /// Parses the document `text` of `file`; a syntax error (or a limit above) becomes the one
@@ -800,6 +827,20 @@ mod tests {
         assert_eq!(span.line, 4);
         // An explicit start and end around one document is fine.
         assert!(parse("---\na: 1\n...\n").is_ok());
+    }
+
+    #[test]
+    fn a_stream_holds_every_document_with_its_start() {
+        let docs = parse_stream("a: 1\n---\nb: 2\n---\n---\nc: &x 3\nd: *x\n").unwrap();
+        assert_eq!(docs.len(), 4);
+        assert_eq!(docs[0].1.get("a").unwrap().as_scalar(), Some("1"));
+        assert_eq!(docs[1].0.line, 2);
+        assert_eq!(docs[1].1.get("b").unwrap().span, Span { line: 3, col: 4 });
+        assert!(docs[2].1.is_null());
+        assert_eq!(docs[3].1.get("d").unwrap().as_scalar(), Some("3"));
+        assert!(parse_stream("").unwrap().is_empty());
+        // An alias may not reach into an earlier document.
+        assert!(parse_stream("a: &x 1\n---\nb: *x\n").is_err());
     }
 
     #[test]

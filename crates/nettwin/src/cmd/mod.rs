@@ -11,6 +11,7 @@ pub mod explain;
 pub mod fabric;
 pub mod inet;
 pub mod pmtu;
+pub mod policy;
 pub mod reach;
 pub mod routes;
 pub mod serve;

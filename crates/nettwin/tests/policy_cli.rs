@@ -1,0 +1,144 @@
+//! `nettwin policy`: check, matrix (text, JSON, probes), explain, and bad input.
+
+mod common;
+use common::*;
+
+#[test]
+fn check_summarises_the_example() {
+    let o = nettwin(&["policy", "check", "-f", "examples/policy/", "-v"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("ok: 2 namespaces, 5 pods, 5 policies (3 knp, 1 anp, 1 calico-gnp), tiers in use: security > adminnetworkpolicy > default\n"), "{out}");
+    assert!(out.contains("skipped 1 ConfigMap"), "{out}");
+}
+
+#[test]
+fn matrix_is_cyclonus_style() {
+    let o = nettwin(&[
+        "policy",
+        "matrix",
+        "-f",
+        "examples/policy",
+        "--ports",
+        "5432",
+        "--namespaces",
+        "shop",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "5432/TCP\n\
+-                shop/api-0  shop/db-0  shop/frontend-0  shop/frontend-1\n\
+shop/api-0       .           .          X                X\n\
+shop/db-0        X           .          X                X\n\
+shop/frontend-0  X           X          .                X\n\
+shop/frontend-1  X           X          X                .\n"
+    );
+}
+
+#[test]
+fn probes_file_answers_exactly_those_with_the_deciding_rules() {
+    let dir = std::env::temp_dir().join(format!("nettwin-policy-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let probes = dir.join("probes.json");
+    std::fs::write(
+        &probes,
+        r#"{"probes":[{"from":"shop/frontend-0","to":"shop/api-0","port":"http","protocol":"TCP"},
+                     {"from":"monitoring/prometheus","to":"shop/db-0","port":5432}]}"#,
+    )
+    .unwrap();
+    let o = nettwin(&[
+        "policy",
+        "matrix",
+        "-f",
+        "examples/policy",
+        "--probes",
+        probes.to_str().unwrap(),
+        "--json",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let p = v["probes"].as_array().unwrap();
+    assert_eq!(p.len(), 2);
+    assert_eq!(p[0]["allowed"], true);
+    assert_eq!(p[0]["port"], 8080);
+    assert_eq!(p[0]["ingress"]["policy"], "knp.default.api-from-frontend");
+    assert_eq!(p[1]["allowed"], false);
+    assert_eq!(p[1]["ingress"]["by"], "rule");
+    assert_eq!(p[1]["ingress"]["tier"], "security");
+    assert_eq!(p[1]["ingress"]["action"], "Deny");
+    assert_eq!(p[1]["ingress"]["file"], "examples/policy/policies.yaml");
+    assert_eq!(p[1]["egress"]["by"], "profile");
+}
+
+#[test]
+fn explain_walks_both_directions() {
+    let o = nettwin(&[
+        "policy",
+        "explain",
+        "-f",
+        "examples/policy",
+        "--from",
+        "monitoring/prometheus",
+        "--to",
+        "shop/api-0",
+        "--port",
+        "metrics/TCP",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("port 9090/TCP: ALLOWED"), "{out}");
+    assert!(out.contains("egress at monitoring/prometheus:"), "{out}");
+    assert!(out.contains("ingress at shop/api-0:"), "{out}");
+    assert!(
+        out.contains("=> allowed: Allow by kanp.adminnetworkpolicy.monitoring rule 0 (spec.ingress[0].from[0]) in tier adminnetworkpolicy at examples/policy/policies.yaml:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("replies of the connection are allowed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_manifests_exit_2_with_every_error() {
+    let dir = std::env::temp_dir().join(format!("nettwin-policy-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  selector: app == 'web' && tier = 'db'\n  ingres: []\n",
+    )
+    .unwrap();
+    let o = nettwin(&["policy", "check", "-f", dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("bad.yaml:5:34: bad selector: expected `==`\n    app == 'web' && tier = 'db'\n                         ^"), "{err}");
+    assert!(
+        err.contains("bad.yaml:6:3: unknown key `ingres` (did you mean `ingress`?)"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("2 errors in ") || err.contains("2 errors in"),
+        "{err}"
+    );
+    let o = nettwin(&[
+        "policy",
+        "explain",
+        "-f",
+        "examples/policy",
+        "--from",
+        "shop/nope",
+        "--to",
+        "shop/db-0",
+        "--port",
+        "5432",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--from: no pod `shop/nope`"),
+        "{}",
+        stderr(&o)
+    );
+}

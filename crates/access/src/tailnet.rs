@@ -918,14 +918,17 @@ pub fn render_set(set: &[Prefix]) -> Vec<String> {
         let mut j = i;
         while j + 1 < set.len()
             && set[j + 1].family() == p.family()
-            && p.family() == Family::Ipv4
             && last(&set[j]).checked_add(1) == Some(set[j + 1].bits())
         {
             j += 1;
         }
         if j > i {
-            let end = last(&set[j]) as u32;
-            out.push(format!("{}-{}", p.network(), std::net::Ipv4Addr::from(end)));
+            let end = last(&set[j]);
+            let end: IpAddr = match p.family() {
+                Family::Ipv4 => std::net::Ipv4Addr::from(end as u32).into(),
+                Family::Ipv6 => std::net::Ipv6Addr::from(end).into(),
+            };
+            out.push(format!("{}-{end}", p.network()));
         } else if p.len() == p.family().max_len() {
             out.push(p.network().to_string());
         } else {

@@ -603,8 +603,10 @@ impl Tailnet {
             }
             _ => (s, None),
         };
-        let proto_s = proto.or(p2).unwrap_or("tcp");
-        let proto = parse_proto(proto_s)?;
+        let explicit = match proto.or(p2) {
+            Some(p) => Some(parse_proto(p)?),
+            None => None,
+        };
         let (host, port) = match split_host_ports(body) {
             Ok((h, p)) if self.device(body).is_none() => {
                 let port: u16 = p.parse().map_err(|_| format!("`{p}` is not a port"))?;
@@ -612,15 +614,20 @@ impl Tailnet {
             }
             _ => (body.to_string(), 0),
         };
-        if port == 0 && matches!(proto, TCP | UDP | SCTP) {
-            return Err(format!("`{s}` needs a port (NODE:PORT)"));
-        }
         let addr = match self.device(&host) {
             Some(i) => IpAddr::V4(self.devices[i].ipv4),
             None => {
                 parse_addr(&host).map_err(|_| format!("`{host}` is not a node or an IP address"))?
             }
         };
+        // Without a port the question is a ping.
+        let mut proto = explicit.unwrap_or(if port == 0 { ICMP } else { TCP });
+        if proto == ICMP || proto == ICMPV6 {
+            proto = icmp_for(addr);
+        }
+        if port == 0 && matches!(proto, TCP | UDP | SCTP) {
+            return Err(format!("`{s}` needs a port (NODE:PORT)"));
+        }
         Ok(Target {
             addr,
             port,

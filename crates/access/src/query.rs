@@ -1,6 +1,6 @@
 //! Batch questions for CI (`mesh check --queries`): the input and answer shapes.
 
-use crate::check::{icmp_for, SshResult};
+use crate::check::SshResult;
 use crate::hujson;
 use crate::tailnet::Tailnet;
 use crate::Error;
@@ -149,13 +149,10 @@ impl Tailnet {
             (Ok(e), Ok(i)) => (e, i),
             (Err(e), _) | (_, Err(e)) => return fail(e),
         };
-        let mut t = match self.target(&q.dst, Some(&q.proto)) {
+        let t = match self.target(&q.dst, Some(&q.proto)) {
             Ok(t) => t,
             Err(e) => return fail(e),
         };
-        if q.proto == "icmp" {
-            t.proto = icmp_for(t.addr);
-        }
         let a = self.can(&q.src, &who, &t, exit, ingress);
         let reason = a
             .per_source

@@ -48,6 +48,7 @@ enum Command {
     Emu(cmd::emu::Args),
     Inet(cmd::inet::Args),
     Fabric(cmd::fabric::Args),
+    Mesh(cmd::mesh::Args),
     Demo(cmd::demo::Args),
     Bench(cmd::bench::Args),
 }
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(a, global),
         Command::Inet(a) => cmd::inet::run(a, global),
         Command::Fabric(a) => cmd::fabric::run(a, global),
+        Command::Mesh(a) => cmd::mesh::run(a, global),
         Command::Trace(a) => cmd::trace::run(a, global),
         Command::Pmtu(a) => cmd::pmtu::run(a, global),
         Command::Reach(a) => cmd::reach::run(a, global),

@@ -969,6 +969,8 @@ impl<'d> Loader<'d> {
     fn report_module_uses(&mut self) {
         let mut uses = std::mem::take(&mut self.module_uses);
         uses.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+        // A group's or `defaults`' list is read once per node it applies to.
+        uses.dedup_by(|a, b| (a.0, a.2) == (b.0, b.2));
         let mut i = 0;
         while i < uses.len() {
             let (m, key, span, path) = uses[i].clone();
@@ -1049,6 +1051,11 @@ impl<'d> Loader<'d> {
                     self.notices.push((notice, item.span, path.index(i)));
                 }
                 out.push(name);
+            } else if let Some(m) = unmodelled_module(&name) {
+                self.module_use(m, &name, item.span, &path.index(i));
+            } else if let Some((_, why)) = netlab::IGNORED_MODULES.iter().find(|(m, _)| *m == name)
+            {
+                self.ignore(item.span, &path.index(i), why);
             } else {
                 self.err(
                     item.span,

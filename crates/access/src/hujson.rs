@@ -37,10 +37,7 @@ struct Parser {
 
 impl Parser {
     fn span(&self) -> Span {
-        Span {
-            line: self.line,
-            col: self.col,
-        }
+        Span::new(self.line, self.col)
     }
 
     fn peek(&self) -> Option<char> {
@@ -337,10 +334,10 @@ mod tests {
         )
         .unwrap();
         let acls = doc.get("acls").unwrap();
-        assert_eq!(acls.span, Span { line: 3, col: 23 });
+        assert_eq!(acls.span, Span::new(3, 23));
         let first = &acls.as_seq().unwrap()[0];
         assert_eq!(first.get("action").unwrap().as_scalar(), Some("accept"));
-        assert_eq!(first.get("action").unwrap().span, Span { line: 4, col: 16 });
+        assert_eq!(first.get("action").unwrap().span, Span::new(4, 16));
         assert!(doc.get("z").unwrap().is_null());
         assert_eq!(doc.get("n").unwrap().as_scalar(), Some("3"));
     }
@@ -350,7 +347,7 @@ mod tests {
         let (span, msg) = parse("{\n  \"a\": [1, 2\n}").unwrap_err();
         assert_eq!(span.line, 3, "{msg}");
         let (span, _) = parse("{\"a\": 'x'}").unwrap_err();
-        assert_eq!(span, Span { line: 1, col: 7 });
+        assert_eq!(span, Span::new(1, 7));
         assert!(parse("{} x").is_err());
         assert!(parse("/* open").is_err());
         let deep = "[".repeat(1000);

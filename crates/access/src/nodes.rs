@@ -452,10 +452,7 @@ fn assign_addresses(
         if let Some(a) = given4[i] {
             if !used4.insert(a) {
                 diags.error(
-                    yaml::Span {
-                        line: d.line,
-                        col: 1,
-                    },
+                    yaml::Span::new(d.line, 1),
                     &base.index(i).key("ipv4"),
                     format!("address {a} is used twice"),
                 );
@@ -464,10 +461,7 @@ fn assign_addresses(
         if let Some(a) = given6[i] {
             if !used6.insert(a) {
                 diags.error(
-                    yaml::Span {
-                        line: d.line,
-                        col: 1,
-                    },
+                    yaml::Span::new(d.line, 1),
                     &base.index(i).key("ipv6"),
                     format!("address {a} is used twice"),
                 );

@@ -14,7 +14,7 @@ fn network(seed: u64) -> String {
     let mut rng = SplitMix64::new(seed);
     let n = 2 + rng.below(9) as usize;
     let kinds = ["router", "router", "router", "linux", "host", "switch"];
-    let mut out = String::from("addressing:\n  loopback: {ipv4: 198.18.0.0/24, ipv6: '2001:db8::/64'}\n  p2p: {ipv6: '2001:db8:1::/48'}\n  lan: {ipv6: '2001:db8:2::/48'}\nnodes:\n");
+    let mut out = String::from("addressing:\n  loopback: {ipv4: 198.18.0.0/24, ipv6: '2001:db8::/56', prefix6: 128}\n  p2p: {ipv6: '2001:db8:1::/48'}\n  lan: {ipv6: '2001:db8:2::/48'}\nnodes:\n");
     for i in 0..n {
         let kind = kinds[rng.below(kinds.len() as u64) as usize];
         out.push_str(&format!("  n{i}:\n    kind: {kind}\n"));

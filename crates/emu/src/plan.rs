@@ -387,7 +387,11 @@ links:
 
     #[test]
     fn plan_has_a_namespace_per_node_and_a_hidden_bridge_per_shared_link() {
-        let topo = nettwin_model::load_str("t.yml", TOPO).unwrap();
+        let topo = nettwin_model::load_str(
+            "t.yml",
+            &nettwin_model::generate::with_benchmark_pools(TOPO),
+        )
+        .unwrap();
         let p = plan(&topo, "abc").unwrap();
         let names: Vec<&str> = p.namespaces.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(
@@ -422,7 +426,11 @@ links:
     #[test]
     fn addresses_outside_the_test_ranges_are_refused_with_node_and_address() {
         let text = "nodes:\n  r1: {}\n  r2: {}\nlinks:\n  - {r1: {ipv4: 10.0.0.1/30}, r2: {ipv4: 10.0.0.2/30}}\n";
-        let topo = nettwin_model::load_str("t.yml", text).unwrap();
+        let topo = nettwin_model::load_str(
+            "t.yml",
+            &nettwin_model::generate::with_benchmark_pools(text),
+        )
+        .unwrap();
         let e = plan(&topo, "abc").unwrap_err().to_string();
         assert!(
             e.contains("node `r1` interface eth1 address 10.0.0.1/30"),
@@ -454,7 +462,11 @@ links:
 
     #[test]
     fn shaping_goes_on_every_egress_that_carries_a_direction() {
-        let topo = nettwin_model::load_str("shaped.yml", SHAPED).unwrap();
+        let topo = nettwin_model::load_str(
+            "shaped.yml",
+            &nettwin_model::generate::with_benchmark_pools(SHAPED),
+        )
+        .unwrap();
         let p = plan(&topo, "t").unwrap();
         let on: Vec<(String, String)> = p
             .shaping

@@ -82,7 +82,9 @@ fn examples() -> Vec<PathBuf> {
 }
 
 fn load(text: &str) -> Topology {
-    nettwin_model::load_str("test.yml", text).unwrap()
+    // Emulated networks use the benchmarking range only.
+    let text = nettwin_model::generate::with_benchmark_pools(text);
+    nettwin_model::load_str("test.yml", &text).unwrap()
 }
 
 fn netns_with_prefix(prefix: &str) -> Vec<String> {

@@ -48,6 +48,12 @@ pub struct Diagnostics {
     /// keep the memory small past the list too.
     #[serde(skip)]
     seen: HashSet<u64>,
+    /// Files the main one includes, numbered from 1 (see `yaml::Span::file`).
+    #[serde(skip)]
+    /// Boxed, not a `Vec`: this type travels in `Result`s and stays small (a `Vec` would make
+    /// every routing error larger).
+    #[allow(clippy::box_collection)]
+    included: Option<Box<Vec<String>>>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -61,6 +67,38 @@ impl Diagnostics {
             list: Vec::new(),
             omitted: 0,
             seen: HashSet::new(),
+            included: None,
+        }
+    }
+
+    /// Numbers an included file for spans (`yaml::Span::file`); the main file is 0.
+    pub fn add_file(&mut self, name: impl Into<String>) -> u16 {
+        let files = self.included.get_or_insert_with(Box::default);
+        files.push(name.into());
+        files.len().min(u16::MAX as usize) as u16
+    }
+
+    /// The files numbered by [`Diagnostics::add_file`], in order.
+    pub fn included_files(&self) -> &[String] {
+        self.included.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// A new, empty list for the same file and included files.
+    pub fn empty_like(&self) -> Diagnostics {
+        Diagnostics {
+            included: self.included.clone(),
+            ..Diagnostics::new(self.file.clone())
+        }
+    }
+
+    /// The name of file number `n` (0: the main file).
+    pub fn file_name(&self, n: u16) -> &str {
+        match n {
+            0 => &self.file,
+            n => self
+                .included_files()
+                .get(usize::from(n) - 1)
+                .map_or(self.file.as_str(), String::as_str),
         }
     }
 
@@ -71,7 +109,7 @@ impl Diagnostics {
     /// Records `d`, unless the same message was already recorded at the same place.
     pub fn push(&mut self, d: Diagnostic) {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (d.line, d.col, &d.message).hash(&mut h);
+        (&d.file, d.line, d.col, &d.message).hash(&mut h);
         if !self.seen.insert(h.finish()) {
             return;
         }
@@ -102,7 +140,11 @@ impl Diagnostics {
 
     /// Sorts by place so that the report reads top to bottom like the file.
     pub fn sort(&mut self) {
-        self.list.sort_by_key(|d| (d.line, d.col));
+        // The main file first, then included ones; each top to bottom.
+        let main = self.file.clone();
+        self.list.sort_by(|a, b| {
+            (a.file != main, &a.file, a.line, a.col).cmp(&(b.file != main, &b.file, b.line, b.col))
+        });
     }
 }
 

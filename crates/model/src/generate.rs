@@ -3,6 +3,21 @@
 
 use std::fmt::Write;
 
+/// nettwin's former default pools, inside 198.18.0.0/15 (RFC 2544 benchmarking space) and
+/// handed out in file order, as an `addressing:` section. The defaults are netlab's now (10/8
+/// and 172.16/16, which an emulated network may not use); tests and generated topologies that
+/// run in network namespaces put this in front of their text.
+pub const BENCHMARK_POOLS: &str = "addressing:\n  loopback: {ipv4: 198.18.0.0/18}\n  p2p: {ipv4: 198.19.0.0/16, prefix: 31, allocation: sequential}\n  lan: {ipv4: 198.18.128.0/17, prefix: 24, allocation: sequential}\n";
+
+/// `text` with [`BENCHMARK_POOLS`] in front, unless it has its own `addressing`.
+pub fn with_benchmark_pools(text: &str) -> String {
+    if text.lines().any(|l| l.starts_with("addressing")) {
+        text.to_string()
+    } else {
+        format!("{BENCHMARK_POOLS}{text}")
+    }
+}
+
 /// SplitMix64: a tiny seeded generator whose output never changes between versions, so a
 /// generated topology is the same for the same seed forever.
 #[derive(Clone, Debug)]
@@ -81,7 +96,7 @@ pub fn random_routers(nodes: usize, links: usize, seed: u64) -> String {
     );
     let mut rng = SplitMix64::new(seed);
     let mut out = String::with_capacity(nodes * 20 + links * 40);
-    out.push_str("name: random\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10}\nnodes:\n");
+    out.push_str("name: random\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10, prefix: 31, allocation: sequential}\nnodes:\n");
     for i in 0..nodes {
         let _ = writeln!(out, "  r{i}: {{asn: {}}}", 65000 + (i % 100));
     }
@@ -110,7 +125,7 @@ pub fn isp(routers: usize, prefixes: usize, seed: u64) -> String {
     assert!(routers >= 2);
     let mut rng = SplitMix64::new(seed);
     let mut out = String::with_capacity(routers * (60 + prefixes * 18));
-    out.push_str("name: isp\nmodule: [ospf, bgp]\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10}\nnodes:\n");
+    out.push_str("name: isp\nmodule: [ospf, bgp]\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10, prefix: 31, allocation: sequential}\nnodes:\n");
     for i in 0..routers {
         let _ = write!(out, "  r{i}: {{asn: 65000, bgp: {{");
         if i < 2 {
@@ -140,7 +155,7 @@ pub fn fat_tree(k: usize) -> String {
     assert!(k >= 2 && k % 2 == 0, "k must be even");
     let half = k / 2;
     let mut out = String::new();
-    out.push_str("name: fat-tree\nmodule: [ospf]\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10}\nnodes:\n");
+    out.push_str("name: fat-tree\nmodule: [ospf]\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10, prefix: 31, allocation: sequential}\nnodes:\n");
     for c in 0..half * half {
         let _ = writeln!(out, "  c{c}: {{}}");
     }

@@ -9,6 +9,7 @@ pub mod addr;
 pub mod diag;
 pub mod generate;
 pub mod load;
+pub mod netlab;
 pub mod topology;
 pub mod yaml;
 

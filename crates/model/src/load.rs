@@ -7,8 +7,10 @@
 
 use crate::addr::{is_link_local, parse_addr, special_use, Family, IfAddr, Prefix};
 use crate::diag::Diagnostics;
+use crate::netlab;
 use crate::topology::*;
 use crate::yaml::{self, read_bool, read_list, read_str, read_u64, MapReader, Path, Span, Value};
+use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,6 +38,10 @@ const TOP_KEYS: &[&str] = &[
 
 const NODE_KEYS: &[&str] = &[
     "kind",
+    "id",
+    "role",
+    "device",
+    "group",
     "asn",
     "loopback",
     "mtu",
@@ -54,6 +60,11 @@ const NODE_KEYS: &[&str] = &[
 
 const LINK_KEYS: &[&str] = &[
     "name",
+    "pool",
+    "unnumbered",
+    "role",
+    "type",
+    "disable",
     "mtu",
     "bandwidth",
     "latency",
@@ -94,14 +105,17 @@ pub enum LoadError {
     Invalid(Diagnostics),
 }
 
-/// Reads and resolves the topology in `path`.
+/// Reads and resolves the topology in `path`, with the defaults files netlab would read for it
+/// (`defaults.sources` and the `topology-defaults.yml` beside it).
 pub fn load_file(path: &std::path::Path) -> Result<Topology, LoadError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: name.clone(),
         source,
     })?;
-    load_bytes(&name, &bytes)
+    let text = decode_utf8(&name, &bytes).map_err(LoadError::Invalid)?;
+    let dir = path.parent().unwrap_or(std::path::Path::new(""));
+    load_in(&name, text, Some(dir))
 }
 
 /// Resolves the topology in the raw contents of a file; text that is not UTF-8 is an error at the
@@ -118,10 +132,10 @@ pub fn decode_utf8<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, Diagnosti
         // The prefix before the bad byte is valid UTF-8 by definition.
         let good = std::str::from_utf8(good).unwrap_or_default();
         let line_start = good.rfind('\n').map_or(0, |i| i + 1);
-        let span = Span {
-            line: good.matches('\n').count() as u32 + 1,
-            col: good[line_start..].chars().count() as u32 + 1,
-        };
+        let span = Span::new(
+            good.matches('\n').count() as u32 + 1,
+            good[line_start..].chars().count() as u32 + 1,
+        );
         let mut diags = Diagnostics::new(file);
         diags.error(
             span,
@@ -135,11 +149,26 @@ pub fn decode_utf8<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, Diagnosti
     })
 }
 
-/// Resolves the topology in `text`; `file` names it in errors.
+/// Resolves the topology in `text`; `file` names it in errors. No other file is read: the
+/// defaults files a lab names are listed as ignored.
 pub fn load_str(file: &str, text: &str) -> Result<Topology, LoadError> {
+    load_in(file, text, None)
+}
+
+/// Resolves `text`, reading the defaults files it names relative to `dir` when given.
+fn load_in(file: &str, text: &str, dir: Option<&std::path::Path>) -> Result<Topology, LoadError> {
     let root = yaml::parse_document(file, text).map_err(LoadError::Invalid)?;
     let mut diags = Diagnostics::new(file);
-    let topo = Loader::new(file, &mut diags).load(&root);
+    let mut root = netlab::expand_dots(root, &mut diags);
+    let mut ignored = Vec::new();
+    include_defaults(&mut root, dir, &mut diags, &mut ignored);
+    let topo = if diags.is_empty() {
+        let mut loader = Loader::new(file, &mut diags);
+        loader.ignored = ignored;
+        loader.load(&root)
+    } else {
+        None
+    };
     if diags.is_empty() {
         Ok(topo.expect("a loader without errors returns a topology"))
     } else {
@@ -148,46 +177,242 @@ pub fn load_str(file: &str, text: &str) -> Result<Topology, LoadError> {
     }
 }
 
-/// The address pools automatic addressing draws from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Pool {
-    ipv4: Option<Prefix>,
-    ipv6: Option<Prefix>,
-    /// Subnet length for IPv4 segments from this pool (IPv6 segments are /64).
-    prefix4: u8,
-}
+/// The largest defaults file read, as a guard against a lab naming a device file.
+const MAX_DEFAULTS_FILE: u64 = 16 << 20;
 
-#[derive(Clone, Debug)]
-struct Pools {
-    loopback: Pool,
-    p2p: Pool,
-    lan: Pool,
-}
-
-impl Default for Pools {
-    /// Defaults inside 198.18.0.0/15 (RFC 2544 benchmarking space), so a topology built in
-    /// network namespaces never collides with a real network. IPv6 is enabled by giving a pool.
-    fn default() -> Pools {
-        let p = |s: &str| Some(s.parse::<Prefix>().expect("valid built-in pool"));
-        Pools {
-            loopback: Pool {
-                ipv4: p("198.18.0.0/18"),
-                ipv6: None,
-                prefix4: 32,
-            },
-            lan: Pool {
-                ipv4: p("198.18.128.0/17"),
-                ipv6: None,
-                prefix4: 24,
-            },
-            p2p: Pool {
-                ipv4: p("198.19.0.0/16"),
-                ipv6: None,
-                prefix4: 31,
-            },
+/// Merges the defaults files netlab reads for this lab under its `defaults` (the lab's own
+/// settings win, and an earlier file wins over a later one, as `include_defaults` in netlab's
+/// `read.py` merges them). Without `dir` (text not read from a file) nothing is read and the
+/// sources are listed as ignored. A file that does not exist is skipped, as netlab skips it.
+fn include_defaults(
+    root: &mut yaml::Node,
+    dir: Option<&std::path::Path>,
+    diags: &mut Diagnostics,
+    ignored: &mut Vec<Ignored>,
+) {
+    if root.as_map().is_none() {
+        return;
+    }
+    let mut skipped = Vec::new();
+    let sources = netlab::default_sources(root, &mut skipped);
+    let span = netlab::get_path(root, &["defaults", "sources"]).map_or(Span::new(1, 1), |n| n.span);
+    let main_file = diags.file().to_string();
+    let note = |ignored: &mut Vec<Ignored>, name: &str, reason: String| {
+        ignored.push(Ignored {
+            file: main_file.clone(),
+            line: span.line,
+            path: format!("defaults.sources: {name}"),
+            reason,
+        })
+    };
+    for (name, why) in skipped {
+        note(ignored, &name, why);
+    }
+    for name in sources {
+        let Some(dir) = dir else {
+            if name != "./topology-defaults.yml" {
+                note(
+                    ignored,
+                    &name,
+                    "not read: the topology was not loaded from a file".into(),
+                );
+            }
+            continue;
+        };
+        let path = dir.join(&name);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            if name != "./topology-defaults.yml" {
+                note(
+                    ignored,
+                    &name,
+                    format!("{} does not exist (netlab skips it too)", path.display()),
+                );
+            }
+            continue;
+        };
+        let shown = path.display().to_string();
+        if !meta.is_file() || meta.len() > MAX_DEFAULTS_FILE {
+            diags.error(
+                span,
+                &Path::root().key("defaults").key("sources"),
+                format!("{shown} is not a defaults file (not a regular file of at most 16 MiB)"),
+            );
+            continue;
+        }
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                diags.error(
+                    span,
+                    &Path::root().key("defaults").key("sources"),
+                    format!("cannot read {shown}: {e}"),
+                );
+                continue;
+            }
+        };
+        let id = diags.add_file(shown.clone());
+        let text = match decode_utf8(&shown, &bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                for d in e.iter() {
+                    diags.push(d.clone());
+                }
+                continue;
+            }
+        };
+        let tree = match yaml::parse_in(text, id) {
+            Ok(t) => t,
+            Err((span, msg)) => {
+                diags.error(span, &Path::root(), msg);
+                continue;
+            }
+        };
+        let tree = netlab::expand_dots(tree, diags);
+        if tree.is_null() {
+            continue;
+        }
+        if tree.as_map().is_none() {
+            diags.error(
+                tree.span,
+                &Path::root(),
+                format!(
+                    "a defaults file holds a mapping, found {}",
+                    tree.kind_name()
+                ),
+            );
+            continue;
+        }
+        let root_span = root.span;
+        if let Some(d) = netlab::entry_mut(root, "defaults", root_span) {
+            netlab::fill(d, tree);
         }
     }
 }
+
+/// One address family of a pool: a prefix to cut subnets from, or `true` (unnumbered: IPv4
+/// borrows the loopback address, IPv6 uses link-local addresses only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PoolAf {
+    Prefix(Prefix),
+    Unnumbered,
+}
+
+/// How addresses inside a subnet are handed out (netlab's IPAM policies, `links.py`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Allocation {
+    /// Two nodes sorted by name get the first two host addresses.
+    P2p,
+    /// Nodes in link order get consecutive host addresses.
+    Sequential,
+    /// Each node's host part is its node id.
+    IdBased,
+}
+
+impl Allocation {
+    fn parse(text: &str) -> Option<Allocation> {
+        match text {
+            "p2p" => Some(Allocation::P2p),
+            "sequential" => Some(Allocation::Sequential),
+            "id_based" => Some(Allocation::IdBased),
+            _ => None,
+        }
+    }
+}
+
+/// An address pool as netlab defines it (`netsim/defaults/addressing.yml`, `addressing.py`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Pool {
+    name: String,
+    ipv4: Option<PoolAf>,
+    ipv6: Option<PoolAf>,
+    /// Subnet length for IPv4 subnets from this pool (`prefix`).
+    prefix4: u8,
+    /// Subnet length for IPv6 subnets (`prefix6`, 64 unless set).
+    prefix6: u8,
+    allocation: Option<Allocation>,
+    /// `unnumbered: true`: links from this pool are unnumbered in both families.
+    unnumbered: bool,
+    /// Where the file sets each family (for overlap errors), if it does.
+    given: [Option<(Span, Path)>; 2],
+}
+
+impl Pool {
+    fn new(name: &str, ipv4: Option<&str>, prefix4: u8) -> Pool {
+        Pool {
+            name: name.to_string(),
+            ipv4: ipv4.map(|p| PoolAf::Prefix(p.parse().expect("valid built-in pool"))),
+            ipv6: None,
+            prefix4,
+            prefix6: 64,
+            allocation: None,
+            unnumbered: false,
+            given: [None, None],
+        }
+    }
+
+    fn af(&self, fi: usize) -> Option<PoolAf> {
+        if fi == 0 {
+            self.ipv4
+        } else {
+            self.ipv6
+        }
+    }
+
+    fn len(&self, fi: usize) -> u8 {
+        if fi == 0 {
+            self.prefix4
+        } else {
+            self.prefix6
+        }
+    }
+
+    /// netlab skips the first subnet of the loopback pool and of pools of host routes
+    /// (`create_pool_generators` in `addressing.py`), so the n-th subnet handed out is
+    /// subnet number n there and n - 1 elsewhere.
+    fn skips_first(&self, fi: usize) -> bool {
+        self.name == "loopback"
+            || (fi == 0 && self.prefix4 == 32)
+            || (fi == 1 && self.prefix6 >= 127)
+    }
+}
+
+/// The address pools, by name, in the order netlab's defaults and the file define them.
+#[derive(Clone, Debug)]
+struct Pools {
+    pools: Vec<Pool>,
+}
+
+impl Pools {
+    fn get(&self, name: &str) -> Option<&Pool> {
+        self.pools.iter().find(|p| p.name == name)
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.pools.iter().position(|p| p.name == name)
+    }
+}
+
+impl Default for Pools {
+    /// netlab's default pools (`netsim/defaults/addressing.yml`, with the prefix lengths
+    /// `setup_pools` in `addressing.py` adds: /32 loopbacks, /24 LANs, /30 point-to-point
+    /// links). IPv6 is enabled by giving a pool an `ipv6` prefix.
+    fn default() -> Pools {
+        Pools {
+            pools: vec![
+                Pool::new("loopback", Some("10.0.0.0/24"), 32),
+                Pool::new("router_id", Some("10.0.0.0/24"), 32),
+                Pool::new("lan", Some("172.16.0.0/16"), 24),
+                Pool::new("p2p", Some("10.1.0.0/16"), 30),
+                Pool::new("l2only", None, 24),
+                Pool::new("vrf_loopback", Some("10.2.0.0/24"), 32),
+            ],
+        }
+    }
+}
+
+/// Pools that hand out no interface addresses nettwin models, left out of the overlap check
+/// (`router_id` shares the loopback pool's space in netlab's own defaults).
+const NO_OVERLAP_CHECK: [&str; 3] = ["router_id", "vrf_loopback", "mgmt"];
 
 /// A segment's subnet as the file fixed it (link `prefix` or an explicit address), with where.
 type FixedSubnet = Option<(Prefix, Span, Path)>;
@@ -200,10 +425,25 @@ struct RawEnd {
     ifname: Option<String>,
     ipv4: Option<(IfAddr, Span)>,
     ipv6: Option<(IfAddr, Span)>,
+    /// netlab's other forms of `ipv4`/`ipv6` on an interface: a host number, `true`, `false`.
+    spec: [EndAf; 2],
     mtu: Option<u32>,
     cost: Option<u32>,
     shutdown: bool,
     config: ModuleConfig,
+}
+
+/// An interface's `ipv4` or `ipv6` other than an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EndAf {
+    /// Nothing written: from the link's subnet.
+    Auto,
+    /// A host number in the link's subnet.
+    Host(u128),
+    /// `true`: unnumbered (IPv4) or link-local only (IPv6).
+    On,
+    /// `false`: no address in this family.
+    Off,
 }
 
 impl RawEnd {
@@ -215,6 +455,7 @@ impl RawEnd {
             ifname: None,
             ipv4: None,
             ipv6: None,
+            spec: [EndAf::Auto; 2],
             mtu: None,
             cost: None,
             shutdown: false,
@@ -235,6 +476,19 @@ struct RawLink {
     loss: Option<f64>,
     prefix4: Option<(Prefix, Span)>,
     prefix6: Option<(Prefix, Span)>,
+    /// Whether the link has a `prefix` at all (then no pool is used), and which families it
+    /// makes unnumbered (`prefix: {ipv4: true}`).
+    prefix_given: bool,
+    prefix_on: [bool; 2],
+    allocation: Option<Allocation>,
+    /// `pool:` (netlab): the pool to take the subnet from.
+    pool: Option<(String, Span, Path)>,
+    /// `role:` (netlab): also a pool name to try first.
+    role: Option<String>,
+    /// `unnumbered: true`.
+    unnumbered: bool,
+    /// `type:` (netlab): `lan`, `p2p` or `stub`.
+    link_type: Option<&'static str>,
     config: ModuleConfig,
 }
 
@@ -249,6 +503,49 @@ struct Loader<'d> {
     /// `defaults` or a group applies to every member, and a copy per member would multiply a
     /// large (alias-built) section by the number of nodes.
     sections: HashMap<*const yaml::Node, Arc<yaml::Node>>,
+    /// Deep merges of a node's module section from several sources (the node, its groups,
+    /// `defaults`), shared by the nodes with the same sources.
+    merged: HashMap<Vec<*const yaml::Node>, Arc<yaml::Node>>,
+    /// netlab settings read and ignored, for `-v`.
+    ignored: Vec<Ignored>,
+    /// Uses of netlab modules nettwin does not model: (module, key as written, place).
+    module_uses: Vec<(&'static str, String, Span, Path)>,
+    /// `defaults.device`: the device of nodes that name none.
+    default_device: Option<String>,
+    /// `defaults.interfaces.mtu`: the MTU of nodes that set none.
+    default_if_mtu: Option<u32>,
+    /// Per node, in order: settings addressing needs.
+    node_extra: Vec<NodeExtra>,
+}
+
+/// A netlab setting that nettwin reads and ignores, with why (listed by `-v`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Ignored {
+    pub file: String,
+    pub line: u32,
+    /// The key path, e.g. `nodes.r1.device`.
+    pub path: String,
+    pub reason: String,
+}
+
+/// Where in the document a key sits, which decides what netlab means by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    Top,
+    Node,
+    Link,
+    Defaults,
+}
+
+/// The unmodelled netlab module a key belongs to, if any (`vlan`, `vlans`, `vrfs`, ...).
+fn unmodelled_module(key: &str) -> Option<&'static str> {
+    if let Some((m, _)) = netlab::UNMODELLED_MODULES.iter().find(|(m, _)| *m == key) {
+        return Some(m);
+    }
+    netlab::MODULE_KEYS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, m)| *m)
 }
 
 /// Why the loader accepts a setting that changes nothing.
@@ -295,6 +592,43 @@ fn module_name(m: &str) -> &'static str {
         .find(|x| **x == m)
         .copied()
         .unwrap_or("module")
+}
+
+/// A group as written: its attributes (when a mapping) and members.
+struct GroupDef<'a> {
+    name: String,
+    span: Span,
+    path: Path,
+    body: Option<&'a yaml::Node>,
+    members: Vec<(String, Span, Path)>,
+    /// `_auto_create: true` on the group.
+    auto: bool,
+}
+
+/// What the loader keeps about a node until addresses are assigned.
+struct NodeExtra {
+    /// `loopback: true|false`.
+    wants_loopback: Option<bool>,
+    /// `loopback.pool`.
+    loopback_pool: Option<(String, Span, Path)>,
+    /// `loopback.ipv4: false`, `loopback.ipv6: false`.
+    loopback_off: [bool; 2],
+}
+
+/// An AS number, plain or asdot (`1.10` is 65546), as netlab's `transform_asdot` reads it.
+fn parse_asn(text: &str) -> Option<u32> {
+    let v = match text.split_once('.') {
+        Some((hi, lo)) => {
+            let hi: u32 = hi.parse().ok()?;
+            let lo: u32 = lo.parse().ok()?;
+            if hi > 65535 || lo > 65535 {
+                return None;
+            }
+            (hi << 16) | lo
+        }
+        None => text.replace('_', "").parse().ok()?,
+    };
+    (v > 0).then_some(v)
 }
 
 /// Where an attribute value came from: the node itself, one of its groups, or `defaults`.
@@ -382,7 +716,59 @@ impl<'d> Loader<'d> {
             statics: Vec::new(),
             notices: Vec::new(),
             sections: HashMap::new(),
+            merged: HashMap::new(),
+            ignored: Vec::new(),
+            module_uses: Vec::new(),
+            default_device: None,
+            default_if_mtu: None,
+            node_extra: Vec::new(),
         }
+    }
+
+    /// Records a netlab setting nettwin reads and ignores.
+    fn ignore(&mut self, span: Span, path: &Path, reason: &str) {
+        self.ignored.push(Ignored {
+            file: self.diags.file_name(span.file).to_string(),
+            line: span.line,
+            path: path.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Records the use of an unmodelled netlab module (reported once per module).
+    fn module_use(&mut self, module: &'static str, key: &str, span: Span, path: &Path) {
+        self.module_uses
+            .push((module, key.to_string(), span, path.clone()));
+    }
+
+    /// Handles a key the loader does not read at `path` (a `level` of the document): a netlab
+    /// setting that only concerns deployment is recorded as ignored, one that belongs to an
+    /// unmodelled module is recorded for its error, anything else is an unknown key.
+    fn other_key(&mut self, level: Level, k: &yaml::Node, allowed: &[&str], path: &Path) {
+        let Some(key) = k.as_scalar() else { return };
+        let kpath = path.key(key);
+        if let Some(m) = unmodelled_module(key) {
+            self.module_use(m, key, k.span, &kpath);
+            return;
+        }
+        if let Some((_, why)) = netlab::IGNORED_MODULES.iter().find(|(m, _)| *m == key) {
+            self.ignore(k.span, &kpath, why);
+            return;
+        }
+        let deploy = match level {
+            Level::Top => netlab::deploy_top_key(key),
+            Level::Node => netlab::deploy_node_key(key),
+            Level::Link => netlab::deploy_link_key(key),
+            Level::Defaults => netlab::deploy_defaults_key(key),
+        };
+        if let Some(why) = deploy {
+            self.ignore(k.span, &kpath, why);
+            return;
+        }
+        let near = yaml::closest(key, allowed)
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        self.err(k.span, &kpath, format!("unknown key `{key}`{near}"));
     }
 
     /// The shared copy of the module section `v`.
@@ -431,39 +817,63 @@ impl<'d> Loader<'d> {
         }
         // netlab's validation tests: kept as written for `nettwin validate` to decode.
         let validate = top.take("validate").map(|v| Arc::new(v.clone()));
+        for (k, _) in top.take_rest() {
+            self.other_key(Level::Top, k, TOP_KEYS, &Path::root());
+        }
         top.finish(TOP_KEYS, self.diags);
         let top_modules = module
             .map(|m| self.module_list(m, &Path::root().key("module")))
             .unwrap_or_default();
 
-        let pools = self.pools(addressing);
-        let Some(nodes_node) = nodes_node else {
-            self.err(
-                Span { line: 1, col: 1 },
-                &Path::root(),
-                "missing required key `nodes`",
-            );
-            return None;
-        };
-
-        // Defaults: node attributes, plus a `link` section of link attributes.
+        // Defaults: node attributes, a `link` section of link attributes, and netlab's
+        // `addressing`, `device` and `interfaces.mtu`.
         let mut default_link: Option<&yaml::Node> = None;
         let mut default_sources: Sources = Vec::new();
+        let mut pool_layers: Vec<(&yaml::Node, Path)> = Vec::new();
+        let mut default_groups: Option<&yaml::Node> = None;
         if let Some(d) = defaults {
             let path = Path::root().key("defaults");
             if let Some(map) = d.as_map() {
+                let mut allowed = NODE_KEYS.to_vec();
+                allowed.extend(["link", "addressing", "device", "interfaces"]);
                 for (k, v) in map {
                     let key = k.as_scalar().unwrap_or_default();
-                    if key == "link" {
-                        self.check_keys(v, &path.key("link"), LINK_KEYS);
-                        default_link = Some(v);
-                    } else if !NODE_KEYS.contains(&key) {
-                        let mut allowed = NODE_KEYS.to_vec();
-                        allowed.push("link");
-                        let near = yaml::closest(key, &allowed)
-                            .map(|n| format!(" (did you mean `{n}`?)"))
-                            .unwrap_or_default();
-                        self.err(k.span, &path.key(key), format!("unknown key `{key}`{near}"));
+                    let kpath = path.key(key);
+                    match key {
+                        "link" => {
+                            self.check_keys(v, &kpath, LINK_KEYS, Level::Link);
+                            default_link = Some(v);
+                        }
+                        "addressing" => pool_layers.push((v, kpath)),
+                        "sources" => {}
+                        "device" => {
+                            if let Some(dev) = read_str(v, &kpath, self.diags) {
+                                self.default_device = Some(dev);
+                            }
+                            self.ignore(v.span, &kpath, "the device type is kept on each node but changes no route nettwin computes");
+                        }
+                        "interfaces" => {
+                            if let Some(mut r) = MapReader::new(v, &kpath, self.diags) {
+                                if let Some(m) = r.take("mtu") {
+                                    self.default_if_mtu = self.mtu(m, &kpath.key("mtu"));
+                                }
+                                for (k2, _) in r.take_rest() {
+                                    let key2 = k2.as_scalar().unwrap_or_default();
+                                    self.ignore(k2.span, &kpath.key(key2), "netlab's interface defaults other than `mtu` change no route");
+                                }
+                                r.finish(&["mtu"], self.diags);
+                            }
+                        }
+                        "groups" => {
+                            default_groups = Some(v);
+                            self.ignore(
+                                v.span,
+                                &kpath,
+                                "default groups apply to netlab's own device groups",
+                            );
+                        }
+                        _ if NODE_KEYS.contains(&key) => {}
+                        _ => self.other_key(Level::Defaults, k, &allowed, &path),
                     }
                 }
                 default_sources.push((d, path));
@@ -475,9 +885,36 @@ impl<'d> Loader<'d> {
                 );
             }
         }
+        if let Some(a) = addressing {
+            pool_layers.push((a, Path::root().key("addressing")));
+        }
+        let pools = self.pools(&pool_layers);
+        let Some(nodes_node) = nodes_node else {
+            self.err(
+                Span::new(1, 1),
+                &Path::root(),
+                "missing required key `nodes`",
+            );
+            return None;
+        };
 
-        // Node names first, so groups and links can refer to nodes defined later in the file.
-        let node_entries = self.node_entries(nodes_node);
+        // Node names first, so groups and links can refer to nodes defined later in the file;
+        // groups may create nodes (`_auto_create`), after the ones in `nodes`.
+        let mut node_entries = self.node_entries(nodes_node);
+        let auto_default = default_groups
+            .and_then(|g| g.get("_auto_create"))
+            .and_then(|v| {
+                read_bool(
+                    v,
+                    &Path::root()
+                        .key("defaults")
+                        .key("groups")
+                        .key("_auto_create"),
+                    self.diags,
+                )
+            })
+            .unwrap_or(false);
+        let group_defs = self.group_defs(groups, &mut node_entries, auto_default);
         let mut index: HashMap<String, NodeId> = HashMap::with_capacity(node_entries.len());
         for (i, (name, span, _)) in node_entries.iter().enumerate() {
             let path = Path::root().key("nodes").key(name);
@@ -493,38 +930,115 @@ impl<'d> Loader<'d> {
             }
         }
 
-        let group_sources = self.groups(groups, &index);
+        let group_sources = self.groups(group_defs, &node_entries, &index);
         let mut nodes = Vec::with_capacity(node_entries.len());
         for (i, (name, span, body)) in node_entries.iter().enumerate() {
             let path = Path::root().key("nodes").key(name);
             let mut sources: Sources = Vec::new();
             if let Some(body) = body {
-                self.check_keys(body, &path, NODE_KEYS);
+                let mut allowed = NODE_KEYS.to_vec();
+                allowed.push("name");
+                self.check_keys(body, &path, &allowed, Level::Node);
                 if body.as_map().is_some() {
                     sources.push((body, path.clone()));
                 }
             }
-            if let Some(gs) = group_sources.get(&(i as u32)) {
-                sources.extend(gs.iter().rev().cloned());
-            }
+            let groups_of = group_sources.get(&(i as u32)).cloned().unwrap_or_default();
+            sources.extend(groups_of.iter().cloned());
+            let n_groups = groups_of.len();
             sources.extend(default_sources.iter().cloned());
-            nodes.push(self.node(NodeId(i as u32), name, *span, &sources, &top_modules));
+            nodes.push(self.node(
+                NodeId(i as u32),
+                name,
+                *span,
+                &sources,
+                n_groups,
+                &top_modules,
+                &config,
+            ));
         }
+        self.assign_ids(&mut nodes);
 
         let raw_links = match links_node {
             Some(l) => self.links(l, &index, default_link),
             None => Vec::new(),
         };
+        self.report_module_uses();
         let mut topo = self.resolve(name, nodes, raw_links, pools, config)?;
         topo.validate = validate;
         Some(topo)
     }
 
+    /// One error per unmodelled module, at its first use, naming the key and how many other
+    /// places use the module: a lab that uses VLANs everywhere gets one line about VLANs.
+    fn report_module_uses(&mut self) {
+        let mut uses = std::mem::take(&mut self.module_uses);
+        uses.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+        // A group's or `defaults`' list is read once per node it applies to.
+        uses.dedup_by(|a, b| (a.0, a.2) == (b.0, b.2));
+        let mut i = 0;
+        while i < uses.len() {
+            let (m, key, span, path) = uses[i].clone();
+            let same = uses[i..].iter().take_while(|u| u.0 == m).count();
+            let what = netlab::UNMODELLED_MODULES
+                .iter()
+                .find(|(x, _)| *x == m)
+                .map_or("", |(_, w)| *w);
+            let used = if key == m {
+                format!("`{key}`")
+            } else {
+                format!("`{key}` (netlab's {m} module)")
+            };
+            let more = match same {
+                1 => String::new(),
+                2 => " (and 1 other place)".to_string(),
+                n => format!(" (and {} other places)", n - 1),
+            };
+            self.err(span, &path, format!("{used} is not modelled by nettwin yet: it needs netlab's {m} module ({what}){more}; remove it to use the rest of the lab"));
+            i += same;
+        }
+    }
+
+    /// Node ids as netlab gives them (`nodes.py`): `id:` where set (1 or more, unique), then
+    /// the lowest free id to each other node in order.
+    fn assign_ids(&mut self, nodes: &mut [Node]) {
+        let mut used: HashMap<u32, usize> = HashMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            if n.id_set {
+                if let Some(j) = used.insert(n.node_id, i) {
+                    let msg = format!(
+                        "duplicate node id {} (also on node `{}`)",
+                        n.node_id, nodes[j].name
+                    );
+                    self.err(
+                        n.span,
+                        &Path::root().key("nodes").key(&n.name).key("id"),
+                        msg,
+                    );
+                }
+            }
+        }
+        let mut next = 1u32;
+        for n in nodes.iter_mut() {
+            if n.id_set {
+                continue;
+            }
+            while used.contains_key(&next) {
+                next += 1;
+            }
+            n.node_id = next;
+            next += 1;
+        }
+    }
+
     /// Reports keys of `node` (a mapping) not in `allowed`.
-    fn check_keys(&mut self, node: &yaml::Node, path: &Path, allowed: &[&str]) {
+    fn check_keys(&mut self, node: &yaml::Node, path: &Path, allowed: &[&str], level: Level) {
         if let Some(mut r) = MapReader::new(node, path, self.diags) {
             for key in allowed {
                 r.take(key);
+            }
+            for (k, _) in r.take_rest() {
+                self.other_key(level, k, allowed, path);
             }
             r.finish(allowed, self.diags);
         }
@@ -542,6 +1056,11 @@ impl<'d> Loader<'d> {
                     self.notices.push((notice, item.span, path.index(i)));
                 }
                 out.push(name);
+            } else if let Some(m) = unmodelled_module(&name) {
+                self.module_use(m, &name, item.span, &path.index(i));
+            } else if let Some((_, why)) = netlab::IGNORED_MODULES.iter().find(|(m, _)| *m == name)
+            {
+                self.ignore(item.span, &path.index(i), why);
             } else {
                 self.err(
                     item.span,
@@ -556,87 +1075,199 @@ impl<'d> Loader<'d> {
         out
     }
 
-    fn pools(&mut self, addressing: Option<&yaml::Node>) -> Pools {
+    /// The pools: netlab's defaults, then `defaults.addressing`, then `addressing`, each
+    /// changing only what it sets (`setup_pools` in `addressing.py`).
+    fn pools(&mut self, layers: &[(&yaml::Node, Path)]) -> Pools {
         let mut pools = Pools::default();
-        let Some(node) = addressing else {
-            return pools;
-        };
-        let path = Path::root().key("addressing");
-        let Some(mut r) = MapReader::new(node, &path, self.diags) else {
-            return pools;
-        };
-        // Pools the file sets: (pool, family key, prefix, where).
-        let mut given: Vec<(&str, &str, Prefix, Span, Path)> = Vec::new();
-        for (key, pool) in [
-            ("loopback", &mut pools.loopback),
-            ("p2p", &mut pools.p2p),
-            ("lan", &mut pools.lan),
-        ] {
-            let Some(v) = r.take(key) else { continue };
-            let ppath = path.key(key);
-            let Some(mut pr) = MapReader::new(v, &ppath, self.diags) else {
+        for (node, path) in layers {
+            let Some(mut r) = MapReader::new(node, path, self.diags) else {
                 continue;
             };
-            for (fam_key, family) in [("ipv4", Family::Ipv4), ("ipv6", Family::Ipv6)] {
-                let Some(p) = pr.take(fam_key) else { continue };
-                let fpath = ppath.key(fam_key);
-                let slot = match family {
-                    Family::Ipv4 => &mut pool.ipv4,
-                    Family::Ipv6 => &mut pool.ipv6,
+            for (k, v) in r.take_rest() {
+                let Some(name) = k.as_scalar() else { continue };
+                self.pool(&mut pools, name, v, &path.key(name));
+            }
+            r.finish(&[], self.diags);
+        }
+        // Each pool hands out addresses without looking at the others, so overlapping pools
+        // would give two interfaces the same address. Pools the file sets are checked against
+        // every pool; two the file sets are reported once, at the later one.
+        let mut errors = Vec::new();
+        for (i, p) in pools.pools.iter().enumerate() {
+            for fi in 0..2 {
+                let (Some(PoolAf::Prefix(prefix)), Some((span, fpath))) = (p.af(fi), &p.given[fi])
+                else {
+                    continue;
                 };
-                if matches!(&p.value, Value::Scalar { text, quoted: false } if text == "false") {
-                    *slot = None;
+                if NO_OVERLAP_CHECK.contains(&p.name.as_str()) {
                     continue;
                 }
-                if let Some(prefix) = self.prefix(p, &fpath, Some(family)) {
-                    match special_use(&prefix) {
-                        Some((range, why)) => self.err(
-                            p.span,
-                            &fpath,
-                            format!("address pool {prefix} takes in {range} ({why})"),
-                        ),
-                        None => {
-                            *slot = Some(prefix);
-                            given.push((key, fam_key, prefix, p.span, fpath));
-                        }
+                for (j, o) in pools.pools.iter().enumerate() {
+                    if NO_OVERLAP_CHECK.contains(&o.name.as_str()) || i == j {
+                        continue;
+                    }
+                    let Some(PoolAf::Prefix(op)) = o.af(fi) else {
+                        continue;
+                    };
+                    let later = o.given[fi].as_ref().is_some_and(|(s2, _)| s2 > span);
+                    if later || !op.overlaps(&prefix) {
+                        continue;
+                    }
+                    errors.push((*span, fpath.clone(), format!("address pool {prefix} overlaps the {} pool {op}; two interfaces would get the same address", o.name)));
+                }
+            }
+        }
+        for (span, path, msg) in errors {
+            self.err(span, &path, msg);
+        }
+        pools
+    }
+
+    /// One pool definition merged into `pools`: a prefix string (an IPv4 pool) or a mapping.
+    fn pool(&mut self, pools: &mut Pools, name: &str, v: &yaml::Node, path: &Path) {
+        let i = match pools.index(name) {
+            Some(i) => i,
+            None => {
+                // A new pool's IPv4 subnets are /24, or /32 when its name says loopback.
+                let len = if name.contains("loopback") { 32 } else { 24 };
+                pools.pools.push(Pool::new(name, None, len));
+                pools.pools.len() - 1
+            }
+        };
+        if v.as_scalar().is_some() {
+            let fam = Family::Ipv4;
+            if let Some(p) = self.pool_prefix(v, path, fam) {
+                pools.pools[i].ipv4 = Some(PoolAf::Prefix(p));
+                pools.pools[i].given[0] = Some((v.span, path.clone()));
+            }
+            return;
+        }
+        let Some(mut r) = MapReader::new(v, path, self.diags) else {
+            return;
+        };
+        let unnumbered = match r.take("unnumbered") {
+            Some(u) => read_bool(u, &path.key("unnumbered"), self.diags).unwrap_or(false),
+            None => false,
+        };
+        for (fi, (key, fam)) in [("ipv4", Family::Ipv4), ("ipv6", Family::Ipv6)]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(p) = r.take(key) else { continue };
+            let fpath = path.key(key);
+            let slot = if fi == 0 {
+                &mut pools.pools[i].ipv4
+            } else {
+                &mut pools.pools[i].ipv6
+            };
+            // An unnumbered pool, `false` and an empty value take the family out (netlab's
+            // `normalize_prefix`); `true` makes it unnumbered.
+            match &p.value {
+                _ if unnumbered => *slot = None,
+                Value::Null => *slot = None,
+                Value::Scalar {
+                    text,
+                    quoted: false,
+                } if text == "false" => *slot = None,
+                Value::Scalar {
+                    text,
+                    quoted: false,
+                } if text == "true" => *slot = Some(PoolAf::Unnumbered),
+                _ => {
+                    if let Some(prefix) = self.pool_prefix(p, &fpath, fam) {
+                        *slot = Some(PoolAf::Prefix(prefix));
+                        pools.pools[i].given[fi] = Some((p.span, fpath));
                     }
                 }
             }
-            if let Some(len) = pr.take("prefix") {
-                if let Some(len) = read_u64(len, &ppath.key("prefix"), 1..=32, self.diags) {
-                    pool.prefix4 = len as u8;
+        }
+        if unnumbered {
+            pools.pools[i].unnumbered = true;
+            pools.pools[i].ipv4 = None;
+            pools.pools[i].ipv6 = None;
+        }
+        if let Some(len) = r.take("prefix") {
+            if let Some(len) = read_u64(len, &path.key("prefix"), 1..=32, self.diags) {
+                pools.pools[i].prefix4 = len as u8;
+            }
+        }
+        if let Some(len) = r.take("prefix6") {
+            if let Some(len) = read_u64(len, &path.key("prefix6"), 1..=128, self.diags) {
+                pools.pools[i].prefix6 = len as u8;
+            }
+        }
+        if let Some(a) = r.take("allocation") {
+            let apath = path.key("allocation");
+            if let Some(text) = read_str(a, &apath, self.diags) {
+                match Allocation::parse(&text) {
+                    Some(al) => pools.pools[i].allocation = Some(al),
+                    None => self.err(a.span, &apath, format!("unknown allocation `{text}`; allocations are: p2p, sequential, id_based")),
                 }
             }
-            pr.finish(&["ipv4", "ipv6", "prefix"], self.diags);
         }
-        r.finish(&["loopback", "p2p", "lan"], self.diags);
-        // Each pool hands out addresses without looking at the others, so overlapping pools
-        // would give two interfaces the same address.
-        let all = [
-            ("loopback", "ipv4", pools.loopback.ipv4),
-            ("loopback", "ipv6", pools.loopback.ipv6),
-            ("p2p", "ipv4", pools.p2p.ipv4),
-            ("p2p", "ipv6", pools.p2p.ipv6),
-            ("lan", "ipv4", pools.lan.ipv4),
-            ("lan", "ipv6", pools.lan.ipv6),
-        ];
-        for (i, (name, key, prefix, span, fpath)) in given.iter().enumerate() {
-            for (other, okey, op) in all {
-                let Some(op) = op else { continue };
-                // Two pools the file sets are reported once, at the later one.
-                let reported = given[i + 1..].iter().any(|g| (g.0, g.1) == (other, okey))
-                    || (other, okey) == (*name, *key);
-                if reported || !op.overlaps(prefix) {
-                    continue;
-                }
-                self.err(
-                    *span,
-                    fpath,
-                    format!("address pool {prefix} overlaps the {other} pool {op}; two interfaces would get the same address"),
+        for (key, why) in [
+            ("start", "the first management address"),
+            ("mac", "management MAC addresses"),
+        ] {
+            if let Some(x) = r.take(key) {
+                self.ignore(x.span, &path.key(key), why);
+            }
+        }
+        r.finish(
+            &[
+                "ipv4",
+                "ipv6",
+                "prefix",
+                "prefix6",
+                "allocation",
+                "unnumbered",
+                "start",
+                "mac",
+            ],
+            self.diags,
+        );
+        // netlab's checks (`validate_pools`): subnets no shorter than the pool, IPv6 pools no
+        // longer than /56.
+        let pool = &pools.pools[i];
+        if let (Some(PoolAf::Prefix(p4)), Some((span, fpath))) = (pool.ipv4, &pool.given[0]) {
+            if pool.prefix4 < p4.len() {
+                let msg = format!(
+                    "the subnets of pool `{name}` (/{}) are larger than the pool {p4}",
+                    pool.prefix4
                 );
+                self.err(*span, fpath, msg);
             }
         }
-        pools
+        if let (Some(PoolAf::Prefix(p6)), Some((span, fpath))) = (pool.ipv6, &pool.given[1]) {
+            if p6.len() > 56 && name != "mgmt" {
+                let msg = format!(
+                    "IPv6 pool {p6} of `{name}` is longer than /56 (netlab refuses it too)"
+                );
+                self.err(*span, fpath, msg);
+            } else if pool.prefix6 < p6.len() {
+                let msg = format!(
+                    "the subnets of pool `{name}` (/{}) are larger than the pool {p6}",
+                    pool.prefix6
+                );
+                self.err(*span, fpath, msg);
+            }
+        }
+    }
+
+    /// A pool prefix of `family` that takes in no special-purpose range.
+    fn pool_prefix(&mut self, p: &yaml::Node, path: &Path, family: Family) -> Option<Prefix> {
+        let prefix = self.prefix(p, path, Some(family))?;
+        match special_use(&prefix) {
+            Some((range, why)) => {
+                self.err(
+                    p.span,
+                    path,
+                    format!("address pool {prefix} takes in {range} ({why})"),
+                );
+                None
+            }
+            None => Some(prefix),
+        }
     }
 
     fn prefix(&mut self, node: &yaml::Node, path: &Path, family: Option<Family>) -> Option<Prefix> {
@@ -748,8 +1379,24 @@ impl<'d> Loader<'d> {
                 }
             }
             Value::Seq(items) => {
+                // netlab's list form: names, or mappings with a `name` (`create_node_dict`).
                 for (i, item) in items.iter().enumerate() {
-                    if let Some(name) = read_str(item, &path.index(i), self.diags) {
+                    if item.as_map().is_some() {
+                        match item.get("name") {
+                            Some(n) => {
+                                if let Some(name) =
+                                    read_str(n, &path.index(i).key("name"), self.diags)
+                                {
+                                    out.push((name, n.span, Some(item)));
+                                }
+                            }
+                            None => self.err(
+                                item.span,
+                                &path.index(i),
+                                "a node in a list of mappings needs a `name`",
+                            ),
+                        }
+                    } else if let Some(name) = read_str(item, &path.index(i), self.diags) {
                         out.push((name, item.span, None));
                     }
                 }
@@ -769,51 +1416,282 @@ impl<'d> Loader<'d> {
         out
     }
 
-    /// Each node's groups, in file order.
-    fn groups<'a>(
+    /// The groups as written, creating the members of `_auto_create` groups that are not
+    /// nodes yet (netlab's `auto_create_members`: after the nodes in `nodes`, in group and
+    /// member order).
+    fn group_defs<'a>(
         &mut self,
         groups: Option<&'a yaml::Node>,
-        index: &HashMap<String, NodeId>,
-    ) -> HashMap<u32, Sources<'a>> {
-        let mut out: HashMap<u32, Sources<'a>> = HashMap::new();
+        node_entries: &mut Vec<(String, Span, Option<&'a yaml::Node>)>,
+        auto_default: bool,
+    ) -> Vec<GroupDef<'a>> {
+        let mut out = Vec::new();
         let Some(groups) = groups else { return out };
         let path = Path::root().key("groups");
         let Some(mut r) = MapReader::new(groups, &path, self.diags) else {
             return out;
         };
+        let mut auto_all = auto_default;
         for (k, body) in r.take_rest() {
-            let gname = k.as_scalar().unwrap_or_default();
-            let gpath = path.key(gname);
-            let mut allowed = NODE_KEYS.to_vec();
-            allowed.push("members");
-            self.check_keys(body, &gpath, &allowed);
-            let Some(members) = body.get("members") else {
+            let gname = k.as_scalar().unwrap_or_default().to_string();
+            let gpath = path.key(&gname);
+            if gname == "_auto_create" {
+                auto_all |= read_bool(body, &gpath, self.diags).unwrap_or(false);
+                continue;
+            }
+            if gname.starts_with('_') {
+                self.ignore(k.span, &gpath, "netlab's group settings start with `_`");
+                continue;
+            }
+            let mut def = GroupDef {
+                name: gname.clone(),
+                span: k.span,
+                path: gpath.clone(),
+                body: None,
+                members: Vec::new(),
+                auto: false,
+            };
+            let members = match &body.value {
+                // A list is the members (`check_group_data_sanity`).
+                Value::Seq(_) => Some(body),
+                Value::Map(_) => {
+                    let mut allowed = NODE_KEYS.to_vec();
+                    allowed.extend([
+                        "members",
+                        "_auto_create",
+                        "type",
+                        "node_data",
+                        "device",
+                        "id",
+                        "role",
+                    ]);
+                    self.check_keys(body, &gpath, &allowed, Level::Node);
+                    if let Some(t) = body.get("type") {
+                        match read_str(t, &gpath.key("type"), self.diags).as_deref() {
+                            Some("node") | None => {}
+                            Some("vlan") => {
+                                self.module_use("vlan", "type: vlan", t.span, &gpath.key("type"))
+                            }
+                            Some("vrf") => {
+                                self.module_use("vrf", "type: vrf", t.span, &gpath.key("type"))
+                            }
+                            Some(o) => self.err(
+                                t.span,
+                                &gpath.key("type"),
+                                format!("unknown group type `{o}`; types are: node, vlan, vrf"),
+                            ),
+                        }
+                    }
+                    if let Some(a) = body.get("_auto_create") {
+                        def.auto =
+                            read_bool(a, &gpath.key("_auto_create"), self.diags).unwrap_or(false);
+                    }
+                    def.body = Some(body);
+                    body.get("members")
+                }
+                _ => {
+                    self.err(
+                        body.span,
+                        &gpath,
+                        format!(
+                            "group `{gname}` must be a mapping or a list of members, found {}",
+                            body.kind_name()
+                        ),
+                    );
+                    continue;
+                }
+            };
+            if let Some(m) = members {
+                let mpath = if matches!(body.value, Value::Seq(_)) {
+                    gpath.clone()
+                } else {
+                    gpath.key("members")
+                };
+                for (i, item) in read_list(m, &mpath, self.diags).into_iter().enumerate() {
+                    if let Some(name) = read_str(item, &mpath.index(i), self.diags) {
+                        def.members.push((name, item.span, mpath.index(i)));
+                    }
+                }
+            }
+            out.push(def);
+        }
+        r.finish(&[], self.diags);
+        let group_names: HashSet<String> = out.iter().map(|g| g.name.clone()).collect();
+        for g in &out {
+            if !(g.auto || auto_all) {
+                continue;
+            }
+            for (m, span, _) in &g.members {
+                let pattern = m.starts_with('~') || m.contains(['*', '?', '[']);
+                if pattern || group_names.contains(m) || node_entries.iter().any(|(n, _, _)| n == m)
+                {
+                    continue;
+                }
+                node_entries.push((m.clone(), *span, None));
+            }
+        }
+        out
+    }
+
+    /// Each node's groups, in the order netlab applies their attributes (`reverse_topsort` in
+    /// `groups.py`: a group before the groups that contain it, otherwise by name); the first
+    /// group that sets an attribute wins, and the node's own setting wins over all of them.
+    fn groups<'a>(
+        &mut self,
+        defs: Vec<GroupDef<'a>>,
+        node_entries: &[(String, Span, Option<&'a yaml::Node>)],
+        index: &HashMap<String, NodeId>,
+    ) -> HashMap<u32, Sources<'a>> {
+        let mut out: HashMap<u32, Sources<'a>> = HashMap::new();
+        let mut defs = defs;
+        let gindex: HashMap<String, usize> = defs
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.name.clone(), i))
+            .collect();
+        for g in &defs {
+            if index.contains_key(&g.name) {
                 self.err(
-                    body.span,
-                    &gpath,
-                    format!("missing required key `members` in group `{gname}`"),
+                    g.span,
+                    &g.path,
+                    format!("group `{}` is also a node name", g.name),
                 );
+            }
+        }
+        // A node's own `group: [...]` adds it to those groups.
+        for (name, _, body) in node_entries {
+            let Some(list) = body.and_then(|b| b.get("group")) else {
                 continue;
             };
-            let mpath = gpath.key("members");
-            for (i, m) in read_list(members, &mpath, self.diags)
-                .into_iter()
-                .enumerate()
-            {
-                let Some(name) = read_str(m, &mpath.index(i), self.diags) else {
+            let gpath = Path::root().key("nodes").key(name).key("group");
+            for (i, item) in read_list(list, &gpath, self.diags).into_iter().enumerate() {
+                let Some(g) = read_str(item, &gpath.index(i), self.diags) else {
                     continue;
                 };
-                match index.get(&name) {
-                    Some(id) => out.entry(id.0).or_default().push((body, gpath.clone())),
-                    None => self.err(
-                        m.span,
-                        &mpath.index(i),
-                        format!("unknown node `{name}` in group `{gname}`"),
-                    ),
+                match gindex.get(&g) {
+                    Some(&gi) => defs[gi]
+                        .members
+                        .push((name.clone(), item.span, gpath.index(i))),
+                    None => self.err(item.span, &gpath.index(i), format!("unknown group `{g}`")),
                 }
             }
         }
-        r.finish(&[], self.diags);
+        let device_of = |body: Option<&yaml::Node>| -> Option<String> {
+            body.and_then(|b| b.get("device"))
+                .and_then(|d| d.as_scalar())
+                .map(str::to_string)
+        };
+        // Direct members: nodes and child groups.
+        let mut direct: Vec<(Vec<u32>, Vec<usize>)> = Vec::with_capacity(defs.len());
+        for g in &defs {
+            let mut nodes_in = Vec::new();
+            let mut children = Vec::new();
+            if g.name == "all" {
+                nodes_in.extend(0..node_entries.len() as u32);
+            } else if netlab::DEVICES.contains(&g.name.as_str()) {
+                for (i, (_, _, body)) in node_entries.iter().enumerate() {
+                    let dev = device_of(*body).or_else(|| self.default_device.clone());
+                    if dev.as_deref() == Some(g.name.as_str()) {
+                        nodes_in.push(i as u32);
+                    }
+                }
+            }
+            for (m, span, mpath) in &g.members {
+                if let Some(id) = index.get(m) {
+                    nodes_in.push(id.0);
+                } else if let Some(&gi) = gindex.get(m) {
+                    children.push(gi);
+                } else if m.starts_with('~') {
+                    self.err(*span, mpath, format!("regular expression members (`{m}`) are not supported by nettwin yet; list the members or use a `*` wildcard"));
+                } else if m.contains(['*', '?', '[']) {
+                    if m.contains('[') {
+                        self.err(
+                            *span,
+                            mpath,
+                            format!("wildcard `{m}`: nettwin supports `*` and `?` only"),
+                        );
+                        continue;
+                    }
+                    let matched: Vec<u32> = node_entries
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (n, _, _))| netlab::glob_match(m, n))
+                        .map(|(i, _)| i as u32)
+                        .collect();
+                    if matched.is_empty() {
+                        self.err(
+                            *span,
+                            mpath,
+                            format!("wildcard `{m}` in group `{}` matches no node", g.name),
+                        );
+                    }
+                    nodes_in.extend(matched);
+                } else {
+                    self.err(
+                        *span,
+                        mpath,
+                        format!("unknown node `{m}` in group `{}`", g.name),
+                    );
+                }
+            }
+            direct.push((nodes_in, children));
+        }
+        // netlab's reverse topological sort: repeatedly take, in name order, the groups none of
+        // whose child groups is still waiting. A cycle is an error.
+        let mut order: Vec<usize> = Vec::with_capacity(defs.len());
+        let mut waiting: Vec<usize> = (0..defs.len()).collect();
+        waiting.sort_by(|a, b| defs[*a].name.cmp(&defs[*b].name));
+        let mut done = vec![false; defs.len()];
+        while !waiting.is_empty() {
+            let before = waiting.len();
+            let mut i = 0;
+            while i < waiting.len() {
+                let g = waiting[i];
+                if direct[g].1.iter().all(|c| done[*c]) {
+                    done[g] = true;
+                    order.push(g);
+                    waiting.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+            if waiting.len() == before {
+                let g = &defs[waiting[0]];
+                self.err(
+                    g.span,
+                    &g.path,
+                    format!(
+                        "group `{}` contains itself through its member groups",
+                        g.name
+                    ),
+                );
+                return out;
+            }
+        }
+        // All members of each group, child groups' included (children come first in `order`).
+        let mut all: Vec<Vec<u32>> = vec![Vec::new(); defs.len()];
+        for &g in &order {
+            let mut m = direct[g].0.clone();
+            for &c in &direct[g].1 {
+                m.extend(all[c].iter().copied());
+            }
+            m.sort_unstable();
+            m.dedup();
+            all[g] = m;
+        }
+        for &g in &order {
+            let def = &defs[g];
+            let Some(body) = def.body else { continue };
+            for &n in &all[g] {
+                let e = out.entry(n).or_default();
+                e.push((body, def.path.clone()));
+                if let Some(nd) = body.get("node_data") {
+                    if nd.as_map().is_some() {
+                        e.push((nd, def.path.key("node_data")));
+                    }
+                }
+            }
+        }
         out
     }
 
@@ -821,48 +1699,77 @@ impl<'d> Loader<'d> {
         read_u64(node, path, MTU_RANGE, self.diags).map(|v| v as u32)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn node(
         &mut self,
         id: NodeId,
         name: &str,
         span: Span,
         sources: &Sources,
+        n_groups: usize,
         top_modules: &[String],
+        top_config: &ModuleConfig,
     ) -> Node {
-        let kind = match attr(sources, "kind") {
-            None => NodeKind::Router,
-            Some((v, path)) => {
-                let text = read_str(v, &path, self.diags).unwrap_or_default();
-                match NodeKind::ALL.iter().find(|(n, _)| *n == text) {
-                    Some((_, k)) => *k,
-                    None => {
-                        if !text.is_empty() {
-                            let names: Vec<&str> = NodeKind::ALL.iter().map(|(n, _)| *n).collect();
-                            self.err(
-                                v.span,
-                                &path,
-                                format!("unknown kind `{text}`; kinds are: {}", names.join(", ")),
-                            );
-                        }
-                        NodeKind::Router
-                    }
-                }
+        let device = match attr(sources, "device") {
+            Some((v, p)) => {
+                self.ignore(
+                    v.span,
+                    &p,
+                    "the device type is kept on the node but changes no route nettwin computes",
+                );
+                read_str(v, &p, self.diags)
             }
+            None => self.default_device.clone(),
         };
-        let asn = attr(sources, "asn")
+        let kind = self.kind(sources, device.as_deref());
+        let node_id = attr(sources, "id")
             .and_then(|(v, p)| read_u64(v, &p, 1..=u64::from(u32::MAX), self.diags))
             .map(|v| v as u32);
+        // The node's module sections: each merged over the node, its groups and `defaults`.
+        let mut config = ModuleConfig::new();
+        for m in MODULES {
+            let found: Vec<&yaml::Node> = sources.iter().filter_map(|(s, _)| s.get(m)).collect();
+            match found.len() {
+                0 => {}
+                1 => {
+                    config.insert(m.to_string(), self.shared(found[0]));
+                }
+                _ => {
+                    let sec = self.merged_section(&found);
+                    config.insert(m.to_string(), sec);
+                }
+            }
+        }
+        let asn = self.asn(name, sources, &config, top_config);
         let mtu = attr(sources, "mtu")
             .and_then(|(v, p)| self.mtu(v, &p))
+            .or(self.default_if_mtu)
             .unwrap_or(DEFAULT_MTU);
         let mut loopback = Loopback::default();
+        let mut wants_loopback = None;
+        let mut loopback_pool = None;
+        let mut loopback_off = [false, false];
         if let Some((v, p)) = attr(sources, "loopback") {
-            if kind == NodeKind::Switch {
+            let flag = match &v.value {
+                Value::Scalar {
+                    text,
+                    quoted: false,
+                } if text == "true" => Some(true),
+                Value::Scalar {
+                    text,
+                    quoted: false,
+                } if text == "false" => Some(false),
+                _ => None,
+            };
+            if kind == NodeKind::Switch && flag != Some(false) {
                 self.err(
                     v.span,
                     &p,
                     format!("switch `{name}` is a Linux bridge and has no loopback"),
                 );
+            } else if let Some(f) = flag {
+                // netlab: `loopback: true` gives any node one, `false` takes it away.
+                wants_loopback = Some(f);
             } else if let Some(text) = v.as_scalar() {
                 let family = if text.contains(':') {
                     Family::Ipv6
@@ -875,17 +1782,40 @@ impl<'d> Loader<'d> {
                     Family::Ipv6 => loopback.ipv6 = a.map(|x| x.0),
                 }
             } else if let Some(mut r) = MapReader::new(v, &p, self.diags) {
-                if let Some(a) = r.take("ipv4") {
-                    loopback.ipv4 = self
-                        .usable(a, &p.key("ipv4"), Family::Ipv4, Some(32), true)
-                        .map(|x| x.0);
+                // `ipv4`/`ipv6`: an address, or `false` for none in that family (netlab's
+                // `loopback` attributes); `pool`: the pool to take them from.
+                for (fi, (key, fam, len)) in
+                    [("ipv4", Family::Ipv4, 32), ("ipv6", Family::Ipv6, 128)]
+                        .into_iter()
+                        .enumerate()
+                {
+                    let Some(a) = r.take(key) else { continue };
+                    match &a.value {
+                        Value::Scalar {
+                            text,
+                            quoted: false,
+                        } if text == "false" => loopback_off[fi] = true,
+                        Value::Scalar {
+                            text,
+                            quoted: false,
+                        } if text == "true" => {}
+                        _ => {
+                            let x = self
+                                .usable(a, &p.key(key), fam, Some(len), true)
+                                .map(|x| x.0);
+                            if fi == 0 {
+                                loopback.ipv4 = x;
+                            } else {
+                                loopback.ipv6 = x;
+                            }
+                        }
+                    }
                 }
-                if let Some(a) = r.take("ipv6") {
-                    loopback.ipv6 = self
-                        .usable(a, &p.key("ipv6"), Family::Ipv6, Some(128), true)
-                        .map(|x| x.0);
+                if let Some(pl) = r.take("pool") {
+                    loopback_pool = read_str(pl, &p.key("pool"), self.diags)
+                        .map(|n| (n, pl.span, p.key("pool")));
                 }
-                r.finish(&["ipv4", "ipv6"], self.diags);
+                r.finish(&["ipv4", "ipv6", "pool"], self.diags);
             }
         }
         let router_id = attr(sources, "router_id").and_then(|(v, p)| {
@@ -920,17 +1850,45 @@ impl<'d> Loader<'d> {
             // br_netfilter is loaded on most distributions running containers; it is the default.
             None => (kind == NodeKind::Switch).then_some(true),
         };
-        let mut modules: Vec<String> = top_modules.to_vec();
-        if let Some((v, p)) = attr(sources, "module") {
+        // Modules: the node's own list with its groups' lists appended (netlab's
+        // `copy_group_device_module`); the top-level list only where neither sets one, and
+        // never on hosts (`propagate_global_modules`).
+        let mut modules: Vec<String> = Vec::new();
+        let mut set = false;
+        let own = sources
+            .first()
+            .filter(|(_, p)| p.as_str().starts_with("nodes."));
+        let group_range = usize::from(own.is_some())..usize::from(own.is_some()) + n_groups;
+        if let Some((v, p)) = own.and_then(|(s, p)| s.get("module").map(|v| (v, p.key("module")))) {
             modules = self.module_list(v, &p);
+            set = true;
         }
-        let mut config = ModuleConfig::new();
-        for m in MODULES {
-            if let Some((v, _)) = attr(sources, m) {
-                config.insert(m.to_string(), self.shared(v));
-                if !modules.iter().any(|x| x == m) {
-                    modules.push(m.to_string());
+        for (s, p) in
+            &sources[group_range.start.min(sources.len())..group_range.end.min(sources.len())]
+        {
+            if let Some(v) = s.get("module") {
+                for m in self.module_list(v, &p.key("module")) {
+                    if !modules.contains(&m) {
+                        modules.push(m);
+                    }
                 }
+                set = true;
+            }
+        }
+        if !set {
+            // `defaults.module` is nettwin's own node default.
+            let def = sources[group_range.end.min(sources.len())..]
+                .iter()
+                .find_map(|(s, p)| s.get("module").map(|v| (v, p.key("module"))));
+            modules = match def {
+                Some((v, p)) => self.module_list(v, &p),
+                None if kind == NodeKind::Host => Vec::new(),
+                None => top_modules.to_vec(),
+            };
+        }
+        for m in MODULES {
+            if config.contains_key(m) && !modules.iter().any(|x| x == m) {
+                modules.push(m.to_string());
             }
         }
         let statics = match attr(sources, "static") {
@@ -938,10 +1896,18 @@ impl<'d> Loader<'d> {
             None => Vec::new(),
         };
         self.statics.push(statics);
+        self.node_extra.push(NodeExtra {
+            wants_loopback,
+            loopback_pool,
+            loopback_off,
+        });
         Node {
             id,
             name: name.to_string(),
             kind,
+            node_id: node_id.unwrap_or(0),
+            id_set: node_id.is_some(),
+            device,
             asn,
             loopback,
             router_id,
@@ -953,6 +1919,118 @@ impl<'d> Loader<'d> {
             config,
             span,
         }
+    }
+
+    /// The node's kind: `kind`, or netlab's `role` (`router`, `host`, `bridge`), or the role
+    /// its device has (netlab's `linux` device is a host), else a router.
+    fn kind(&mut self, sources: &Sources, device: Option<&str>) -> NodeKind {
+        let from_kind = attr(sources, "kind").and_then(|(v, path)| {
+            let text = read_str(v, &path, self.diags)?;
+            match NodeKind::ALL.iter().find(|(n, _)| *n == text) {
+                Some((_, k)) => Some((*k, v, path)),
+                None => {
+                    let names: Vec<&str> = NodeKind::ALL.iter().map(|(n, _)| *n).collect();
+                    self.err(
+                        v.span,
+                        &path,
+                        format!("unknown kind `{text}`; kinds are: {}", names.join(", ")),
+                    );
+                    None
+                }
+            }
+        });
+        let from_role = attr(sources, "role").and_then(|(v, path)| {
+            let text = read_str(v, &path, self.diags)?;
+            let k = match text.as_str() {
+                "router" => NodeKind::Router,
+                "host" => NodeKind::Host,
+                "bridge" => NodeKind::Switch,
+                "gateway" => {
+                    self.module_use("gateway", "role: gateway", v.span, &path);
+                    return None;
+                }
+                _ => {
+                    self.err(
+                        v.span,
+                        &path,
+                        format!("unknown role `{text}`; roles are: router, host, bridge"),
+                    );
+                    return None;
+                }
+            };
+            Some((k, v, path))
+        });
+        match (from_kind, from_role) {
+            (Some((k, _, _)), Some((r, v, path)))
+                if k != r && !(k == NodeKind::Linux && r == NodeKind::Router) =>
+            {
+                self.err(
+                    v.span,
+                    &path,
+                    format!(
+                        "role `{}` contradicts kind `{k}`",
+                        v.as_scalar().unwrap_or_default()
+                    ),
+                );
+                k
+            }
+            (Some((k, _, _)), _) => k,
+            (None, Some((r, _, _))) => r,
+            (None, None) if device == Some("linux") => NodeKind::Host,
+            (None, None) => NodeKind::Router,
+        }
+    }
+
+    /// The node's AS: `asn`, or netlab's `bgp.as` (on the node, a group, `defaults` or the
+    /// top level, as netlab propagates it); both set must agree.
+    fn asn(
+        &mut self,
+        name: &str,
+        sources: &Sources,
+        config: &ModuleConfig,
+        top: &ModuleConfig,
+    ) -> Option<u32> {
+        let asn = attr(sources, "asn").and_then(|(v, p)| {
+            read_u64(v, &p, 1..=u64::from(u32::MAX), self.diags).map(|a| (a as u32, v.span, p))
+        });
+        let bgp_as = config
+            .get("bgp")
+            .and_then(|b| b.get("as").map(|v| (v.clone(), Path::root().key("nodes").key(name).key("bgp").key("as"))))
+            .or_else(|| top.get("bgp").and_then(|b| b.get("as").map(|v| (v.clone(), Path::root().key("bgp").key("as")))))
+            .and_then(|(v, p)| {
+                let text = read_str(&v, &p, self.diags)?;
+                match parse_asn(&text) {
+                    Some(a) => Some((a, v.span, p)),
+                    None => {
+                        self.err(v.span, &p, format!("invalid AS number `{text}`: write 1 to 4294967295, or asdot like 1.10"));
+                        None
+                    }
+                }
+            });
+        match (asn, bgp_as) {
+            (Some((a, _, _)), Some((b, span, p))) if a != b => {
+                self.err(span, &p, format!("`bgp.as` {b} differs from `asn` {a} of node `{name}`; they are the same setting"));
+                Some(a)
+            }
+            (Some((a, _, _)), _) => Some(a),
+            (None, b) => b.map(|x| x.0),
+        }
+    }
+
+    /// One module section merged from several sources, the first winning key by key
+    /// (netlab's group data merge, `groups.py`), shared between nodes with the same sources.
+    fn merged_section(&mut self, found: &[&yaml::Node]) -> Arc<yaml::Node> {
+        let key: Vec<*const yaml::Node> = found.iter().map(|n| *n as *const yaml::Node).collect();
+        if let Some(m) = self.merged.get(&key) {
+            return m.clone();
+        }
+        let mut out = found[0].clone();
+        for more in &found[1..] {
+            netlab::fill(&mut out, (*more).clone());
+        }
+        let arc = Arc::new(out);
+        self.merged.insert(key, arc.clone());
+        arc
     }
 
     /// `static: [{prefix, nexthop, interface, discard, distance}]`.
@@ -1063,6 +2141,12 @@ impl<'d> Loader<'d> {
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
+            // netlab drops links with `disable: true` (`adjust_link_list`).
+            if let Some(d) = item.get("disable") {
+                if read_bool(d, &path.index(i).key("disable"), self.diags) == Some(true) {
+                    continue;
+                }
+            }
             if let Some(l) = self.link(item, &path.index(i), index, default_link) {
                 out.push(l);
             }
@@ -1113,6 +2197,13 @@ impl<'d> Loader<'d> {
             loss: None,
             prefix4: None,
             prefix6: None,
+            prefix_given: false,
+            prefix_on: [false; 2],
+            allocation: None,
+            pool: None,
+            role: None,
+            unnumbered: false,
+            link_type: None,
             config: ModuleConfig::new(),
         };
         let mut attrs: Vec<(&yaml::Node, Path)> = Vec::new();
@@ -1171,6 +2262,12 @@ impl<'d> Loader<'d> {
                             end.span = k.span;
                             link.ends.push(end);
                         }
+                    } else if !LINK_KEYS.contains(&key)
+                        && (unmodelled_module(key).is_some()
+                            || netlab::deploy_link_key(key).is_some()
+                            || netlab::IGNORED_MODULES.iter().any(|(m, _)| *m == key))
+                    {
+                        self.other_key(Level::Link, k, LINK_KEYS, path);
                     } else if !LINK_KEYS.contains(&key) {
                         let names: Vec<&str> = LINK_KEYS
                             .iter()
@@ -1227,7 +2324,12 @@ impl<'d> Loader<'d> {
             link.loss = yaml::read_f64(&n, &p, 0.0..=100.0, self.diags);
         }
         if let Some((v, p)) = attr(&attrs, "prefix") {
-            if let Some(text) = v.as_scalar() {
+            link.prefix_given = true;
+            let is_false =
+                matches!(&v.value, Value::Scalar { text, quoted: false } if text == "false");
+            if is_false || v.is_null() {
+                // `prefix: false`: no addresses on the link (netlab's l2only links).
+            } else if let Some(text) = v.as_scalar() {
                 let fam = if text.contains(':') {
                     Family::Ipv6
                 } else {
@@ -1239,17 +2341,73 @@ impl<'d> Loader<'d> {
                     Family::Ipv6 => link.prefix6 = pr,
                 }
             } else if let Some(mut r) = MapReader::new(v, &p, self.diags) {
-                if let Some(x) = r.take("ipv4") {
-                    link.prefix4 = self
-                        .subnet_prefix(x, &p.key("ipv4"), Some(Family::Ipv4))
-                        .map(|y| (y, x.span));
+                for (fi, (key, fam)) in [("ipv4", Family::Ipv4), ("ipv6", Family::Ipv6)]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let Some(x) = r.take(key) else { continue };
+                    match &x.value {
+                        Value::Scalar {
+                            text,
+                            quoted: false,
+                        } if text == "true" => link.prefix_on[fi] = true,
+                        Value::Scalar {
+                            text,
+                            quoted: false,
+                        } if text == "false" => {}
+                        _ => {
+                            let pr = self
+                                .subnet_prefix(x, &p.key(key), Some(fam))
+                                .map(|y| (y, x.span));
+                            if fi == 0 {
+                                link.prefix4 = pr;
+                            } else {
+                                link.prefix6 = pr;
+                            }
+                        }
+                    }
                 }
-                if let Some(x) = r.take("ipv6") {
-                    link.prefix6 = self
-                        .subnet_prefix(x, &p.key("ipv6"), Some(Family::Ipv6))
-                        .map(|y| (y, x.span));
+                if let Some(a) = r.take("allocation") {
+                    let apath = p.key("allocation");
+                    if let Some(text) = read_str(a, &apath, self.diags) {
+                        match Allocation::parse(&text) {
+                            Some(al) => link.allocation = Some(al),
+                            None => self.err(a.span, &apath, format!("unknown allocation `{text}`; allocations are: p2p, sequential, id_based")),
+                        }
+                    }
                 }
-                r.finish(&["ipv4", "ipv6"], self.diags);
+                // Only an allocation policy: the subnet still comes from a pool.
+                if r.take("_name").is_none()
+                    && link.prefix4.is_none()
+                    && link.prefix6.is_none()
+                    && link.prefix_on == [false; 2]
+                    && link.allocation.is_some()
+                {
+                    link.prefix_given = false;
+                }
+                r.finish(&["ipv4", "ipv6", "allocation"], self.diags);
+            }
+        }
+        if let Some((v, p)) = attr(&attrs, "pool") {
+            link.pool = read_str(v, &p, self.diags).map(|n| (n, v.span, p));
+        }
+        if let Some((v, p)) = attr(&attrs, "role") {
+            link.role = read_str(v, &p, self.diags);
+        }
+        if let Some((v, p)) = attr(&attrs, "unnumbered") {
+            link.unnumbered = read_bool(v, &p, self.diags).unwrap_or(false);
+        }
+        if let Some((v, p)) = attr(&attrs, "type") {
+            if let Some(t) = read_str(v, &p, self.diags) {
+                link.link_type = match t.as_str() {
+                    "lan" => Some("lan"),
+                    "p2p" => Some("p2p"),
+                    "stub" => Some("stub"),
+                    _ => {
+                        self.err(v.span, &p, format!("link type `{t}` is not modelled by nettwin; types are: lan, p2p, stub"));
+                        None
+                    }
+                };
             }
         }
         for m in MODULES {
@@ -1297,11 +2455,49 @@ impl<'d> Loader<'d> {
                 None => Some(name),
             });
         }
-        if let Some(v) = r.take("ipv4") {
-            end.ipv4 = self.usable(v, &path.key("ipv4"), Family::Ipv4, None, false);
-        }
-        if let Some(v) = r.take("ipv6") {
-            end.ipv6 = self.usable(v, &path.key("ipv6"), Family::Ipv6, None, false);
+        for (fi, (key, fam)) in [("ipv4", Family::Ipv4), ("ipv6", Family::Ipv6)]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(v) = r.take(key) else { continue };
+            // netlab's forms: an address, a host number in the link's subnet, `true`
+            // (unnumbered or link-local only), `false` (none) (`set_interface_address`).
+            let spec = match &v.value {
+                Value::Scalar {
+                    text,
+                    quoted: false,
+                } if text == "true" => EndAf::On,
+                Value::Scalar {
+                    text,
+                    quoted: false,
+                } if text == "false" => EndAf::Off,
+                Value::Scalar {
+                    text,
+                    quoted: false,
+                } if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                    match text.parse::<u128>() {
+                        Ok(n) => EndAf::Host(n),
+                        Err(_) => {
+                            self.err(
+                                v.span,
+                                &path.key(key),
+                                format!("host number {text} is too large"),
+                            );
+                            EndAf::Off
+                        }
+                    }
+                }
+                _ => {
+                    let a = self.usable(v, &path.key(key), fam, None, false);
+                    if fi == 0 {
+                        end.ipv4 = a;
+                    } else {
+                        end.ipv6 = a;
+                    }
+                    EndAf::Auto
+                }
+            };
+            end.spec[fi] = spec;
         }
         if let Some(v) = r.take("mtu") {
             end.mtu = self.mtu(v, &path.key("mtu"));
@@ -1322,6 +2518,9 @@ impl<'d> Loader<'d> {
             .copied()
             .filter(|k| with_node || *k != "node")
             .collect();
+        for (k, _) in r.take_rest() {
+            self.other_key(Level::Link, k, &allowed, path);
+        }
         r.finish(&allowed, self.diags);
         Some(end)
     }
@@ -1510,6 +2709,8 @@ impl<'d> Loader<'d> {
                     segment: is_ip.then_some(sid),
                     ipv4: if is_ip { e.ipv4.map(|x| x.0) } else { None },
                     ipv6: if is_ip { e.ipv6.map(|x| x.0) } else { None },
+                    ipv4_unnumbered: false,
+                    ipv6_lla: false,
                     mtu: e.mtu.or(l.mtu).unwrap_or(n.mtu),
                     up: !e.shutdown,
                     cost: e.cost.or(l.cost),
@@ -1544,13 +2745,26 @@ impl<'d> Loader<'d> {
                 span: l.span,
             });
         }
-        // A segment with exactly two IP members and no switch stays point-to-point; one joined by
-        // later links of a bridge may have grown.
+        // A segment with exactly two IP members, no switch and no host stays point-to-point
+        // (netlab's `get_default_link_type`: a link with a host is a LAN); one joined by later
+        // links of a bridge may have grown. A link's `type` overrides.
         for s in &mut segments {
-            s.kind = if s.switches.is_empty() && s.members.len() == 2 {
-                SegmentKind::P2p
-            } else {
-                SegmentKind::Lan
+            let hosts = s
+                .members
+                .iter()
+                .filter(|r| nodes[r.node.index()].kind == NodeKind::Host)
+                .count();
+            let forced = match s.links.as_slice() {
+                [one] => raw_links[one.index()].link_type,
+                _ => None,
+            };
+            s.kind = match forced {
+                Some("p2p") if s.members.len() == 2 => SegmentKind::P2p,
+                Some(_) => SegmentKind::Lan,
+                None if s.switches.is_empty() && s.members.len() == 2 && hosts == 0 => {
+                    SegmentKind::P2p
+                }
+                None => SegmentKind::Lan,
             };
         }
 
@@ -1563,6 +2777,8 @@ impl<'d> Loader<'d> {
             config,
             validate: None,
             warnings: Diagnostics::new(self.file.clone()),
+            ignored: Vec::new(),
+            included_files: self.diags.included_files().to_vec(),
         };
         self.check_explicit_subnets(&topo, &raw_links, &mut seg_fixed);
         self.assign_addresses(&mut topo, &pools, &seg_fixed, &raw_links);
@@ -1577,6 +2793,10 @@ impl<'d> Loader<'d> {
             }
         }
         topo.warnings = self.warnings(&topo, &raw_links);
+        let mut ignored = std::mem::take(&mut self.ignored);
+        ignored.sort_by(|a, b| (&a.file, a.line, &a.path).cmp(&(&b.file, b.line, &b.path)));
+        ignored.dedup_by(|a, b| (&a.file, a.line, &a.path) == (&b.file, b.line, &b.path));
+        topo.ignored = ignored;
         Some(topo)
     }
 
@@ -1728,6 +2948,10 @@ impl<'d> Loader<'d> {
         }
     }
 
+    /// Addresses as netlab allocates them (`addressing.py`, `nodes.py`, `links.py`):
+    /// loopbacks from the node id, one subnet per link from its pool in link order, and host
+    /// addresses by netlab's IPAM policies. Unlike netlab, a subnet the file already uses is
+    /// skipped rather than handed out twice (netlab would build overlapping subnets).
     #[allow(clippy::needless_range_loop)]
     fn assign_addresses(
         &mut self,
@@ -1749,136 +2973,369 @@ impl<'d> Loader<'d> {
         }
         reserved.sort_by_key(|r| r.0);
 
-        // Loopbacks for every node that routes, numbered in file order.
-        let mut cursor = [1u128, 1u128];
+        // Loopbacks: routers (and nodes with `loopback: true`) get the id-th address of their
+        // pool (`augment_loopback_interface`).
         for ni in 0..topo.nodes.len() {
-            if !topo.nodes[ni].kind.forwards_ip() {
+            let extra = &self.node_extra[ni];
+            let n = &topo.nodes[ni];
+            let wants = extra.wants_loopback.unwrap_or(n.kind.forwards_ip());
+            if !wants {
                 continue;
             }
-            for (fi, pool) in [pools.loopback.ipv4, pools.loopback.ipv6]
-                .into_iter()
-                .enumerate()
-            {
-                let Some(pool) = pool else { continue };
+            let npath = Path::root().key("nodes").key(&n.name);
+            let (pool_name, pspan, ppath) = match &extra.loopback_pool {
+                Some((p, span, path)) => (p.clone(), *span, path.clone()),
+                None => ("loopback".to_string(), n.span, npath.clone()),
+            };
+            let Some(pool) = pools.get(&pool_name) else {
+                self.err(pspan, &ppath, format!("unknown address pool `{pool_name}`"));
+                continue;
+            };
+            let off = extra.loopback_off;
+            for fi in 0..2 {
+                let n = &topo.nodes[ni];
                 let has = if fi == 0 {
-                    topo.nodes[ni].loopback.ipv4.is_some()
+                    n.loopback.ipv4.is_some()
                 } else {
-                    topo.nodes[ni].loopback.ipv6.is_some()
+                    n.loopback.ipv6.is_some()
                 };
-                if has {
+                if has || off[fi] {
                     continue;
                 }
-                let max = pool.family().max_len();
-                match next_free(pool, max, &mut cursor[fi], &reserved) {
-                    Some(p) => {
-                        let ia = Some(IfAddr {
-                            addr: p.network(),
-                            len: max,
-                        });
-                        if fi == 0 {
-                            topo.nodes[ni].loopback.ipv4 = ia;
-                        } else {
-                            topo.nodes[ni].loopback.ipv6 = ia;
-                        }
+                let base = match pool.af(fi) {
+                    Some(PoolAf::Prefix(p)) => p,
+                    Some(PoolAf::Unnumbered) => {
+                        self.err(pspan, &ppath, format!("address pool `{pool_name}` is unnumbered and cannot give loopback addresses"));
+                        continue;
                     }
-                    None => {
-                        let n = &topo.nodes[ni];
-                        let what = format!("node `{}`", n.name);
-                        let msg = pool_exhausted("loopback", pool, max, &what, &reserved);
-                        self.err(n.span, &Path::root().key("nodes").key(&n.name), msg);
-                        return;
-                    }
+                    None => continue,
+                };
+                let len = pool.len(fi);
+                let idx = u128::from(n.node_id) - u128::from(!pool.skips_first(fi));
+                let Some(subnet) = base.subnet(len, idx) else {
+                    let msg = format!("the {pool_name} pool {base} has no /{len} for node `{}` with id {}; give `addressing.{pool_name}.{}` a larger prefix", n.name, n.node_id, if fi == 0 { "ipv4" } else { "ipv6" });
+                    self.err(n.span, &npath, msg);
+                    continue;
+                };
+                let max = base.family().max_len();
+                let addr = if len == max {
+                    subnet.network()
+                } else {
+                    subnet
+                        .nth(1)
+                        .expect("a subnet shorter than a host has a first host")
+                };
+                if let Some((r, rpath)) = clash(&reserved, &Prefix::host(addr)) {
+                    let msg = format!("loopback {addr} of node `{}` (id {}, from the {pool_name} pool {base}) lies inside {r} set at `{rpath}`; give the pool a prefix outside it, or the node an `id` or a `loopback`", n.name, n.node_id);
+                    self.err(n.span, &npath, msg);
+                    continue;
+                }
+                let ia = Some(IfAddr { addr, len });
+                if fi == 0 {
+                    topo.nodes[ni].loopback.ipv4 = ia;
+                } else {
+                    topo.nodes[ni].loopback.ipv6 = ia;
                 }
             }
         }
 
-        // Segment subnets, in link order, from the p2p or LAN pool.
-        let mut seg_cursor = [[0u128; 2]; 2];
+        // Which link end each segment member is.
+        let mut end_of: HashMap<IfRef, (usize, usize)> = HashMap::new();
+        for (li, l) in topo.links.iter().enumerate() {
+            for (ei, r) in l.ends.iter().enumerate() {
+                end_of.insert(*r, (li, ei));
+            }
+        }
+
+        // Segment subnets in link order, each from the first pool that exists among the link's
+        // `pool`, its role and its type (`assign_link_prefix`); the pool advances for every
+        // link without a `prefix`, even one whose addresses the file sets.
+        let mut cursors: HashMap<(usize, usize), u128> = HashMap::new();
         for si in 0..topo.segments.len() {
             if topo.segments[si].members.is_empty() {
                 continue;
             }
-            let is_p2p = topo.segments[si].kind == SegmentKind::P2p;
-            let pool = if is_p2p { &pools.p2p } else { &pools.lan };
-            let span_link = topo.segments[si].links[0];
-            for fi in 0..2 {
-                let subnet = match &seg_fixed[si][fi] {
-                    Some((p, _, _)) => Some(*p),
-                    None => {
-                        let (base, len) = if fi == 0 {
-                            (pool.ipv4, pool.prefix4)
-                        } else {
-                            (pool.ipv6, 64)
-                        };
-                        let Some(base) = base else { continue };
-                        let c = &mut seg_cursor[usize::from(!is_p2p)][fi];
-                        let found = next_free(base, len, c, &reserved);
-                        if found.is_none() {
-                            let l = &raw_links[span_link.index()];
-                            let which = if is_p2p { "p2p" } else { "lan" };
-                            let msg = pool_exhausted(which, base, len, "this link", &reserved);
-                            self.err(l.span, &l.path, msg);
-                            return;
-                        }
-                        found
-                    }
-                };
-                let Some(subnet) = subnet else { continue };
-                if fi == 0 {
-                    topo.segments[si].ipv4 = Some(subnet);
-                } else {
-                    topo.segments[si].ipv6 = Some(subnet);
+            let seg = &topo.segments[si];
+            let first = seg.links[0].index();
+            let l = &raw_links[first];
+            let members = seg.members.clone();
+            let is_p2p = seg.kind == SegmentKind::P2p;
+            let hosts = members
+                .iter()
+                .filter(|r| topo.node(r.node).kind == NodeKind::Host)
+                .count();
+            let mut subnet: [Option<Prefix>; 2] = [None, None];
+            let mut unnum = [false; 2];
+            // Unnumbered by loopback (`unnumbered: true`): each node as its loopback allows.
+            let mut by_loopback = false;
+            let mut allocation = l.allocation;
+            if l.prefix_given {
+                for fi in 0..2 {
+                    subnet[fi] = seg_fixed[si][fi].as_ref().map(|x| x.0);
                 }
-                // Hosts numbered from 1 (0 on a /31 or /127, where both addresses are usable).
-                let max = subnet.family().max_len();
-                let first: u128 = if subnet.len() >= max - 1 { 0 } else { 1 };
-                let last: u128 = match subnet.family() {
-                    Family::Ipv4 if subnet.len() < 31 => subnet.size() - 2,
-                    _ => subnet.size().saturating_sub(1),
+                unnum = l.prefix_on;
+            } else if l.unnumbered {
+                by_loopback = true;
+            } else {
+                let routers = members.len() - hosts + seg.switches.len();
+                let type_pool = if is_p2p {
+                    "p2p"
+                } else if members.len() + seg.switches.len() == 1 {
+                    "stub"
+                } else {
+                    "lan"
                 };
-                let members = topo.segments[si].members.clone();
-                let mut taken: HashSet<IpAddr> = members
-                    .iter()
-                    .filter_map(|r| {
-                        let i = topo.interface(*r);
-                        if fi == 0 { i.ipv4 } else { i.ipv6 }.map(|a| a.addr)
-                    })
-                    .collect();
-                let mut n = first;
-                for r in members {
-                    let iface = &mut topo.nodes[r.node.index()].interfaces[r.index as usize];
-                    let slot = if fi == 0 {
-                        &mut iface.ipv4
-                    } else {
-                        &mut iface.ipv6
-                    };
-                    if slot.is_some() {
-                        continue;
+                let mut candidates: Vec<&str> = Vec::new();
+                if let Some((p, span, path)) = &l.pool {
+                    if pools.get(p).is_none() {
+                        self.err(*span, path, format!("unknown address pool `{p}`"));
                     }
-                    let addr = loop {
-                        if n > last {
-                            break None;
+                    candidates.push(p);
+                } else if let Some(r) = &l.role {
+                    candidates.push(r);
+                } else if routers <= 1 {
+                    candidates.push("stub");
+                }
+                candidates.extend([type_pool, "lan"]);
+                let Some(pi) = candidates.iter().find_map(|c| pools.index(c)) else {
+                    continue;
+                };
+                let pool = &pools.pools[pi];
+                allocation = allocation.or(pool.allocation);
+                if pool.unnumbered {
+                    by_loopback = true;
+                }
+                for fi in 0..2 {
+                    match pool.af(fi) {
+                        Some(PoolAf::Prefix(base)) => {
+                            let len = pool.len(fi);
+                            let c = cursors
+                                .entry((pi, fi))
+                                .or_insert(u128::from(pool.skips_first(fi)));
+                            match next_free(base, len, c, &reserved) {
+                                Some(p) => subnet[fi] = Some(p),
+                                None => {
+                                    let msg = pool_exhausted(
+                                        &pool.name,
+                                        base,
+                                        len,
+                                        "this link",
+                                        &reserved,
+                                    );
+                                    self.err(l.span, &l.path, msg);
+                                    return;
+                                }
+                            }
                         }
-                        let a = subnet.nth(n).expect("inside the subnet");
-                        n += 1;
-                        if taken.insert(a) {
-                            break Some(a);
-                        }
-                    };
-                    match addr {
-                        Some(a) => {
-                            *slot = Some(IfAddr {
-                                addr: a,
-                                len: subnet.len(),
-                            })
-                        }
-                        None => {
-                            let l = &raw_links[span_link.index()];
-                            self.err(l.span, &l.path, format!("subnet {subnet} is too small for the {} interfaces on its segment", topo.segments[si].members.len()));
+                        Some(PoolAf::Unnumbered) => unnum[fi] = true,
+                        None => {}
+                    }
+                    // Addresses the file sets decide the subnet.
+                    if let Some((p, _, _)) = &seg_fixed[si][fi] {
+                        subnet[fi] = Some(*p);
+                    }
+                }
+            }
+            topo.segments[si].ipv4 = subnet[0];
+            topo.segments[si].ipv6 = subnet[1];
+            for fi in 0..2 {
+                self.assign_segment(
+                    topo,
+                    si,
+                    fi,
+                    subnet[fi],
+                    unnum[fi],
+                    by_loopback,
+                    allocation,
+                    is_p2p,
+                    &end_of,
+                    raw_links,
+                );
+            }
+        }
+    }
+
+    /// The addresses of one family on one segment.
+    #[allow(clippy::too_many_arguments)]
+    fn assign_segment(
+        &mut self,
+        topo: &mut Topology,
+        si: usize,
+        fi: usize,
+        subnet: Option<Prefix>,
+        unnumbered: bool,
+        by_loopback: bool,
+        allocation: Option<Allocation>,
+        is_p2p: bool,
+        end_of: &HashMap<IfRef, (usize, usize)>,
+        raw_links: &[RawLink],
+    ) {
+        let members = topo.segments[si].members.clone();
+        let link0 = &raw_links[topo.segments[si].links[0].index()];
+        let spec_of = |r: &IfRef| {
+            end_of
+                .get(r)
+                .and_then(|(li, ei)| raw_links[*li].ends.get(*ei))
+                .map_or(EndAf::Auto, |e| e.spec[fi])
+        };
+        let has_static = |topo: &Topology, r: &IfRef| {
+            let i = topo.interface(*r);
+            if fi == 0 {
+                i.ipv4.is_some()
+            } else {
+                i.ipv6.is_some()
+            }
+        };
+        // `true`/`false` on the interface, and unnumbered links, first.
+        let mut todo: Vec<IfRef> = Vec::new();
+        for r in &members {
+            let spec = spec_of(r);
+            let on = match spec {
+                EndAf::On => true,
+                EndAf::Off => continue,
+                _ if has_static(topo, r) => continue,
+                EndAf::Host(_) => false,
+                EndAf::Auto if unnumbered => true,
+                EndAf::Auto if by_loopback => {
+                    // IPAM_unnumbered: IPv4 where the node has an IPv4 loopback; IPv6 where it
+                    // has an IPv6 loopback, or on nodes without any loopback.
+                    let n = topo.node(r.node);
+                    if fi == 0 {
+                        n.loopback.ipv4.is_some()
+                    } else {
+                        n.loopback.ipv6.is_some() || (n.loopback.ipv4.is_none())
+                    }
+                }
+                EndAf::Auto => false,
+            };
+            if on {
+                let iface = &mut topo.nodes[r.node.index()].interfaces[r.index as usize];
+                if fi == 0 {
+                    iface.ipv4_unnumbered = true;
+                } else {
+                    iface.ipv6_lla = true;
+                }
+                continue;
+            }
+            if !(by_loopback || unnumbered) {
+                todo.push(*r);
+            }
+        }
+        let Some(subnet) = subnet else { return };
+        if todo.is_empty() {
+            return;
+        }
+        let size = subnet.size();
+        let n_if = members.len() as u128;
+        let max_id = members
+            .iter()
+            .map(|r| u128::from(topo.node(r.node).node_id))
+            .max()
+            .unwrap_or(0);
+        // netlab's `get_prefix_IPAM_policy`.
+        let policy = allocation.or_else(|| {
+            if is_p2p {
+                return (size > 1).then_some(Allocation::P2p);
+            }
+            let usable = if size > 2 { size - 2 } else { size };
+            if size == 2 && n_if == 2 {
+                Some(Allocation::P2p)
+            } else if max_id <= usable {
+                Some(Allocation::IdBased)
+            } else if n_if <= usable {
+                Some(Allocation::Sequential)
+            } else {
+                None
+            }
+        });
+        let Some(policy) = policy else {
+            let msg = format!(
+                "subnet {subnet} is too small for the {} interfaces on its segment",
+                members.len()
+            );
+            self.err(link0.span, &link0.path, msg);
+            return;
+        };
+        let start: u128 = u128::from(size > 2);
+        let order: Vec<IfRef> = match policy {
+            Allocation::P2p => {
+                let mut m = members.clone();
+                m.sort_by(|a, b| topo.node(a.node).name.cmp(&topo.node(b.node).name));
+                m
+            }
+            _ => members.clone(),
+        };
+        let mut taken: HashSet<IpAddr> = members
+            .iter()
+            .filter_map(|r| {
+                let i = topo.interface(*r);
+                if fi == 0 { i.ipv4 } else { i.ipv6 }.map(|a| a.addr)
+            })
+            .collect();
+        for (k, r) in order.iter().enumerate() {
+            if !todo.contains(r) {
+                continue;
+            }
+            let host = match spec_of(r) {
+                EndAf::Host(h) => h,
+                _ => match policy {
+                    Allocation::IdBased => u128::from(topo.node(r.node).node_id),
+                    _ => k as u128 + start,
+                },
+            };
+            let name = topo.if_name(*r);
+            let addr = subnet.nth(host).filter(|_| host < size);
+            let Some(addr) = addr else {
+                let msg = format!("host number {host} of {name} is outside the subnet {subnet}");
+                self.err(link0.span, &link0.path, msg);
+                continue;
+            };
+            let bad =
+                size > 2 && (host == 0 || (subnet.family() == Family::Ipv4 && host == size - 1));
+            if bad {
+                let msg = format!("address {addr} for {name} (host number {host}) is not a host address of the subnet {subnet}");
+                self.err(link0.span, &link0.path, msg);
+                continue;
+            }
+            // Where the file set the same address on another interface, netlab stops with a
+            // duplicate address; nettwin takes the next free one instead.
+            let last = if subnet.family() == Family::Ipv4 && size > 2 {
+                size - 2
+            } else {
+                size - 1
+            };
+            let mut h = host;
+            let mut addr = addr;
+            if !taken.insert(addr) {
+                h = start;
+                loop {
+                    match subnet.nth(h).filter(|_| h <= last) {
+                        Some(a) if taken.insert(a) => {
+                            addr = a;
                             break;
                         }
+                        Some(_) => h += 1,
+                        None => break,
                     }
                 }
+            }
+            if h > last {
+                let msg = format!(
+                    "subnet {subnet} is too small for the {} interfaces on its segment",
+                    members.len()
+                );
+                self.err(link0.span, &link0.path, msg);
+                return;
+            }
+            let iface = &mut topo.nodes[r.node.index()].interfaces[r.index as usize];
+            let ia = Some(IfAddr {
+                addr,
+                len: subnet.len(),
+            });
+            if fi == 0 {
+                iface.ipv4 = ia;
+            } else {
+                iface.ipv6 = ia;
             }
         }
     }

@@ -144,6 +144,15 @@ pub struct Node {
     pub id: NodeId,
     pub name: String,
     pub kind: NodeKind,
+    /// netlab's node id (`id:` in the file, else the lowest free one in node order): loopbacks
+    /// and LAN host parts follow it.
+    pub node_id: u32,
+    /// Whether the file set the id.
+    #[serde(skip)]
+    pub id_set: bool,
+    /// netlab's device type (`device:` or `defaults.device`), kept for platform behaviour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asn: Option<u32>,
     pub loopback: Loopback,
@@ -190,6 +199,13 @@ pub struct Interface {
     pub ipv4: Option<IfAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<IfAddr>,
+    /// Unnumbered IPv4 (netlab's `ipv4: true`): the interface borrows the node's loopback
+    /// address and carries no subnet of its own.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ipv4_unnumbered: bool,
+    /// IPv6 with link-local addresses only (netlab's `ipv6: true`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ipv6_lla: bool,
     pub mtu: u32,
     /// Administrative state: `false` after `shutdown: true` in the file or a change applied by a
     /// what-if or the device CLI. A down interface carries no traffic and no routes.
@@ -271,9 +287,25 @@ pub struct Topology {
     /// its module, a module nettwin does not model), each once with its place.
     #[serde(skip)]
     pub warnings: Diagnostics,
+    /// netlab settings read and ignored because they only concern how netlab deploys a lab
+    /// (`device`, `provider`, `plugin`, ...), each with why; the binary lists them with `-v`.
+    #[serde(skip)]
+    pub ignored: Vec<crate::load::Ignored>,
+    /// Files the topology included (netlab's defaults files), for naming places in them.
+    #[serde(skip)]
+    pub included_files: Vec<String>,
 }
 
 impl Topology {
+    /// An empty error list for this topology's file and the files it included.
+    pub fn diagnostics(&self) -> Diagnostics {
+        let mut d = Diagnostics::new(self.file.clone());
+        for f in &self.included_files {
+            d.add_file(f.clone());
+        }
+        d
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
     }

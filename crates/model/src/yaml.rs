@@ -15,13 +15,21 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 pub struct Span {
     pub line: u32,
     pub col: u32,
+    /// Which file: 0 is the topology file itself, others are files it includes (netlab's
+    /// `defaults.sources`), named by [`Diagnostics::add_file`].
+    pub file: u16,
 }
 
 impl Span {
-    fn from_marker(m: Marker) -> Span {
+    pub const fn new(line: u32, col: u32) -> Span {
+        Span { line, col, file: 0 }
+    }
+
+    fn from_marker(m: Marker, file: u16) -> Span {
         Span {
             line: m.line() as u32,
             col: m.col() as u32 + 1,
+            file,
         }
     }
 }
@@ -110,11 +118,20 @@ impl Node {
 /// [`MAX_COPIED_TEXT`] bytes of text, and a second document in the stream. A leading byte order
 /// mark is skipped.
 pub fn parse(text: &str) -> Result<Node, (Span, String)> {
-    let mut docs = parse_documents(text, false)?;
+    parse_in(text, 0)
+}
+
+/// [`parse`] for the file numbered `file` (see [`Span::file`]).
+pub fn parse_in(text: &str, file: u16) -> Result<Node, (Span, String)> {
+    let mut docs = parse_documents(text, file, false)?;
     Ok(docs.pop().map_or(
         Node {
             value: Value::Null,
-            span: Span { line: 1, col: 1 },
+            span: Span {
+                line: 1,
+                col: 1,
+                file,
+            },
         },
         |(_, node)| node,
     ))
@@ -125,21 +142,28 @@ pub fn parse(text: &str) -> Result<Node, (Span, String)> {
 /// The same limits as [`parse`] apply to the whole stream (the copy budgets are shared), and
 /// anchors are per document, as YAML defines them.
 pub fn parse_stream(text: &str) -> Result<Vec<(Span, Node)>, (Span, String)> {
-    parse_documents(text, true)
+    parse_documents(text, 0, true)
 }
 
-fn parse_documents(text: &str, many: bool) -> Result<Vec<(Span, Node)>, (Span, String)> {
+fn parse_documents(text: &str, file: u16, many: bool) -> Result<Vec<(Span, Node)>, (Span, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        file,
+        ..Builder::default()
+    };
     let mut parser = Parser::new_from_str(text);
     let mut documents = 0;
     let mut docs = Vec::new();
-    let mut doc_start = Span { line: 1, col: 1 };
+    let mut doc_start = Span {
+        line: 1,
+        col: 1,
+        file,
+    };
     // Events are pulled one at a time: `Parser::load` recurses once per nesting level and
     // overflows the stack on a few kilobytes of `[[[[` or `- - - -` before any limit applies.
     loop {
         let (ev, mark) = parser.next_token().map_err(|e| {
-            let span = Span::from_marker(*e.marker());
+            let span = Span::from_marker(*e.marker(), file);
             // The scanner's own limit on `[` and `{` nesting (255) is the same mistake as ours.
             if e.info() == "recursion limit exceeded" {
                 (span, too_deep())
@@ -153,12 +177,12 @@ fn parse_documents(text: &str, many: bool) -> Result<Vec<(Span, Node)>, (Span, S
                 documents += 1;
                 if documents > 1 && !many {
                     return Err((
-                        Span::from_marker(mark),
+                        Span::from_marker(mark, file),
                         "a second YAML document starts here; a topology file holds one document"
                             .into(),
                     ));
                 }
-                doc_start = Span::from_marker(mark);
+                doc_start = Span::from_marker(mark, file);
                 builder.anchors.clear();
             }
             Event::DocumentEnd => {
@@ -236,6 +260,8 @@ struct Builder {
     anchor_copies: Size,
     root: Option<Node>,
     error: Option<(Span, String)>,
+    /// The file number every span gets.
+    file: u16,
 }
 
 impl Builder {
@@ -316,7 +342,7 @@ impl MarkedEventReceiver for Builder {
         if self.error.is_some() {
             return;
         }
-        let span = Span::from_marker(mark);
+        let span = Span::from_marker(mark, self.file);
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
@@ -666,7 +692,7 @@ impl Diagnostics {
     /// Records an error at `span` about the value at `path`.
     pub fn error(&mut self, span: Span, path: &Path, message: impl Into<String>) {
         self.push(Diagnostic {
-            file: self.file.clone(),
+            file: self.file_name(span.file).to_string(),
             line: span.line,
             col: span.col,
             path: path.as_str().to_string(),
@@ -684,10 +710,10 @@ mod tests {
         let doc = parse("a: 1\nb:\n  - x\n  - {c: d}\n").unwrap();
         let b = doc.get("b").unwrap();
         let items = b.as_seq().unwrap();
-        assert_eq!(items[0].span, Span { line: 3, col: 5 });
-        assert_eq!(items[1].span, Span { line: 4, col: 5 });
-        assert_eq!(items[1].get("c").unwrap().span, Span { line: 4, col: 9 });
-        assert_eq!(doc.get("a").unwrap().span, Span { line: 1, col: 4 });
+        assert_eq!(items[0].span, Span::new(3, 5));
+        assert_eq!(items[1].span, Span::new(4, 5));
+        assert_eq!(items[1].get("c").unwrap().span, Span::new(4, 9));
+        assert_eq!(doc.get("a").unwrap().span, Span::new(1, 4));
     }
 
     #[test]
@@ -748,7 +774,7 @@ mod tests {
         let start = std::time::Instant::now();
         let (span, msg) = parse(&text).unwrap_err();
         // a5 holds 597,871 nodes: the first alias to it, in a6, goes past a million copies.
-        assert_eq!(span, Span { line: 7, col: 10 }, "{msg}");
+        assert_eq!(span, Span::new(7, 10), "{msg}");
         assert_eq!(msg, "aliases expand the document beyond 1000000 copied nodes or 64 MiB of copied text (an alias bomb?)");
         assert!(start.elapsed() < std::time::Duration::from_secs(20));
     }
@@ -821,7 +847,7 @@ mod tests {
     #[test]
     fn a_second_document_is_an_error_at_its_start() {
         let (span, msg) = parse("a: 1\n---\nb: 2\n").unwrap_err();
-        assert_eq!(span, Span { line: 2, col: 1 });
+        assert_eq!(span, Span::new(2, 1));
         assert!(msg.contains("second YAML document"), "{msg}");
         let (span, _) = parse("---\na: 1\n...\n---\nb: 2\n").unwrap_err();
         assert_eq!(span.line, 4);
@@ -835,7 +861,7 @@ mod tests {
         assert_eq!(docs.len(), 4);
         assert_eq!(docs[0].1.get("a").unwrap().as_scalar(), Some("1"));
         assert_eq!(docs[1].0.line, 2);
-        assert_eq!(docs[1].1.get("b").unwrap().span, Span { line: 3, col: 4 });
+        assert_eq!(docs[1].1.get("b").unwrap().span, Span::new(3, 4));
         assert!(docs[2].1.is_null());
         assert_eq!(docs[3].1.get("d").unwrap().as_scalar(), Some("3"));
         assert!(parse_stream("").unwrap().is_empty());
@@ -847,7 +873,7 @@ mod tests {
     fn a_byte_order_mark_is_skipped() {
         let doc = parse("\u{feff}name: x\n").unwrap();
         assert_eq!(doc.get("name").unwrap().as_scalar(), Some("x"));
-        assert_eq!(doc.get("name").unwrap().span, Span { line: 1, col: 7 });
+        assert_eq!(doc.get("name").unwrap().span, Span::new(1, 7));
     }
 
     #[test]

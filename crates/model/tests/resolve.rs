@@ -2,8 +2,17 @@
 
 use nettwin_model::*;
 
+/// nettwin's former default pools, handed out in file order: the tests below are about how
+/// addresses are assigned, not about netlab's default pools (see `netlab_addressing.rs`).
+const POOLS: &str = "addressing:\n  loopback: {ipv4: 198.18.0.0/18}\n  p2p: {ipv4: 198.19.0.0/16, prefix: 31, allocation: sequential}\n  lan: {ipv4: 198.18.128.0/17, prefix: 24, allocation: sequential}\n";
+
 fn load(text: &str) -> Topology {
-    match load_str("t.yml", text) {
+    let text = if text.contains("addressing:") {
+        text.to_string()
+    } else {
+        format!("{POOLS}{text}")
+    };
+    match load_str("t.yml", &text) {
         Ok(t) => t,
         Err(e) => panic!("{e}"),
     }
@@ -49,8 +58,9 @@ fn automatic_addresses_follow_file_order() {
 #[test]
 fn pools_skip_addresses_written_in_the_file() {
     let t = load(
-        "nodes:\n  r1: {loopback: 198.18.0.2/32}\n  r2: {}\n  r3: {}\nlinks:\n  - {r1: {}, r2: {}}\n  - {r2: {ipv4: 198.19.0.1/31}, r3: {}}\n",
+        "nodes:\n  r1: {loopback: 198.18.0.9/32}\n  r2: {}\n  r3: {}\nlinks:\n  - {r1: {}, r2: {}}\n  - {r2: {ipv4: 198.19.0.1/31}, r3: {}}\n",
     );
+    // Loopbacks follow the node id (netlab), whatever the file sets on other nodes.
     assert_eq!(
         t.node_by_name("r2")
             .unwrap()
@@ -58,7 +68,7 @@ fn pools_skip_addresses_written_in_the_file() {
             .ipv4
             .unwrap()
             .to_string(),
-        "198.18.0.1/32"
+        "198.18.0.2/32"
     );
     assert_eq!(
         t.node_by_name("r3")
@@ -151,7 +161,9 @@ fn groups_and_defaults_apply_with_node_values_winning() {
     );
     let asn = |n: &str| t.node_by_name(n).unwrap().asn.unwrap();
     assert_eq!(asn("a"), 65000);
-    assert_eq!(asn("b"), 65001, "a later group overrides an earlier one");
+    // netlab applies groups in name order (child groups first) and the first that sets an
+    // attribute wins: `core` before `edge`.
+    assert_eq!(asn("b"), 65000, "the group first in name order wins");
     assert_eq!(asn("c"), 65002);
     assert_eq!(asn("d"), 64999);
     assert_eq!(t.node_by_name("b").unwrap().kind, NodeKind::Linux);
@@ -178,10 +190,11 @@ fn link_forms_and_interface_names() {
 #[test]
 fn ipv6_pools_give_dual_stack() {
     let t = load(
-        "addressing:\n  loopback: {ipv6: 2001:db8::/64}\n  p2p: {ipv6: 2001:db8:1::/48}\nnodes: [a, b]\nlinks: [[a, b]]\n",
+        "addressing:\n  loopback: {ipv6: 2001:db8::/48}\n  p2p: {ipv4: 198.19.0.0/16, prefix: 31, ipv6: 2001:db8:1::/48}\nnodes: [a, b]\nlinks: [[a, b]]\n",
     );
     let a = t.node_by_name("a").unwrap();
-    assert_eq!(a.loopback.ipv6.unwrap().to_string(), "2001:db8::1/128");
+    // netlab's IPv6 loopback: the id-th /64 of the pool, host 1.
+    assert_eq!(a.loopback.ipv6.unwrap().to_string(), "2001:db8:0:1::1/64");
     assert_eq!(
         a.interfaces[0].ipv6.unwrap().to_string(),
         "2001:db8:1::1/64"

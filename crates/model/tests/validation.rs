@@ -218,7 +218,7 @@ fn duplicate_nodes_and_names() {
 #[test]
 fn pool_exhaustion_is_an_error_not_a_panic() {
     let e = one_error(
-        "addressing:\n  p2p: {ipv4: 198.19.0.0/31}\nnodes: [a, b, c]\nlinks: [[a, b], [b, c]]\n",
+        "addressing:\n  p2p: {ipv4: 198.19.0.0/31, prefix: 31}\nnodes: [a, b, c]\nlinks: [[a, b], [b, c]]\n",
     );
     assert_eq!(
         e,
@@ -286,13 +286,13 @@ fn unusable_interface_addresses_are_refused_with_the_reason() {
 #[test]
 fn unusable_and_overlapping_pools_are_refused() {
     let e = errors(
-        "addressing:\n  loopback: {ipv4: 0.0.0.0/0}\n  p2p: {ipv4: 198.18.0.0/24}\n  lan: {ipv6: ff00::/8}\nnodes: [a]\n",
+        "addressing:\n  loopback: {ipv4: 0.0.0.0/0}\n  p2p: {ipv4: 10.0.0.0/16}\n  lan: {ipv6: ff00::/8}\nnodes: [a]\n",
     );
     assert_eq!(
         e,
         vec![
             "t.yml:2:20: address pool 0.0.0.0/0 takes in 0.0.0.0/8 (\"this network\", never assigned) (at `addressing.loopback.ipv4`)",
-            "t.yml:3:15: address pool 198.18.0.0/24 overlaps the loopback pool 198.18.0.0/18; two interfaces would get the same address (at `addressing.p2p.ipv4`)",
+            "t.yml:3:15: address pool 10.0.0.0/16 overlaps the loopback pool 10.0.0.0/24; two interfaces would get the same address (at `addressing.p2p.ipv4`)",
             "t.yml:4:15: address pool ff00::/8 takes in ff00::/8 (multicast) (at `addressing.lan.ipv6`)",
         ]
     );
@@ -300,11 +300,11 @@ fn unusable_and_overlapping_pools_are_refused() {
 
 #[test]
 fn a_pool_inside_a_prefix_the_file_sets_names_both() {
-    // The link's /16 takes the whole default loopback pool: the error says so, not "exhausted".
-    let e = one_error("nodes: [a, b]\nlinks:\n  - {a: {}, b: {}, prefix: 198.18.0.0/16}\n");
+    // The link's /16 takes the whole default loopback pool: the error says so.
+    let e = one_error("nodes: [a]\nlinks:\n  - {a: {}, prefix: 10.0.0.0/16}\n");
     assert_eq!(
         e,
-        "t.yml:1:9: the loopback pool 198.18.0.0/18 has nothing left for node `a`: it lies inside 198.18.0.0/16 set at `links[0].prefix`; give `addressing.loopback.ipv4` a prefix outside it (at `nodes.a`)"
+        "t.yml:1:9: loopback 10.0.0.1 of node `a` (id 1, from the loopback pool 10.0.0.0/24) lies inside 10.0.0.0/16 set at `links[0].prefix`; give the pool a prefix outside it, or the node an `id` or a `loopback` (at `nodes.a`)"
     );
 }
 

@@ -64,6 +64,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    output::VERBOSE.store(cli.verbose > 0, std::sync::atomic::Ordering::Relaxed);
     let global = Global {
         json: cli.json,
         verbose: cli.verbose,

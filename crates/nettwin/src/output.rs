@@ -137,9 +137,18 @@ pub fn load_topology_str(name: &str, text: &str) -> anyhow::Result<nettwin_model
     }
 }
 
-/// Prints the topology's warnings; they never change the exit status.
+/// Whether `-v` was given, for the loader's listing of ignored netlab settings.
+pub static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints the topology's warnings, and with `-v` the netlab settings read and ignored; they
+/// never change the exit status.
 fn warn(topo: nettwin_model::Topology) -> nettwin_model::Topology {
     eprint!("{}", render_warnings(&topo.warnings));
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        for i in &topo.ignored {
+            eprintln!("ignored: {}:{}: `{}`: {}", i.file, i.line, i.path, i.reason);
+        }
+    }
     topo
 }
 

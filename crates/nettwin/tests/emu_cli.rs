@@ -54,6 +54,12 @@ fn netns_with_prefix(prefix: &str) -> Vec<String> {
 
 fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
     let p = std::env::temp_dir().join(format!("nettwin-emu-{}-{name}", std::process::id()));
+    // Emulated networks use the benchmarking range only.
+    let contents = if name.ends_with(".yml") {
+        nettwin_model::generate::with_benchmark_pools(contents)
+    } else {
+        contents.to_string()
+    };
     std::fs::write(&p, contents).unwrap();
     p
 }

@@ -1691,8 +1691,8 @@ impl Loader {
                 let col_off = text[..e.pos.min(text.len())].chars().count() as u32;
                 let span = if single_line {
                     Span {
-                        line: node.span.line,
                         col: node.span.col + col_off + u32::from(quoted),
+                        ..node.span
                     }
                 } else {
                     node.span

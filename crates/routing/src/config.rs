@@ -86,6 +86,8 @@ const OSPF_KEYS: &[&str] = &[
 ];
 const ISIS_KEYS: &[&str] = &["metric", "cost", "passive", "maximum_paths", "distance"];
 const BGP_KEYS: &[&str] = &[
+    // netlab's `bgp.as`: the model reads it as the node's `asn`.
+    "as",
     "rr",
     "rr_cluster_id",
     "originate",
@@ -606,7 +608,7 @@ impl<'t> Decoder<'t> {
 pub fn decode(topo: &Topology) -> Result<RoutingConfig, Diagnostics> {
     Decoder {
         topo,
-        diags: Diagnostics::new(topo.file.clone()),
+        diags: topo.diagnostics(),
     }
     .decode()
 }

@@ -158,7 +158,7 @@ fn ospf_inter_area_routes_go_through_border_routers() {
 fn intra_area_wins_over_a_cheaper_inter_area_path() {
     // r1 and r2 in area 1 joined by an expensive area-1 link, and each also reaching the
     // backbone; r1's route to r2's area-1 subnet must stay intra-area.
-    let text = "module: [ospf]\nnodes:\n  r1: {}\n  r2: {}\n  r3: {}\nlinks:\n  - {r1: {}, r2: {}, ospf: {area: 1, cost: 100}}\n  - {r1: {}, r3: {}, cost: 1}\n  - {r3: {}, r2: {}, cost: 1}\n  - {r2: {}, h: {}, ospf: {area: 1}}\n".replace("  r3: {}\n", "  r3: {}\n  h: {kind: host}\n");
+    let text = "module: [ospf]\nnodes:\n  r1: {}\n  r2: {}\n  r3: {}\nlinks:\n  - {r1: {}, r2: {}, ospf: {area: 1, cost: 100}}\n  - {r1: {}, r3: {}, cost: 1}\n  - {r3: {}, r2: {}, cost: 1}\n  - {r2: {}, h: {}, ospf: {area: 1}, type: p2p}\n".replace("  r3: {}\n", "  r3: {}\n  h: {kind: host}\n");
     let (t, r) = setup(&text);
     let lines = fib(&t, &r, "r1", &["O", "O IA"]);
     // The host link behind r2 (198.19.0.6/31) is in area 1: intra-area through the cost-100
@@ -193,7 +193,7 @@ fn ospf_cost_from_bandwidth_and_reference() {
 
 #[test]
 fn ipv6_routes_follow_the_same_tree() {
-    let text = SQUARE.replace("module: [ospf]\n", "module: [ospf]\naddressing:\n  loopback: {ipv6: \"2001:db8::/64\"}\n  p2p: {ipv6: \"2001:db8:1::/48\"}\n");
+    let text = SQUARE.replace("module: [ospf]\n", "module: [ospf]\naddressing:\n  loopback: {ipv6: \"2001:db8::/56\", prefix6: 128}\n  p2p: {ipv6: \"2001:db8:1::/48\"}\n");
     let (t, r) = setup(&text);
     let lines = fib(&t, &r, "r1", &["O"]);
     assert!(

@@ -6,6 +6,8 @@ use nettwin_model::{load_str, Topology};
 use nettwin_routing::{compute, Action, Routing};
 
 pub fn setup(text: &str) -> (Topology, Routing) {
+    // The expectations were written for addresses from the benchmarking pools in file order.
+    let text = &nettwin_model::generate::with_benchmark_pools(text);
     let topo = load_str("t.yml", text).unwrap_or_else(|e| panic!("{e}"));
     let routing = compute(&topo).unwrap_or_else(|e| panic!("{e}"));
     (topo, routing)

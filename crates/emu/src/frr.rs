@@ -729,7 +729,9 @@ pub fn parse_routes(doc: &Value, lls: &LinkLocals) -> Vec<RealRoute> {
                     next_hops.insert((addr, dev));
                 }
             }
-            if protocol == "connected" && next_hops.iter().all(|(_, d)| d == "lo") {
+            // The router's own loopback prefixes: FRR's connected routes on `lo`, and the host
+            // route ospfd installs for a loopback written with a shorter mask (`ospf dev lo`).
+            if !next_hops.is_empty() && next_hops.iter().all(|(a, d)| d == "lo" && a.is_none()) {
                 continue;
             }
             out.push(RealRoute {

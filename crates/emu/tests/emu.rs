@@ -513,3 +513,45 @@ fn link_latency_loss_and_bandwidth_are_emulated_by_the_kernel() {
         eprintln!("NOTE link_latency_loss_and_bandwidth_are_emulated_by_the_kernel: this kernel has no netem; checked the tbf fallback and the note");
     }
 }
+
+/// Loopbacks written with a mask (netlab writes IPv6 loopbacks as /64s): ospfd advertises the
+/// IPv4 one as a /32 host route, ospf6d the IPv6 one as written, BGP both as written, and an
+/// iBGP next hop inside such a prefix resolves through the IGP. The twin must agree with FRR.
+const MASKED_LOOPBACKS: &str = "
+module: [ospf, bgp]
+addressing:
+  loopback: {ipv4: 198.18.0.0/24, ipv6: '2001:db8::/48'}
+  p2p: {ipv4: 198.19.0.0/16, prefix: 31, allocation: sequential, ipv6: '2001:db8:1::/48'}
+nodes:
+  r1: {asn: 65000}
+  r2: {asn: 65000, loopback: {ipv4: 198.18.42.1/24, ipv6: '2001:db8:42::1/64'}}
+  x1: {asn: 65001}
+links: [r1-r2, r2-x1]
+";
+
+#[test]
+fn frr_agrees_on_loopbacks_written_with_a_mask() {
+    if skip("frr_agrees_on_loopbacks_written_with_a_mask")
+        || !have_frr("frr_agrees_on_loopbacks_written_with_a_mask")
+    {
+        return;
+    }
+    let topo = load(MASKED_LOOPBACKS);
+    let _g = Guard("tmask".into());
+    let rep = nettwin_emu::verify(
+        &topo,
+        &VerifyOptions {
+            routes: RoutesMode::Frr,
+            name: Some("tmask".into()),
+            ..VerifyOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        rep.differences(),
+        0,
+        "{}",
+        serde_json::to_string_pretty(&rep).unwrap()
+    );
+    assert!(rep.reach.as_ref().unwrap().agree >= 12);
+}

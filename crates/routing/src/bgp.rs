@@ -561,11 +561,12 @@ fn originated(topo: &Topology, cfg: &RoutingConfig, n: NodeId) -> Vec<Prefix> {
     let node = topo.node(n);
     let mut out = b.originate.clone();
     if b.advertise_loopback {
+        // With the mask the loopback is written with, as netlab configures and FRR announces.
         out.extend(
             [node.loopback.ipv4, node.loopback.ipv6]
                 .into_iter()
                 .flatten()
-                .map(|a| Prefix::host(a.addr)),
+                .map(|a| a.subnet()),
         );
     }
     if b.advertise_stubs {
@@ -682,8 +683,8 @@ impl BgpPath {
 }
 
 /// Prefixes every router treats alike: the same originators, the same answer from every prefix
-/// list of every policy, and the same session addresses inside them (a next hop inside the
-/// prefix is inaccessible). BGP runs once per class: the ten prefixes a router originates cost
+/// list of every policy, the same session addresses inside them, and host routes apart from
+/// the rest (a host route whose next hop is its own address is inaccessible). BGP runs once per class: the ten prefixes a router originates cost
 /// one propagation, not ten.
 #[derive(Clone, Debug)]
 struct ClassSpec {
@@ -767,7 +768,14 @@ fn classes(
     let mut next_hops: Vec<IpAddr> = peers.iter().flatten().map(|p| p.local_address).collect();
     next_hops.sort_unstable();
     next_hops.dedup();
-    type Key = (Vec<NodeId>, Family, Vec<bool>, (usize, usize), Option<u32>);
+    type Key = (
+        Vec<NodeId>,
+        Family,
+        Vec<bool>,
+        (usize, usize),
+        bool,
+        Option<u32>,
+    );
     let mut index: HashMap<Key, u32> = HashMap::new();
     let mut specs: Vec<ClassSpec> = Vec::new();
     let mut members: Vec<Vec<u32>> = Vec::new();
@@ -792,7 +800,9 @@ fn classes(
             .expect("originated prefixes are in the prefix table");
         // Without sharing, the prefix itself makes the key unique.
         let alone = (!share).then_some(id);
-        let key = (orig.clone(), prefix.family(), bits, range, alone);
+        // Host routes apart: only a host route can be its own next hop (see `Arena::push`).
+        let host = prefix == Prefix::host(prefix.network());
+        let key = (orig.clone(), prefix.family(), bits, range, host, alone);
         let class = *index.entry(key).or_insert_with(|| {
             specs.push(ClassSpec {
                 representative: prefix,
@@ -1152,7 +1162,7 @@ struct Arena {
     attrs: Vec<Arc<PathAttrs>>,
     /// The next hop's index in the [`Resolver`], or [`NONE`].
     nh: Vec<u32>,
-    /// Whether the next hop lies inside the class's prefixes.
+    /// Whether the class's prefix is the next hop's own host route (`/32`, `/128`).
     inside: Vec<bool>,
 }
 
@@ -1160,7 +1170,7 @@ impl Arena {
     fn push(&mut self, a: Arc<PathAttrs>, prefix: &Prefix, resolver: &Resolver) -> u32 {
         self.nh
             .push(resolver.index.get(&a.next_hop).copied().unwrap_or(NONE));
-        self.inside.push(prefix.contains(a.next_hop));
+        self.inside.push(*prefix == Prefix::host(a.next_hop));
         self.attrs.push(a);
         (self.attrs.len() - 1) as u32
     }
@@ -1178,9 +1188,11 @@ fn view<'a>(ctx: &Ctx, arena: &'a Arena, r: usize, from: u32, ai: u32) -> PathVi
     let igp_metric = if from == LOCAL {
         Some(0)
     } else if arena.inside[a] {
-        // A next hop inside the path's own prefix would resolve through the route being
-        // decided: FRR's next-hop tracking calls it inaccessible, and so do we (checked
-        // against FRR in namespaces by `nettwin emu verify`).
+        // A host route whose next hop is its own address would resolve through itself:
+        // FRR's next-hop tracking calls it inaccessible, and so do we. A next hop merely inside
+        // a shorter prefix (a /24 or /64 loopback advertised with the loopback's address as
+        // next hop) resolves through the IGP as usual, as in FRR. Both checked against FRR in
+        // namespaces by `nettwin emu verify`.
         None
     } else if arena.nh[a] == NONE {
         nh_metric(&ctx.base[r], arena.attrs[a].next_hop)

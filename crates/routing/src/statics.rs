@@ -14,13 +14,25 @@ pub fn connected(topo: &Topology, id: NodeId, d: &Distances, table: &PrefixTable
         .into_iter()
         .flatten()
     {
+        // A loopback written with a mask (a /24) is connected as a whole, as Linux makes every
+        // address of a prefix on `lo` local; the address itself is received either way.
+        let host = Prefix::host(a.addr);
         out.push(
-            num(Prefix::host(a.addr)),
+            num(host),
             Protocol::Connected,
             d.connected,
             0,
             Target::Receive,
         );
+        if a.subnet() != host {
+            out.push(
+                num(a.subnet()),
+                Protocol::Connected,
+                d.connected,
+                0,
+                Target::Receive,
+            );
+        }
     }
     for (i, iface) in node.interfaces.iter().enumerate() {
         if !iface.up {
@@ -60,6 +72,9 @@ pub fn route_prefixes(topo: &Topology, id: NodeId, out: &mut Vec<Prefix>) {
         .flatten()
     {
         out.push(Prefix::host(a.addr));
+        if a.subnet() != Prefix::host(a.addr) {
+            out.push(a.subnet());
+        }
     }
     for iface in &node.interfaces {
         for a in [iface.ipv4, iface.ipv6].into_iter().flatten() {

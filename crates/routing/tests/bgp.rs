@@ -388,3 +388,38 @@ fn policy_example_prefers_the_tagged_primary_and_marks_the_peer_export() {
         vec!["65000:100"]
     );
 }
+
+/// A loopback written with a mask (netlab writes IPv6 loopbacks as /64s) is connected as a
+/// whole on its router; OSPFv2 advertises it as a host route (RFC 2328, as ospfd does); BGP
+/// advertises it as written, and an iBGP next hop inside it resolves through the IGP's host
+/// route. The same topology agrees with FRR in `frr_agrees_on_loopbacks_written_with_a_mask`.
+#[test]
+fn loopbacks_are_advertised_with_the_mask_they_are_written_with() {
+    let (t, r) = common::setup(
+        "module: [ospf, bgp]\nnodes:\n  r1: {asn: 65000}\n  r2: {asn: 65000, loopback: 198.18.42.1/24}\n  x1: {asn: 65001}\nlinks: [r1-r2, r2-x1]\n",
+    );
+    let r2 = common::fib(&t, &r, "r2", &["C"]);
+    assert!(
+        r2.contains(&"C 198.18.42.0/24 0/0 receive".to_string()),
+        "{r2:?}"
+    );
+    assert!(
+        r2.contains(&"C 198.18.42.1/32 0/0 receive".to_string()),
+        "{r2:?}"
+    );
+    let r1 = common::fib(&t, &r, "r1", &[]);
+    assert!(
+        r1.iter().any(|l| l.starts_with("O 198.18.42.1/32 110/10 ")),
+        "{r1:?}"
+    );
+    assert!(
+        r1.iter().any(|l| l.starts_with("B 198.18.42.0/24 200/0 ")),
+        "{r1:?}"
+    );
+    let x1 = common::fib(&t, &r, "x1", &["B"]);
+    assert!(
+        x1.iter().any(|l| l.starts_with("B 198.18.42.0/24 20/0 ")),
+        "{x1:?}"
+    );
+    assert!(!x1.iter().any(|l| l.contains("198.18.42.1/32")), "{x1:?}");
+}

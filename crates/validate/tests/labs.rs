@@ -137,7 +137,7 @@ fn bgp_sessions_prefixes_attributes_and_device_commands() {
     );
     assert_eq!(
         message(&r, "shut", "r2"),
-        "The EBGP session with x2 is not established (The neighbor 10.1.0.7 (x2)  is in state Idle (Admin) (expected Established); administratively shut down)"
+        "The EBGP session with x2 is not established (The neighbor 10.1.0.14 (x2)  is in state Idle (Admin) (expected Established); administratively shut down)"
     );
     assert_eq!(
         message(&r, "reflect", "r2"),
@@ -192,6 +192,6 @@ fn isis_neighbours_levels_prefixes_and_linux_routes() {
     );
     assert_eq!(
         message(&r, "ping_v6", "h1"),
-        "Ping to ipv6 h3 (2001:db8:1:4::1) size 1400 succeeded"
+        "Ping to ipv6 h3 (2001:db8:2:1::5) size 1400 succeeded"
     );
 }

@@ -101,6 +101,10 @@ const BGP_KEYS: &[&str] = &[
     "neighbors",
     "distance",
 ];
+/// netlab's BGP attributes of a link (`netsim/modules/bgp.yml`, `attributes.link`).
+const BGP_LINK_KEYS: &[&str] = &["advertise"];
+/// netlab's BGP attributes of a link end (`attributes.interface`).
+const BGP_END_KEYS: &[&str] = &["local_as", "replace_global_as"];
 const NEIGHBOR_KEYS: &[&str] = &["shutdown", "import", "export", "weight"];
 const RULE_KEYS: &[&str] = &["match", "set", "action"];
 const MATCH_KEYS: &[&str] = &["prefix", "community", "as_path"];
@@ -156,6 +160,25 @@ impl<'t> Decoder<'t> {
             }
             r.finish(allowed, &mut self.diags);
         }
+    }
+
+    /// A link's or link end's `bgp` section: only netlab's keys for that place, with their
+    /// types (`advertise`/`replace_global_as` booleans, `local_as` an AS number).
+    fn check_bgp_attrs(&mut self, node: &yaml::Node, path: &Path, allowed: &[&str]) {
+        let Some(mut r) = MapReader::new(node, path, &mut self.diags) else {
+            return;
+        };
+        for k in allowed {
+            if let Some(v) = r.take(k) {
+                let p = path.key(k);
+                if *k == "local_as" {
+                    read_u64(v, &p, 1..=u32::MAX as u64, &mut self.diags);
+                } else {
+                    read_bool(v, &p, &mut self.diags);
+                }
+            }
+        }
+        r.finish(allowed, &mut self.diags);
     }
 
     fn u64_in(
@@ -241,6 +264,12 @@ impl<'t> Decoder<'t> {
             }
         }
 
+        for link in &topo.links {
+            if let Some(v) = section(&link.config, "bgp") {
+                let p = key_path("links").key(&link.name).key("bgp");
+                self.check_bgp_attrs(v, &p, BGP_LINK_KEYS);
+            }
+        }
         let mut cfg = RoutingConfig {
             distances,
             ospf: vec![None; topo.nodes.len()],
@@ -305,6 +334,11 @@ impl<'t> Decoder<'t> {
                             self.check(v, &p, if m == "ospf" { OSPF_KEYS } else { ISIS_KEYS });
                         }
                     }
+                }
+                // BGP is per router: netlab's few link and interface attributes are checked
+                // like every other key (the loader warns that they change nothing here).
+                if let Some(v) = section(&iface.config, "bgp") {
+                    self.check_bgp_attrs(v, &epath.key("bgp"), BGP_END_KEYS);
                 }
                 let generic_cost = iface.cost;
                 let ospf_l = [

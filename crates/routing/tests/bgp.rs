@@ -423,3 +423,25 @@ fn loopbacks_are_advertised_with_the_mask_they_are_written_with() {
     );
     assert!(!x1.iter().any(|l| l.contains("198.18.42.1/32")), "{x1:?}");
 }
+
+/// netlab's BGP attributes of links (`advertise`) and link ends (`local_as`,
+/// `replace_global_as`) are checked like every other key: unknown keys and wrong types are
+/// errors with their place, where they used to be ignored.
+#[test]
+fn bgp_keys_on_links_and_link_ends_are_checked() {
+    let ok = "module: [bgp]\nnodes: {r1: {asn: 65001}, r2: {asn: 65002}}\nlinks:\n- {r1: {bgp: {local_as: 65100, replace_global_as: true}}, r2: {}, bgp: {advertise: false}}\n";
+    let topo = nettwin_model::load_str("t.yml", ok).unwrap_or_else(|e| panic!("{e}"));
+    nettwin_routing::compute(&topo).unwrap_or_else(|e| panic!("{e}"));
+    let bad = "module: [bgp]\nnodes: {r1: {asn: 65001}, r2: {asn: 65002}}\nlinks:\n- {r1: {bgp: {local_ass: 65100}}, r2: {bgp: {replace_global_as: maybe}}, bgp: {advertize: true}}\n";
+    let topo = nettwin_model::load_str("t.yml", bad).unwrap_or_else(|e| panic!("{e}"));
+    let err = nettwin_routing::compute(&topo).unwrap_err().to_string();
+    assert!(
+        err.contains("unknown key `local_ass` (did you mean `local_as`?)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unknown key `advertize` (did you mean `advertise`?)"),
+        "{err}"
+    );
+    assert!(err.contains("replace_global_as"), "{err}");
+}

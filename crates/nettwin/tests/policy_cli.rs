@@ -142,3 +142,63 @@ fn bad_manifests_exit_2_with_every_error() {
         stderr(&o)
     );
 }
+
+#[test]
+fn diff_reports_a_narrowed_rule_with_the_rule_before_and_after() {
+    let o = nettwin(&[
+        "policy",
+        "diff",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "-f",
+        "examples/policy-diff/api-old.yaml",
+        "--to-files",
+        "examples/policy/cluster.yaml",
+        "examples/policy-diff/api-new.yaml",
+        "--ports",
+        "8080,9090",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("closed shop/frontend-0 -> shop/api-0 9090/TCP\n    ingress before: Allow by knp.default.api-ingress (shop) rule 0 (spec.ingress[0].from[0]) in tier default at examples/policy-diff/api-old.yaml:9\n    ingress after:  denied at the end of tier default"), "{out}");
+    assert!(!out.contains("8080/TCP\n"), "{out}");
+    assert!(out.ends_with("0 opened, 2 closed, 0 pods added, 0 removed (40 flows compared on 8080/TCP, 9090/TCP)\n"), "{out}");
+}
+
+#[test]
+fn diff_json_of_a_deny_all_added_and_pods_on_one_side() {
+    let o = nettwin(&[
+        "policy",
+        "diff",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "--to-files",
+        "examples/policy-diff/deny-all.yaml",
+        "examples/policy/cluster.yaml",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["opened"].as_array().unwrap().len(), 0);
+    let closed = v["closed"].as_array().unwrap();
+    assert!(!closed.is_empty());
+    assert_eq!(closed[0]["change"], "closed");
+    assert_eq!(closed[0]["before"]["ingress"]["by"], "profile");
+    assert_eq!(closed[0]["after"]["ingress"]["by"], "end-of-tier");
+
+    // Reverse, and against the full example: pods of the workload-free side are added.
+    let o = nettwin(&[
+        "policy",
+        "diff",
+        "-f",
+        "examples/policy-diff/deny-all.yaml",
+        "--to-files",
+        "examples/policy/cluster.yaml",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["added_pods"].as_array().unwrap().len(), 5, "{v}");
+    assert_eq!(v["closed"].as_array().unwrap().len(), 0);
+    assert_eq!(v["opened"].as_array().unwrap().len(), 0);
+}

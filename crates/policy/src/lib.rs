@@ -16,4 +16,5 @@ pub use load::{load, load_str, read_paths, FileErrors, LoadError, LoadOptions, S
 pub mod eval;
 
 pub use eval::{Cni, Decider, DirVerdict, Engine, EvalOptions, Probe, Step, Verdict};
+pub mod diff;
 pub mod matrix;

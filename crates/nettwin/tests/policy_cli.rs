@@ -202,3 +202,66 @@ fn diff_json_of_a_deny_all_added_and_pods_on_one_side() {
     assert_eq!(v["closed"].as_array().unwrap().len(), 0);
     assert_eq!(v["opened"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn lint_lists_each_finding_with_its_place_and_exits_1() {
+    let o = nettwin(&[
+        "policy",
+        "lint",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "-f",
+        "examples/policy-lint/",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    for needle in [
+        "examples/policy-lint/mistakes.yaml:5: selects-nothing: knp.default.cache-ingress (shop) (spec): selects no pod",
+        "examples/policy-lint/mistakes.yaml:18: unknown-label: knp.default.api-typos (shop) (spec.ingress[0].from[0]): no pod or namespace carries the namespace label `tema` (did you mean `team`?)",
+        "examples/policy-lint/mistakes.yaml:20: unknown-label: knp.default.api-typos (shop) (spec.ingress[1].from[0]): no pod or namespace carries the label `app` with value `frontnd` (did you mean `frontend`?)",
+        "examples/policy-lint/mistakes.yaml:34: shadowed-rule: knp.default.db-shadow (shop) (spec.ingress[1].from[0]): ingress rule 1 (Allow) never decides: rule 0",
+        "examples/policy-lint/mistakes.yaml:53: pass-to-nothing: platform.to-owners (spec.egress[0]): egress Pass reaches no later tier that selects monitoring/prometheus",
+    ] {
+        assert!(out.contains(needle), "{needle}\n{out}");
+    }
+    assert!(out.ends_with("6 findings\n"), "{out}");
+}
+
+#[test]
+fn lint_json_and_a_clean_cluster_exits_0() {
+    let o = nettwin(&[
+        "policy",
+        "lint",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 0);
+    let o = nettwin(&[
+        "policy",
+        "lint",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "-f",
+        "examples/policy-lint/mistakes.yaml",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "selects-nothing",
+        "unknown-label",
+        "shadowed-rule",
+        "pass-to-nothing",
+    ] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+}

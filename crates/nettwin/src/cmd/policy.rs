@@ -1,4 +1,4 @@
-//! `nettwin policy check|matrix|explain|diff`: Kubernetes and Calico network policy from manifests.
+//! `nettwin policy check|matrix|explain|diff|lint`: Kubernetes and Calico network policy from manifests.
 
 use crate::{output, Global};
 use anyhow::Context;
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// BaselineAdminNetworkPolicy and Calico's tiered policies, combined as Calico combines them.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  nettwin policy check -f examples/policy/\n  nettwin policy matrix -f examples/policy/ --ports 80,81/TCP\n  nettwin policy explain -f examples/policy/ --from y/a --to x/a --port 80/TCP\n  nettwin policy diff -f examples/policy/cluster.yaml --to-files examples/policy/cluster.yaml examples/policy-diff/deny-all.yaml\n  kubectl get ns,pods,netpol -A -o yaml | nettwin policy matrix -f -"
+    after_help = "Examples:\n  nettwin policy check -f examples/policy/\n  nettwin policy matrix -f examples/policy/ --ports 80,81/TCP\n  nettwin policy explain -f examples/policy/ --from y/a --to x/a --port 80/TCP\n  nettwin policy diff -f examples/policy/cluster.yaml --to-files examples/policy/cluster.yaml examples/policy-diff/deny-all.yaml\n  nettwin policy lint -f examples/policy/cluster.yaml -f examples/policy-lint/\n  kubectl get ns,pods,netpol -A -o yaml | nettwin policy matrix -f -"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -24,6 +24,7 @@ enum Cmd {
     Matrix(MatrixArgs),
     Explain(ExplainArgs),
     Diff(DiffArgs),
+    Lint(LintArgs),
 }
 
 /// The manifests and how to read them.
@@ -104,12 +105,22 @@ struct DiffArgs {
     ports: Option<String>,
 }
 
+/// Policies that select no pod, selectors naming labels no pod or namespace carries (with
+/// did-you-mean), rules an earlier rule of the same policy makes unreachable, and Pass with no
+/// later tier. Exit status 1 when there are findings.
+#[derive(clap::Args)]
+struct LintArgs {
+    #[command(flatten)]
+    input: Input,
+}
+
 pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
     match args.cmd {
         Cmd::Check(a) => check(a, g),
         Cmd::Matrix(a) => matrix_cmd(a, g),
         Cmd::Explain(a) => explain(a, g),
         Cmd::Diff(a) => diff_cmd(a, g),
+        Cmd::Lint(a) => lint_cmd(a, g),
     }
 }
 
@@ -495,4 +506,34 @@ fn diff_cmd(a: DiffArgs, g: Global) -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+fn lint_cmd(a: LintArgs, g: Global) -> anyhow::Result<()> {
+    let (c, _) = load(&a.input)?;
+    let findings = nettwin_policy::lint::lint(&c);
+    if g.json {
+        output::print_json(&serde_json::json!({ "findings": findings }))?;
+    } else {
+        for f in &findings {
+            let kind = serde_json::to_value(&f.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let near = f
+                .suggestion
+                .as_ref()
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            println!(
+                "{}:{}: {kind}: {} ({}): {}{near}",
+                f.file, f.line, f.policy, f.path, f.message
+            );
+        }
+        println!("{} findings", findings.len());
+    }
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(output::Failed.into())
+    }
 }

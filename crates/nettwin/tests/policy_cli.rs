@@ -142,3 +142,126 @@ fn bad_manifests_exit_2_with_every_error() {
         stderr(&o)
     );
 }
+
+#[test]
+fn diff_reports_a_narrowed_rule_with_the_rule_before_and_after() {
+    let o = nettwin(&[
+        "policy",
+        "diff",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "-f",
+        "examples/policy-diff/api-old.yaml",
+        "--to-files",
+        "examples/policy/cluster.yaml",
+        "examples/policy-diff/api-new.yaml",
+        "--ports",
+        "8080,9090",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("closed shop/frontend-0 -> shop/api-0 9090/TCP\n    ingress before: Allow by knp.default.api-ingress (shop) rule 0 (spec.ingress[0].from[0]) in tier default at examples/policy-diff/api-old.yaml:9\n    ingress after:  denied at the end of tier default"), "{out}");
+    assert!(!out.contains("8080/TCP\n"), "{out}");
+    assert!(out.ends_with("0 opened, 2 closed, 0 pods added, 0 removed (40 flows compared on 8080/TCP, 9090/TCP)\n"), "{out}");
+}
+
+#[test]
+fn diff_json_of_a_deny_all_added_and_pods_on_one_side() {
+    let o = nettwin(&[
+        "policy",
+        "diff",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "--to-files",
+        "examples/policy-diff/deny-all.yaml",
+        "examples/policy/cluster.yaml",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["opened"].as_array().unwrap().len(), 0);
+    let closed = v["closed"].as_array().unwrap();
+    assert!(!closed.is_empty());
+    assert_eq!(closed[0]["change"], "closed");
+    assert_eq!(closed[0]["before"]["ingress"]["by"], "profile");
+    assert_eq!(closed[0]["after"]["ingress"]["by"], "end-of-tier");
+
+    // Reverse, and against the full example: pods of the workload-free side are added.
+    let o = nettwin(&[
+        "policy",
+        "diff",
+        "-f",
+        "examples/policy-diff/deny-all.yaml",
+        "--to-files",
+        "examples/policy/cluster.yaml",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["added_pods"].as_array().unwrap().len(), 5, "{v}");
+    assert_eq!(v["closed"].as_array().unwrap().len(), 0);
+    assert_eq!(v["opened"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn lint_lists_each_finding_with_its_place_and_exits_1() {
+    let o = nettwin(&[
+        "policy",
+        "lint",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "-f",
+        "examples/policy-lint/",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    for needle in [
+        "examples/policy-lint/mistakes.yaml:5: selects-nothing: knp.default.cache-ingress (shop) (spec): selects no pod",
+        "examples/policy-lint/mistakes.yaml:18: unknown-label: knp.default.api-typos (shop) (spec.ingress[0].from[0]): no pod or namespace carries the namespace label `tema` (did you mean `team`?)",
+        "examples/policy-lint/mistakes.yaml:20: unknown-label: knp.default.api-typos (shop) (spec.ingress[1].from[0]): no pod or namespace carries the label `app` with value `frontnd` (did you mean `frontend`?)",
+        "examples/policy-lint/mistakes.yaml:34: shadowed-rule: knp.default.db-shadow (shop) (spec.ingress[1].from[0]): ingress rule 1 (Allow) never decides: rule 0",
+        "examples/policy-lint/mistakes.yaml:53: pass-to-nothing: platform.to-owners (spec.egress[0]): egress Pass reaches no later tier that selects monitoring/prometheus",
+    ] {
+        assert!(out.contains(needle), "{needle}\n{out}");
+    }
+    assert!(out.ends_with("6 findings\n"), "{out}");
+}
+
+#[test]
+fn lint_json_and_a_clean_cluster_exits_0() {
+    let o = nettwin(&[
+        "policy",
+        "lint",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 0);
+    let o = nettwin(&[
+        "policy",
+        "lint",
+        "-f",
+        "examples/policy/cluster.yaml",
+        "-f",
+        "examples/policy-lint/mistakes.yaml",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "selects-nothing",
+        "unknown-label",
+        "shadowed-rule",
+        "pass-to-nothing",
+    ] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+}

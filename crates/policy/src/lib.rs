@@ -4,7 +4,8 @@
 //!
 //! Owns: Calico's selector language (`selector`), the cluster model every policy kind is
 //! converted into (`cluster`), reading manifests with collected errors (`load`), felix's tiered
-//! evaluation with explanations (`eval`), truth tables and probe lists (`matrix`).
+//! evaluation with explanations (`eval`), truth tables and probe lists (`matrix`), flows a change opens or closes (`diff`),
+//! mistakes evaluation does not show (`lint`).
 //! Does not print, probe real sockets or know about the routed topology.
 
 pub mod cluster;
@@ -16,4 +17,6 @@ pub use load::{load, load_str, read_paths, FileErrors, LoadError, LoadOptions, S
 pub mod eval;
 
 pub use eval::{Cni, Decider, DirVerdict, Engine, EvalOptions, Probe, Step, Verdict};
+pub mod diff;
+pub mod lint;
 pub mod matrix;

@@ -1,4 +1,4 @@
-//! `nettwin policy check|matrix|explain`: Kubernetes and Calico network policy from manifests.
+//! `nettwin policy check|matrix|explain|diff|lint`: Kubernetes and Calico network policy from manifests.
 
 use crate::{output, Global};
 use anyhow::Context;
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// BaselineAdminNetworkPolicy and Calico's tiered policies, combined as Calico combines them.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  nettwin policy check -f examples/policy/\n  nettwin policy matrix -f examples/policy/ --ports 80,81/TCP\n  nettwin policy explain -f examples/policy/ --from y/a --to x/a --port 80/TCP\n  kubectl get ns,pods,netpol -A -o yaml | nettwin policy matrix -f -"
+    after_help = "Examples:\n  nettwin policy check -f examples/policy/\n  nettwin policy matrix -f examples/policy/ --ports 80,81/TCP\n  nettwin policy explain -f examples/policy/ --from y/a --to x/a --port 80/TCP\n  nettwin policy diff -f examples/policy/cluster.yaml --to-files examples/policy/cluster.yaml examples/policy-diff/deny-all.yaml\n  nettwin policy lint -f examples/policy/cluster.yaml -f examples/policy-lint/\n  kubectl get ns,pods,netpol -A -o yaml | nettwin policy matrix -f -"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -23,6 +23,8 @@ enum Cmd {
     Check(CheckArgs),
     Matrix(MatrixArgs),
     Explain(ExplainArgs),
+    Diff(DiffArgs),
+    Lint(LintArgs),
 }
 
 /// The manifests and how to read them.
@@ -87,11 +89,38 @@ struct ExplainArgs {
     port: String,
 }
 
+/// Which flows a change opens or closes: every pair of pods on both sides, on every port,
+/// with the deciding rule before and after. Pods on one side only are listed as added or
+/// removed. The exit status is 0: it is a report.
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The manifests before the change (`-f`), read as `policy check` reads them.
+    #[command(flatten)]
+    input: Input,
+    /// The manifests after the change.
+    #[arg(long = "to-files", required = true, num_args = 1..)]
+    to_files: Vec<PathBuf>,
+    /// Ports to compare: `80,81/TCP,53/UDP`. Default: every container port the pods declare.
+    #[arg(long)]
+    ports: Option<String>,
+}
+
+/// Policies that select no pod, selectors naming labels no pod or namespace carries (with
+/// did-you-mean), rules an earlier rule of the same policy makes unreachable, and Pass with no
+/// later tier. Exit status 1 when there are findings.
+#[derive(clap::Args)]
+struct LintArgs {
+    #[command(flatten)]
+    input: Input,
+}
+
 pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
     match args.cmd {
         Cmd::Check(a) => check(a, g),
         Cmd::Matrix(a) => matrix_cmd(a, g),
         Cmd::Explain(a) => explain(a, g),
+        Cmd::Diff(a) => diff_cmd(a, g),
+        Cmd::Lint(a) => lint_cmd(a, g),
     }
 }
 
@@ -100,6 +129,10 @@ fn bad(msg: impl Into<String>) -> anyhow::Error {
 }
 
 fn load(input: &Input) -> anyhow::Result<(Cluster, EvalOptions)> {
+    load_files(input, &input.files)
+}
+
+fn load_files(input: &Input, paths: &[PathBuf]) -> anyhow::Result<(Cluster, EvalOptions)> {
     let pod_cidr = input
         .pod_cidr
         .parse()
@@ -107,7 +140,7 @@ fn load(input: &Input) -> anyhow::Result<(Cluster, EvalOptions)> {
     let opts = nettwin_policy::LoadOptions { pod_cidr };
     let mut sources = Vec::new();
     let mut files = Vec::new();
-    for f in &input.files {
+    for f in paths {
         if f.as_os_str() == "-" {
             let mut bytes = Vec::new();
             std::io::stdin()
@@ -411,5 +444,96 @@ fn print_direction(what: &str, pod: &str, v: &DirVerdict) {
     match &v.decider {
         Decider::Rule { .. } => println!("  => {verdict}: {}", v.decider.describe()),
         d => println!("  => {}", d.describe()),
+    }
+}
+
+fn diff_cmd(a: DiffArgs, g: Global) -> anyhow::Result<()> {
+    let (old, opts) = load(&a.input)?;
+    let (new, _) = load_files(&a.input, &a.to_files)?;
+    let ports = match &a.ports {
+        Some(s) => Some(matrix::parse_ports(s).map_err(|e| bad(format!("--ports: {e}")))?),
+        None => None,
+    };
+    let d = nettwin_policy::diff::diff(
+        &Engine::new(&old, opts),
+        &Engine::new(&new, opts),
+        ports.as_deref(),
+    );
+    if g.json {
+        return output::print_json(&d);
+    }
+    for p in &d.added_pods {
+        println!("added pod {p}");
+    }
+    for p in &d.removed_pods {
+        println!("removed pod {p}");
+    }
+    for f in d.opened.iter().chain(&d.closed) {
+        let port = match &f.port_name {
+            Some(n) => format!("{n}={}", f.port),
+            None => f.port.to_string(),
+        };
+        println!("{} {} -> {} {port}/{}", f.change, f.from, f.to, f.protocol);
+        // The directions that decided the side that denies.
+        let denied = if f.after.allowed { &f.before } else { &f.after };
+        for (dir, bv, av) in [
+            ("egress", &f.before.egress, &f.after.egress),
+            ("ingress", &f.before.ingress, &f.after.ingress),
+        ] {
+            let dv = if dir == "egress" {
+                &denied.egress
+            } else {
+                &denied.ingress
+            };
+            if dv.allowed && bv.decider == av.decider {
+                continue;
+            }
+            println!("    {dir} before: {}", bv.decider.describe());
+            println!("    {dir} after:  {}", av.decider.describe());
+        }
+    }
+    println!(
+        "{} opened, {} closed, {} pods added, {} removed ({} flows compared on {})",
+        d.opened.len(),
+        d.closed.len(),
+        d.added_pods.len(),
+        d.removed_pods.len(),
+        d.flows,
+        if d.ports.is_empty() {
+            "no ports".to_string()
+        } else {
+            d.ports.join(", ")
+        }
+    );
+    Ok(())
+}
+
+fn lint_cmd(a: LintArgs, g: Global) -> anyhow::Result<()> {
+    let (c, _) = load(&a.input)?;
+    let findings = nettwin_policy::lint::lint(&c);
+    if g.json {
+        output::print_json(&serde_json::json!({ "findings": findings }))?;
+    } else {
+        for f in &findings {
+            let kind = serde_json::to_value(&f.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let near = f
+                .suggestion
+                .as_ref()
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            println!(
+                "{}:{}: {kind}: {} ({}): {}{near}",
+                f.file, f.line, f.policy, f.path, f.message
+            );
+        }
+        println!("{} findings", findings.len());
+    }
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(output::Failed.into())
     }
 }

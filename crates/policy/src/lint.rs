@@ -82,6 +82,11 @@ fn unknown_labels(
     let mut v = Vec::new();
     atoms(e, &mut v);
     for (k, vals) in v {
+        // Labels the conversion to Calico's form adds itself are not the user's words: a
+        // selector that matches nothing because of them is a `selects-nothing` finding.
+        if k == LABEL_ORCHESTRATOR || k == LABEL_NAMESPACE {
+            continue;
+        }
         match u.get(k) {
             None => {
                 // Suggest among keys of the same kind (namespace keys for namespace keys).

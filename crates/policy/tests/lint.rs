@@ -99,3 +99,22 @@ fn the_example_has_no_findings_but_its_pass() {
         "{f:#?}"
     );
 }
+
+/// Policies linted without any pod: the labels Calico's conversion adds itself
+/// (`projectcalico.org/orchestrator`, `projectcalico.org/namespace`) are never reported as
+/// unknown; what the user wrote still is.
+#[test]
+fn labels_the_conversion_adds_are_not_reported() {
+    let c = cluster(&["examples/policy-lint/mistakes.yaml"]);
+    let f = lint(&c);
+    assert!(
+        f.iter()
+            .filter(|f| f.kind == FindingKind::UnknownLabel)
+            .all(|f| !f.message.contains("projectcalico.org/")),
+        "{:#?}",
+        f.iter().map(|f| &f.message).collect::<Vec<_>>()
+    );
+    assert!(f
+        .iter()
+        .any(|f| f.kind == FindingKind::UnknownLabel && f.message.contains("`tema`")));
+}

@@ -210,8 +210,7 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
         if n.loopback.ipv6.is_some() {
             let _ = writeln!(t, " ipv6 router isis nt");
         }
-        // The twin advertises loopbacks at cost 0, as Junos does; FRR's default would be 10.
-        let _ = writeln!(t, " isis passive\n isis metric 0\n!");
+        let _ = writeln!(t, " isis passive\n!");
         for k in igp_ifaces(&speaks) {
             let iface = &n.interfaces[k];
             let s = &cfg.isis_if[i][k];

@@ -15,6 +15,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::Ipv4Addr;
 
+/// The metric isisd gives a loopback: its default circuit metric (netlab configures none).
+pub const ISIS_LOOPBACK_METRIC: u32 = 10;
+
 /// Which IGP to compute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Igp {
@@ -107,7 +110,13 @@ fn build_area(topo: &Topology, cfg: &RoutingConfig, igp: Igp, area: Ipv4Addr) ->
                     Igp::Ospf if a.addr.is_ipv4() => Prefix::host(a.addr),
                     _ => a.subnet(),
                 };
-                g.prefixes[i].push((p, 0));
+                // OSPF advertises a loopback at cost 0; IS-IS gives it the default metric like
+                // any circuit (10 in isisd, which netlab leaves as it is).
+                let cost = match igp {
+                    Igp::Ospf => 0,
+                    Igp::Isis => ISIS_LOOPBACK_METRIC,
+                };
+                g.prefixes[i].push((p, cost));
             }
         }
         for (k, iface) in node.interfaces.iter().enumerate() {

@@ -175,9 +175,11 @@ fn isis_uses_its_own_distance_and_default_metric() {
         .replace("module: [ospf]", "module: [isis]")
         .replace(", cost: 10", "");
     let (t, r) = setup(&text);
+    // Two circuits at isisd's default metric 10, plus r4's loopback at 10 (isisd gives the
+    // loopback circuit the default metric too; netlab sets none).
     assert_eq!(
         fib(&t, &r, "r1", &["i L2"])[2],
-        "i L2 198.18.0.4/32 115/20 198.19.0.1@eth1 198.19.0.3@eth2"
+        "i L2 198.18.0.4/32 115/30 198.19.0.1@eth1 198.19.0.3@eth2"
     );
 }
 

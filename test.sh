@@ -15,3 +15,7 @@ cargo test --workspace --all-targets
 # The device CLI driven by real automation clients (netmiko, scrapli, OpenSSH) and parsed with
 # ntc-templates; creates its own Python venv on first use.
 bash crates/cli/tests/python/run.sh
+
+# netlab labs: nettwin's addressing of every lab in tests/netlab equals what `netlab create`
+# writes for it; installs networklab into its own venv on first use.
+bash tests/netlab/run.sh

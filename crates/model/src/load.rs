@@ -3078,12 +3078,15 @@ impl<'d> Loader<'d> {
                 by_loopback = true;
             } else {
                 let routers = members.len() - hosts + seg.switches.len();
-                let type_pool = if is_p2p {
-                    "p2p"
-                } else if members.len() + seg.switches.len() == 1 {
-                    "stub"
-                } else {
+                // netlab picks the pool by what is attached, whatever the link's `type`
+                // (`get_default_link_type` in `links.py`): a host or a third node makes a LAN.
+                let attached = members.len() + seg.switches.len();
+                let type_pool = if attached > 2 || hosts > 0 || !seg.switches.is_empty() {
                     "lan"
+                } else if attached == 2 {
+                    "p2p"
+                } else {
+                    "stub"
                 };
                 let mut candidates: Vec<&str> = Vec::new();
                 if let Some((p, span, path)) = &l.pool {
@@ -3112,7 +3115,9 @@ impl<'d> Loader<'d> {
                             let c = cursors
                                 .entry((pi, fi))
                                 .or_insert(u128::from(pool.skips_first(fi)));
-                            match next_free(base, len, c, &reserved) {
+                            // The link's own addresses never push its subnet further.
+                            let own = seg_fixed[si][fi].as_ref().map(|x| x.0);
+                            match next_free(base, len, c, &reserved, own) {
                                 Some(p) => subnet[fi] = Some(p),
                                 None => {
                                     let msg = pool_exhausted(
@@ -3130,8 +3135,20 @@ impl<'d> Loader<'d> {
                         Some(PoolAf::Unnumbered) => unnum[fi] = true,
                         None => {}
                     }
-                    // Addresses the file sets decide the subnet.
-                    if let Some((p, _, _)) = &seg_fixed[si][fi] {
+                    // Addresses the file sets stay as written, the others come from the
+                    // pool's subnet (`set_interface_address` in netlab's `links.py`), even when
+                    // the two differ. Where the file sets every address, the subnet they share
+                    // is the segment's: the pool's would be used by no interface.
+                    let all_set = members.iter().all(|r| {
+                        let i = topo.interface(*r);
+                        let spec = end_of
+                            .get(r)
+                            .and_then(|(li, ei)| raw_links[*li].ends.get(*ei))
+                            .map_or(EndAf::Auto, |e| e.spec[fi]);
+                        (if fi == 0 { i.ipv4 } else { i.ipv6 }).is_some()
+                            || matches!(spec, EndAf::On | EndAf::Off)
+                    });
+                    if let (true, Some((p, _, _))) = (all_set, &seg_fixed[si][fi]) {
                         subnet[fi] = Some(*p);
                     }
                 }
@@ -3416,11 +3433,25 @@ impl<'d> Loader<'d> {
 /// overlap each other (anything else is already an error) leave only the neighbours of `p` in
 /// sorted order to check.
 fn clash<'r>(reserved: &'r [(Prefix, Path)], p: &Prefix) -> Option<&'r (Prefix, Path)> {
+    clash_except(reserved, p, None)
+}
+
+/// [`clash`], ignoring the reserved prefix `except` (a link's own subnet).
+fn clash_except<'r>(
+    reserved: &'r [(Prefix, Path)],
+    p: &Prefix,
+    except: Option<Prefix>,
+) -> Option<&'r (Prefix, Path)> {
     let i = reserved.partition_point(|r| r.0 < *p);
-    if let Some(r) = reserved.get(i).filter(|r| p.covers(&r.0)) {
+    let inside = reserved[i..].iter().take_while(|r| p.covers(&r.0));
+    if let Some(r) = inside.filter(|r| Some(r.0) != except).next() {
         return Some(r);
     }
-    reserved[..i].iter().rev().take(64).find(|r| r.0.covers(p))
+    reserved[..i]
+        .iter()
+        .rev()
+        .take(64)
+        .find(|r| r.0.covers(p) && Some(r.0) != except)
 }
 
 /// The first `/len` of `pool` from number `*cursor` on that clashes with nothing reserved,
@@ -3431,11 +3462,12 @@ fn next_free(
     len: u8,
     cursor: &mut u128,
     reserved: &[(Prefix, Path)],
+    own: Option<Prefix>,
 ) -> Option<Prefix> {
     let step_bits = u32::from(pool.family().max_len() - len);
     loop {
         let c = pool.subnet(len, *cursor)?;
-        match clash(reserved, &c) {
+        match clash_except(reserved, &c, own) {
             None => {
                 *cursor += 1;
                 return Some(c);

@@ -79,9 +79,12 @@ fn pools_skip_addresses_written_in_the_file() {
             .to_string(),
         "198.18.0.3/32"
     );
-    // The second link's subnet 198.19.0.0/31 was written in the file, so the first link skips it.
+    // The second link's subnet 198.19.0.0/31 was written in the file, so the first link skips it
+    // (netlab would hand it out twice). The second link still takes the pool's next subnet, and
+    // r3 its address there, as netlab gives it whatever r2's written address is.
     assert_eq!(addr4(&t, "r1", "eth1"), "198.19.0.2/31");
-    assert_eq!(addr4(&t, "r3", "eth1"), "198.19.0.0/31");
+    assert_eq!(addr4(&t, "r2", "eth2"), "198.19.0.1/31");
+    assert_eq!(addr4(&t, "r3", "eth1"), "198.19.0.5/31");
 }
 
 #[test]

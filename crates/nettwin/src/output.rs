@@ -77,7 +77,9 @@ pub fn render_diagnostics(diags: &Diagnostics, source: &str) -> String {
     let mut out = String::new();
     for d in diags.iter().take(MAX_SHOWN) {
         out.push_str(&format!("error: {d}\n"));
-        if let Some(line) = lines.get((d.line as usize).wrapping_sub(1)) {
+        // The source shown is the main file's; an error in an included file has no snippet.
+        let here = (d.file == diags.file()).then_some(());
+        if let Some(line) = here.and_then(|_| lines.get((d.line as usize).wrapping_sub(1))) {
             let num = d.line.to_string();
             let pad = " ".repeat(num.len());
             let caret_at = line
@@ -114,14 +116,11 @@ pub fn render_warnings(warnings: &Diagnostics) -> String {
 /// Loads a topology file, turning validation errors into a rendered [`BadInput`] and printing
 /// its warnings on stderr.
 pub fn load_topology(path: &std::path::Path) -> anyhow::Result<nettwin_model::Topology> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        path: name.clone(),
-        source,
-    })?;
-    match nettwin_model::load_bytes(&name, &bytes) {
+    // `load_file`, not the bytes alone: a netlab lab's defaults files are read beside it.
+    match nettwin_model::load_file(path) {
         Ok(t) => Ok(warn(t)),
         Err(LoadError::Invalid(d)) => {
+            let bytes = std::fs::read(path).unwrap_or_default();
             let text = String::from_utf8_lossy(&bytes);
             Err(BadInput(render_diagnostics(&d, &text)).into())
         }

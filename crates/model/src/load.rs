@@ -34,6 +34,7 @@ const TOP_KEYS: &[&str] = &[
     "sr",
     "policies",
     "validate",
+    "prefix",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -440,6 +441,8 @@ enum EndAf {
     Auto,
     /// A host number in the link's subnet.
     Host(u128),
+    /// An address without a prefix length: it takes the length of the link's subnet.
+    Bare(IpAddr),
     /// `true`: unnumbered (IPv4) or link-local only (IPv6).
     On,
     /// `false`: no address in this family.
@@ -489,6 +492,9 @@ struct RawLink {
     unnumbered: bool,
     /// `type:` (netlab): `lan`, `p2p` or `stub`.
     link_type: Option<&'static str>,
+    /// The named prefix (top-level `prefix`) the link uses, when it names a pool: every link
+    /// naming it shares the one subnet taken from the pool at its first use.
+    named_pool: Option<String>,
     config: ModuleConfig,
 }
 
@@ -516,6 +522,8 @@ struct Loader<'d> {
     default_if_mtu: Option<u32>,
     /// Per node, in order: settings addressing needs.
     node_extra: Vec<NodeExtra>,
+    /// netlab's named prefixes (top-level `prefix`), by name, with where each is defined.
+    named_prefixes: Vec<(String, yaml::Node, Path)>,
 }
 
 /// A netlab setting that nettwin reads and ignores, with why (listed by `-v`).
@@ -722,6 +730,7 @@ impl<'d> Loader<'d> {
             default_device: None,
             default_if_mtu: None,
             node_extra: Vec::new(),
+            named_prefixes: Vec::new(),
         }
     }
 
@@ -817,6 +826,9 @@ impl<'d> Loader<'d> {
         }
         // netlab's validation tests: kept as written for `nettwin validate` to decode.
         let validate = top.take("validate").map(|v| Arc::new(v.clone()));
+        if let Some(named) = top.take("prefix") {
+            self.named_prefixes(named);
+        }
         for (k, _) in top.take_rest() {
             self.other_key(Level::Top, k, TOP_KEYS, &Path::root());
         }
@@ -889,18 +901,13 @@ impl<'d> Loader<'d> {
             pool_layers.push((a, Path::root().key("addressing")));
         }
         let pools = self.pools(&pool_layers);
-        let Some(nodes_node) = nodes_node else {
-            self.err(
-                Span::new(1, 1),
-                &Path::root(),
-                "missing required key `nodes`",
-            );
-            return None;
-        };
-
         // Node names first, so groups and links can refer to nodes defined later in the file;
-        // groups may create nodes (`_auto_create`), after the ones in `nodes`.
-        let mut node_entries = self.node_entries(nodes_node);
+        // groups may create nodes (`_auto_create`), after the ones in `nodes`, so a lab may
+        // have no `nodes` at all (as netlab allows).
+        let mut node_entries = match nodes_node {
+            Some(n) => self.node_entries(n),
+            None => Vec::new(),
+        };
         let auto_default = default_groups
             .and_then(|g| g.get("_auto_create"))
             .and_then(|v| {
@@ -915,6 +922,14 @@ impl<'d> Loader<'d> {
             })
             .unwrap_or(false);
         let group_defs = self.group_defs(groups, &mut node_entries, auto_default);
+        if nodes_node.is_none() && node_entries.is_empty() {
+            self.err(
+                Span::new(1, 1),
+                &Path::root(),
+                "missing required key `nodes` (or groups with `_auto_create: true` that create nodes)",
+            );
+            return None;
+        }
         let mut index: HashMap<String, NodeId> = HashMap::with_capacity(node_entries.len());
         for (i, (name, span, _)) in node_entries.iter().enumerate() {
             let path = Path::root().key("nodes").key(name);
@@ -967,6 +982,31 @@ impl<'d> Loader<'d> {
         let mut topo = self.resolve(name, nodes, raw_links, pools, config)?;
         topo.validate = validate;
         Some(topo)
+    }
+
+    /// netlab's named prefixes (`docs/prefix.md`): names of mappings with `ipv4`, `ipv6`,
+    /// `pool` and `allocation`, which a link's `prefix` may name. Their values are checked where
+    /// a link uses them, as netlab does.
+    fn named_prefixes(&mut self, node: &yaml::Node) {
+        let path = Path::root().key("prefix");
+        let Some(mut r) = MapReader::new(node, &path, self.diags) else {
+            return;
+        };
+        for (k, v) in r.take_rest() {
+            let Some(name) = k.as_scalar() else { continue };
+            let p = path.key(name);
+            if v.as_map().is_none() {
+                let msg = format!(
+                    "a named prefix is a mapping with `ipv4`, `ipv6`, `pool` or `allocation`, found {}",
+                    v.kind_name()
+                );
+                self.err(v.span, &p, msg);
+                continue;
+            }
+            self.check_keys(v, &p, &["ipv4", "ipv6", "pool", "allocation"], Level::Link);
+            self.named_prefixes.push((name.to_string(), v.clone(), p));
+        }
+        r.finish(&[], self.diags);
     }
 
     /// One error per unmodelled module, at its first use, naming the key and how many other
@@ -1165,14 +1205,8 @@ impl<'d> Loader<'d> {
             match &p.value {
                 _ if unnumbered => *slot = None,
                 Value::Null => *slot = None,
-                Value::Scalar {
-                    text,
-                    quoted: false,
-                } if text == "false" => *slot = None,
-                Value::Scalar {
-                    text,
-                    quoted: false,
-                } if text == "true" => *slot = Some(PoolAf::Unnumbered),
+                _ if p.as_bool() == Some(false) => *slot = None,
+                _ if p.as_bool() == Some(true) => *slot = Some(PoolAf::Unnumbered),
                 _ => {
                     if let Some(prefix) = self.pool_prefix(p, &fpath, fam) {
                         *slot = Some(PoolAf::Prefix(prefix));
@@ -1751,14 +1785,8 @@ impl<'d> Loader<'d> {
         let mut loopback_off = [false, false];
         if let Some((v, p)) = attr(sources, "loopback") {
             let flag = match &v.value {
-                Value::Scalar {
-                    text,
-                    quoted: false,
-                } if text == "true" => Some(true),
-                Value::Scalar {
-                    text,
-                    quoted: false,
-                } if text == "false" => Some(false),
+                _ if v.as_bool() == Some(true) => Some(true),
+                _ if v.as_bool() == Some(false) => Some(false),
                 _ => None,
             };
             if kind == NodeKind::Switch && flag != Some(false) {
@@ -1791,14 +1819,8 @@ impl<'d> Loader<'d> {
                 {
                     let Some(a) = r.take(key) else { continue };
                     match &a.value {
-                        Value::Scalar {
-                            text,
-                            quoted: false,
-                        } if text == "false" => loopback_off[fi] = true,
-                        Value::Scalar {
-                            text,
-                            quoted: false,
-                        } if text == "true" => {}
+                        _ if a.as_bool() == Some(false) => loopback_off[fi] = true,
+                        _ if a.as_bool() == Some(true) => {}
                         _ => {
                             let x = self
                                 .usable(a, &p.key(key), fam, Some(len), true)
@@ -2204,6 +2226,7 @@ impl<'d> Loader<'d> {
             role: None,
             unnumbered: false,
             link_type: None,
+            named_pool: None,
             config: ModuleConfig::new(),
         };
         let mut attrs: Vec<(&yaml::Node, Path)> = Vec::new();
@@ -2324,9 +2347,18 @@ impl<'d> Loader<'d> {
             link.loss = yaml::read_f64(&n, &p, 0.0..=100.0, self.diags);
         }
         if let Some((v, p)) = attr(&attrs, "prefix") {
+            // A named prefix stands for its definition (netlab's `addressing.parse_prefix`).
+            let named = v.as_scalar().and_then(|t| {
+                let (n, def, dpath) = self.named_prefixes.iter().find(|(n, _, _)| n == t)?;
+                Some((n.clone(), (def.clone(), dpath.clone())))
+            });
+            let (v, p) = match &named {
+                Some((_, (def, dpath))) => (def, dpath.clone()),
+                None => (v, p),
+            };
             link.prefix_given = true;
             let is_false =
-                matches!(&v.value, Value::Scalar { text, quoted: false } if text == "false");
+                v.as_bool() == Some(false);
             if is_false || v.is_null() {
                 // `prefix: false`: no addresses on the link (netlab's l2only links).
             } else if let Some(text) = v.as_scalar() {
@@ -2347,14 +2379,8 @@ impl<'d> Loader<'d> {
                 {
                     let Some(x) = r.take(key) else { continue };
                     match &x.value {
-                        Value::Scalar {
-                            text,
-                            quoted: false,
-                        } if text == "true" => link.prefix_on[fi] = true,
-                        Value::Scalar {
-                            text,
-                            quoted: false,
-                        } if text == "false" => {}
+                        _ if x.as_bool() == Some(true) => link.prefix_on[fi] = true,
+                        _ if x.as_bool() == Some(false) => {}
                         _ => {
                             let pr = self
                                 .subnet_prefix(x, &p.key(key), Some(fam))
@@ -2374,6 +2400,16 @@ impl<'d> Loader<'d> {
                             Some(al) => link.allocation = Some(al),
                             None => self.err(a.span, &apath, format!("unknown allocation `{text}`; allocations are: p2p, sequential, id_based")),
                         }
+                    }
+                }
+                // A named prefix with only a pool: the subnet comes from that pool, once for
+                // every link naming the prefix.
+                if let (Some(pv), Some((name, _))) = (r.take("pool"), &named) {
+                    let ppath = p.key("pool");
+                    if link.prefix4.is_none() && link.prefix6.is_none() {
+                        link.prefix_given = false;
+                        link.pool = read_str(pv, &ppath, self.diags).map(|n| (n, pv.span, ppath));
+                        link.named_pool = Some(name.clone());
                     }
                 }
                 // Only an allocation policy: the subnet still comes from a pool.
@@ -2461,16 +2497,20 @@ impl<'d> Loader<'d> {
         {
             let Some(v) = r.take(key) else { continue };
             // netlab's forms: an address, a host number in the link's subnet, `true`
-            // (unnumbered or link-local only), `false` (none) (`set_interface_address`).
+            // (unnumbered or link-local only), `false` (none) (`set_interface_address`); an
+            // address without a length gets the length of the link's subnet.
+            let bare = v
+                .as_scalar()
+                .filter(|t| !t.contains('/'))
+                .and_then(|t| t.parse::<IpAddr>().ok())
+                .filter(|a| a.is_ipv4() == (fam == Family::Ipv4));
+            if let Some(a) = bare {
+                end.spec[fi] = EndAf::Bare(a);
+                continue;
+            }
             let spec = match &v.value {
-                Value::Scalar {
-                    text,
-                    quoted: false,
-                } if text == "true" => EndAf::On,
-                Value::Scalar {
-                    text,
-                    quoted: false,
-                } if text == "false" => EndAf::Off,
+                _ if v.as_bool() == Some(true) => EndAf::On,
+                _ if v.as_bool() == Some(false) => EndAf::Off,
                 Value::Scalar {
                     text,
                     quoted: false,
@@ -3051,6 +3091,37 @@ impl<'d> Loader<'d> {
         // `pool`, its role and its type (`assign_link_prefix`); the pool advances for every
         // link without a `prefix`, even one whose addresses the file sets.
         let mut cursors: HashMap<(usize, usize), u128> = HashMap::new();
+        // Named prefixes given by a pool take their subnets first, in the order they are
+        // defined, used or not (`setup_prefixes` in netlab's `addressing.py`).
+        let mut named: HashMap<String, [Option<Prefix>; 2]> = HashMap::new();
+        for (name, def, dpath) in std::mem::take(&mut self.named_prefixes) {
+            let Some(pv) = def.get("pool") else { continue };
+            let ppath = dpath.key("pool");
+            let Some(pname) = read_str(pv, &ppath, self.diags) else {
+                continue;
+            };
+            let Some(pi) = pools.index(&pname) else {
+                let msg = format!("named prefix `{name}` names an unknown address pool `{pname}`");
+                self.err(pv.span, &ppath, msg);
+                continue;
+            };
+            let pool = &pools.pools[pi];
+            let mut got = [None; 2];
+            for fi in 0..2 {
+                let Some(PoolAf::Prefix(base)) = pool.af(fi) else { continue };
+                let len = pool.len(fi);
+                let c = cursors
+                    .entry((pi, fi))
+                    .or_insert(u128::from(pool.skips_first(fi)));
+                got[fi] = next_free(base, len, c, &reserved, None);
+                if got[fi].is_none() {
+                    let what = format!("the named prefix `{name}`");
+                    let msg = pool_exhausted(&pool.name, base, len, &what, &reserved);
+                    self.err(pv.span, &ppath, msg);
+                }
+            }
+            named.insert(name, got);
+        }
         for si in 0..topo.segments.len() {
             if topo.segments[si].members.is_empty() {
                 continue;
@@ -3108,8 +3179,12 @@ impl<'d> Loader<'d> {
                 if pool.unnumbered {
                     by_loopback = true;
                 }
+                let shared = l.named_pool.as_ref().and_then(|n| named.get(n)).copied();
                 for fi in 0..2 {
                     match pool.af(fi) {
+                        Some(PoolAf::Prefix(_)) if shared.is_some() => {
+                            subnet[fi] = shared.and_then(|s| s[fi]);
+                        }
                         Some(PoolAf::Prefix(base)) => {
                             let len = pool.len(fi);
                             let c = cursors
@@ -3211,7 +3286,7 @@ impl<'d> Loader<'d> {
                 EndAf::On => true,
                 EndAf::Off => continue,
                 _ if has_static(topo, r) => continue,
-                EndAf::Host(_) => false,
+                EndAf::Host(_) | EndAf::Bare(_) => false,
                 EndAf::Auto if unnumbered => true,
                 EndAf::Auto if by_loopback => {
                     // IPAM_unnumbered: IPv4 where the node has an IPv4 loopback; IPv6 where it
@@ -3238,7 +3313,15 @@ impl<'d> Loader<'d> {
                 todo.push(*r);
             }
         }
-        let Some(subnet) = subnet else { return };
+        let Some(subnet) = subnet else {
+            for r in &todo {
+                if let EndAf::Bare(a) = spec_of(r) {
+                    let msg = format!("address {a} of {} has no prefix length, and its link has no {} subnet to take one from; write it as {a}/LENGTH", topo.if_name(*r), if fi == 0 { "IPv4" } else { "IPv6" });
+                    self.err(link0.span, &link0.path, msg);
+                }
+            }
+            return;
+        };
         if todo.is_empty() {
             return;
         }
@@ -3289,11 +3372,35 @@ impl<'d> Loader<'d> {
                 if fi == 0 { i.ipv4 } else { i.ipv6 }.map(|a| a.addr)
             })
             .collect();
+        // Addresses written without a length are the file's: the others move around them.
+        taken.extend(todo.iter().filter_map(|r| match spec_of(r) {
+            EndAf::Bare(a) => Some(a),
+            _ => None,
+        }));
         for (k, r) in order.iter().enumerate() {
             if !todo.contains(r) {
                 continue;
             }
             let host = match spec_of(r) {
+                EndAf::Bare(a) => {
+                    // netlab appends the subnet's length and keeps the address as written.
+                    let ia = IfAddr {
+                        addr: a,
+                        len: subnet.len(),
+                    };
+                    let name = topo.if_name(*r);
+                    if let Some(why) = unusable(ia, false) {
+                        self.err(link0.span, &link0.path, format!("{name}: {why}"));
+                        continue;
+                    }
+                    let iface = &mut topo.nodes[r.node.index()].interfaces[r.index as usize];
+                    if fi == 0 {
+                        iface.ipv4 = Some(ia);
+                    } else {
+                        iface.ipv6 = Some(ia);
+                    }
+                    continue;
+                }
                 EndAf::Host(h) => h,
                 _ => match policy {
                     Allocation::IdBased => u128::from(topo.node(r.node).node_id),

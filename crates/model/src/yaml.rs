@@ -75,6 +75,24 @@ impl Node {
         }
     }
 
+    /// The value of an unquoted YAML 1.1 boolean (`true`, `True`, `yes`, `Off`, ...), as PyYAML
+    /// and so netlab read it; `None` for anything else.
+    pub fn as_bool(&self) -> Option<bool> {
+        match &self.value {
+            Value::Scalar {
+                text,
+                quoted: false,
+            } => match text.as_str() {
+                "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+                "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+                    Some(false)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     pub fn as_seq(&self) -> Option<&[Node]> {
         match &self.value {
             Value::Seq(items) => Some(items),
@@ -574,21 +592,18 @@ pub fn read_str(node: &Node, path: &Path, diags: &mut Diagnostics) -> Option<Str
 
 pub fn read_bool(node: &Node, path: &Path, diags: &mut Diagnostics) -> Option<bool> {
     match &node.value {
+        _ if node.as_bool().is_some() => node.as_bool(),
         Value::Scalar {
             text,
             quoted: false,
-        } => match text.as_str() {
-            "true" | "True" | "TRUE" | "yes" | "on" => Some(true),
-            "false" | "False" | "FALSE" | "no" | "off" => Some(false),
-            _ => {
-                diags.error(
-                    node.span,
-                    path,
-                    format!("expected true or false, found `{text}`"),
-                );
-                None
-            }
-        },
+        } => {
+            diags.error(
+                node.span,
+                path,
+                format!("expected true or false, found `{text}`"),
+            );
+            None
+        }
         _ => {
             diags.error(
                 node.span,

@@ -246,3 +246,55 @@ fn defaults_files_beside_the_lab_are_read() {
     assert!(e[0].contains("extra.yml:4:"), "{}", e[0]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn yaml_1_1_booleans_groups_without_nodes_and_addresses_without_a_length() {
+    // Checked with `netlab create` (networklab 26.10): `True` is a boolean, groups alone
+    // create the nodes, `type: lan` does not change the pool (two routers take a p2p subnet),
+    // and an address without a length takes the link's.
+    let t = load(
+        "groups:
+  _auto_create: True
+  routers: {members: [r1, r2]}
+links:
+- r1:
+  r2:
+  type: lan
+- r1:
+    ipv4: 192.168.5.5
+  r2:
+  prefix: {ipv4: 192.168.5.0/29, ipv6: True}
+",
+    );
+    assert_eq!(t.nodes.len(), 2);
+    assert_eq!(t.segments[0].kind, SegmentKind::Lan);
+    assert_eq!(if4(&t, "r1", 0), "10.1.0.1/30");
+    assert_eq!(if4(&t, "r2", 0), "10.1.0.2/30");
+    assert_eq!(if4(&t, "r1", 1), "192.168.5.5/29");
+    assert_eq!(if4(&t, "r2", 1), "192.168.5.2/29");
+    assert!(t.node_by_name("r2").unwrap().interfaces[1].ipv6_lla);
+    let e = errors("links: [{a: {ipv4: 10.0.0.1}}]\nnodes: [a]\naddressing.stub.ipv4: false\naddressing.lan.ipv4: false\n");
+    assert!(e[0].contains("has no prefix length"), "{e:#?}");
+}
+
+#[test]
+fn named_prefixes() {
+    // `netlab create`: a pool-based named prefix takes its subnet before any link does.
+    let t = load(
+        "prefix:
+  shared: {pool: lan}
+  fixed: {ipv4: 192.168.42.0/24, allocation: sequential}
+  p: {pool: p2p}
+nodes: [a, b]
+links:
+- [a, b]
+- {a: {}, b: {}, prefix: fixed}
+- {a: {}, prefix: shared}
+- {a: {}, b: {}, prefix: p}
+",
+    );
+    assert_eq!(if4(&t, "a", 0), "10.1.0.5/30");
+    assert_eq!(if4(&t, "b", 1), "192.168.42.2/24");
+    assert_eq!(if4(&t, "a", 2), "172.16.0.1/24");
+    assert_eq!(if4(&t, "a", 3), "10.1.0.1/30");
+}

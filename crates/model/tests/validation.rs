@@ -136,7 +136,7 @@ fn unknown_kind() {
 fn missing_required_fields() {
     assert_eq!(
         one_error("links: []\n"),
-        "t.yml:1:1: missing required key `nodes`"
+        "t.yml:1:1: missing required key `nodes` (or groups with `_auto_create: true` that create nodes)"
     );
     let e = errors(
         "nodes:\n  r1:\n    static: [{nexthop: 198.18.0.1}]\n  r2: {}\nlinks:\n  - interfaces: [{node: r1}, {ifname: eth9}]\n",

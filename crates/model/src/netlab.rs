@@ -292,6 +292,24 @@ pub const IGNORED_MODULES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Attributes of netlab's routing modules (`netsim/modules/ospf.yml`, `isis.yml`, `bgp.yml`)
+/// that change no route nettwin computes, with why: the routing crate reads them without
+/// error. Anything that changes routes (IS-IS levels, `bgp.locpref`, sessions) is not here.
+pub fn module_key_without_routes(module: &str, key: &str) -> Option<&'static str> {
+    Some(match (module, key) {
+        (_, "warnings") => "netlab's switches for its own warnings",
+        (_, "bfd") => "BFD only detects failures faster; nettwin's routes are the converged state",
+        (_, "password") => "authentication does not change the converged routes",
+        (_, "timers") => "timers change how fast routes converge, not which",
+        ("bgp", "gtsm") => "TTL security does not change routes",
+        ("bgp", "passive") => "which side opens the BGP session",
+        ("ospf" | "isis", "network_type") => {
+            "a point-to-point LAN between two routers routes as the LAN does"
+        }
+        _ => return None,
+    })
+}
+
 /// The device types netlab knows (`netsim/devices/*.yml` and its daemons): a group named after
 /// one has as members every node of that device.
 pub const DEVICES: &[&str] = &[
@@ -431,7 +449,8 @@ pub fn deploy_defaults_key(key: &str) -> Option<&'static str> {
         "provider" | "providers" => "the virtualization provider is how netlab deploys the lab",
         "outputs" | "tools" => "output and tool settings concern netlab's outputs",
         "attributes" | "automation" | "const" | "hints" | "multilab" | "netlab" | "paths"
-        | "ports" | "warnings" | "sources" | "link_index" | "links" | "groups" | "plugin" => {
+        | "ports" | "warnings" | "sources" | "link_index" | "links" | "groups" | "plugin"
+        | "inventory" | "tests" | "Output" => {
             "netlab's own settings"
         }
         k if UNMODELLED_MODULES.iter().any(|(m, _)| *m == k)
@@ -440,6 +459,7 @@ pub fn deploy_defaults_key(key: &str) -> Option<&'static str> {
             "defaults of a module take effect only where the module is used"
         }
         k if PROVIDERS.contains(&k) => "provider settings are how netlab deploys the lab",
+        "ldp" => "LDP defaults take effect only where MPLS is used",
         _ => return None,
     })
 }

@@ -124,6 +124,19 @@ fn key_path(root: &str) -> Path {
     Path::root().key(root)
 }
 
+/// Takes the netlab attributes of the section's module (the last key of `path`) that change no
+/// route (`netlab::module_key_without_routes`), so they are read without error.
+fn take_without_routes(r: &mut MapReader, node: &yaml::Node, path: &Path) {
+    let path = path.to_string();
+    let module = path.rsplit('.').next().unwrap_or_default();
+    for (k, _) in node.as_map().unwrap_or_default() {
+        let Some(key) = k.as_scalar() else { continue };
+        if nettwin_model::netlab::module_key_without_routes(module, key).is_some() {
+            r.take(key);
+        }
+    }
+}
+
 struct Decoder<'t> {
     topo: &'t Topology,
     diags: Diagnostics,
@@ -158,6 +171,7 @@ impl<'t> Decoder<'t> {
             for k in allowed {
                 r.take(k);
             }
+            take_without_routes(&mut r, node, path);
             r.finish(allowed, &mut self.diags);
         }
     }
@@ -178,6 +192,7 @@ impl<'t> Decoder<'t> {
                 }
             }
         }
+        take_without_routes(&mut r, node, path);
         r.finish(allowed, &mut self.diags);
     }
 

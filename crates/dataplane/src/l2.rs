@@ -53,6 +53,25 @@ impl NeighbourFailure {
 }
 
 impl Net<'_> {
+    /// The interface on `egress`'s segment that answers for `target` as an unnumbered
+    /// interface does: one borrowing its node's loopback address (netlab's `ipv4: true`, or
+    /// IPv6 with link-local addresses only, which the routing reaches at the IPv6 loopback).
+    fn unnumbered_owner(&self, egress: IfRef, target: IpAddr) -> Option<IfRef> {
+        let topo = self.topo;
+        let seg = topo.segment(topo.interface(egress).segment?);
+        seg.members.iter().copied().find(|m| {
+            let i = topo.interface(*m);
+            let lo = topo.node(m.node).loopback;
+            *m != egress
+                && match target {
+                    IpAddr::V4(_) => {
+                        i.ipv4_unnumbered && lo.ipv4.is_some_and(|a| a.addr == target)
+                    }
+                    IpAddr::V6(_) => i.ipv6_lla && lo.ipv6.is_some_and(|a| a.addr == target),
+                }
+        })
+    }
+
     /// Resolves `target` out of `egress`: the interface on the same segment that owns the
     /// address, and the bridges between. Bridges are walked breadth-first over up ports (a
     /// loop-free bridged LAN, or what spanning tree leaves of one, has a single such path).
@@ -69,7 +88,10 @@ impl Net<'_> {
             {
                 o
             }
-            _ => return Err(NeighbourFailure::NoOwner),
+            _ => match self.unnumbered_owner(egress, target) {
+                Some(o) => o,
+                None => return Err(NeighbourFailure::NoOwner),
+            },
         };
         if !topo.interface(owner).up {
             return Err(NeighbourFailure::OwnerDown(owner));

@@ -24,8 +24,22 @@ pub fn route_lines(topo: &Topology, routing: &Routing, node: NodeId) -> Vec<Stri
             Action::Discard => out.push(format!("route add blackhole {} proto {proto}", r.prefix)),
             Action::Forward { next_hops } => {
                 let hop = |h: &nettwin_routing::NextHop| {
-                    let dev = &n.interfaces[h.interface as usize].name;
+                    let i = &n.interfaces[h.interface as usize];
+                    let dev = &i.name;
+                    // Out of an unnumbered interface the neighbour's borrowed loopback address
+                    // is in no subnet of the interface: the kernel needs `onlink`.
+                    let mine = if h.address.is_some_and(|a| a.is_ipv4()) {
+                        i.ipv4
+                    } else {
+                        i.ipv6
+                    };
+                    let onlink = match (h.address, mine) {
+                        (Some(a), Some(m)) => !m.subnet().contains(a),
+                        (Some(_), None) => true,
+                        _ => false,
+                    };
                     match h.address {
+                        Some(a) if onlink => format!("via {a} dev {dev} onlink"),
                         Some(a) => format!("via {a} dev {dev}"),
                         None => format!("dev {dev}"),
                     }

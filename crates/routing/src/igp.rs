@@ -13,7 +13,7 @@ use nettwin_model::{Family, IfRef, Prefix, SegmentKind, Topology};
 use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// The metric isisd gives a loopback: its default circuit metric (netlab configures none).
 pub const ISIS_LOOPBACK_METRIC: u32 = 10;
@@ -431,6 +431,23 @@ fn own_prefixes(topo: &Topology, node: usize) -> Vec<Prefix> {
     own
 }
 
+/// The address a router hands packets to on the neighbour's interface `r`: the interface's own
+/// address, or on an unnumbered interface (netlab's `ipv4: true`) the neighbour's loopback
+/// address it borrows, which FRR's OSPF and IS-IS then use as the next hop (installed on-link).
+/// An IPv6 interface with link-local addresses only is reached at the neighbour's IPv6
+/// loopback the same way: nettwin models no link-local addresses.
+fn neighbour_address(topo: &Topology, r: IfRef, family: Family) -> Option<IpAddr> {
+    let i = topo.interface(r);
+    let lo = topo.node(r.node).loopback;
+    match family {
+        Family::Ipv4 => i
+            .ipv4
+            .or(lo.ipv4.filter(|_| i.ipv4_unnumbered))
+            .map(|a| a.addr),
+        Family::Ipv6 => i.ipv6.or(lo.ipv6.filter(|_| i.ipv6_lla)).map(|a| a.addr),
+    }
+}
+
 /// Turns first hops into next hops for the prefix's address family.
 fn next_hops(
     topo: &Topology,
@@ -444,20 +461,14 @@ fn next_hops(
         .filter_map(|h| {
             let address = match h.via {
                 None => None,
-                Some(r) => {
-                    let i = topo.interface(r);
-                    let a = match family {
-                        Family::Ipv4 => i.ipv4,
-                        Family::Ipv6 => i.ipv6,
-                    };
-                    Some(a?.addr)
-                }
+                Some(r) => Some(neighbour_address(topo, r, family)?),
             };
-            // The egress interface must carry the family too.
+            // The egress interface must carry the family too (unnumbered counts: it borrows
+            // the loopback's address).
             let egress = &topo.nodes[root].interfaces[h.iface as usize];
             let has = match family {
-                Family::Ipv4 => egress.ipv4.is_some(),
-                Family::Ipv6 => egress.ipv6.is_some(),
+                Family::Ipv4 => egress.ipv4.is_some() || egress.ipv4_unnumbered,
+                Family::Ipv6 => egress.ipv6.is_some() || egress.ipv6_lla,
             };
             has.then_some(NextHop {
                 address,

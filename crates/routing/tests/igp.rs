@@ -158,7 +158,7 @@ fn ospf_inter_area_routes_go_through_border_routers() {
 fn intra_area_wins_over_a_cheaper_inter_area_path() {
     // r1 and r2 in area 1 joined by an expensive area-1 link, and each also reaching the
     // backbone; r1's route to r2's area-1 subnet must stay intra-area.
-    let text = "module: [ospf]\nnodes:\n  r1: {}\n  r2: {}\n  r3: {}\nlinks:\n  - {r1: {}, r2: {}, ospf: {area: 1, cost: 100}}\n  - {r1: {}, r3: {}, cost: 1}\n  - {r3: {}, r2: {}, cost: 1}\n  - {r2: {}, h: {}, ospf: {area: 1}, type: p2p}\n".replace("  r3: {}\n", "  r3: {}\n  h: {kind: host}\n");
+    let text = "module: [ospf]\nnodes:\n  r1: {}\n  r2: {}\n  r3: {}\nlinks:\n  - {r1: {}, r2: {}, ospf: {area: 1, cost: 100}}\n  - {r1: {}, r3: {}, cost: 1}\n  - {r3: {}, r2: {}, cost: 1}\n  - {r2: {}, h: {}, ospf: {area: 1}, type: p2p, pool: p2p}\n".replace("  r3: {}\n", "  r3: {}\n  h: {kind: host}\n");
     let (t, r) = setup(&text);
     let lines = fib(&t, &r, "r1", &["O", "O IA"]);
     // The host link behind r2 (198.19.0.6/31) is in area 1: intra-area through the cost-100
@@ -204,4 +204,23 @@ fn ipv6_routes_follow_the_same_tree() {
         ),
         "{lines:#?}"
     );
+}
+
+/// An unnumbered link (netlab's `unnumbered: true`) carries the adjacency: the next hop is the
+/// neighbour's loopback address it borrows, as FRR's OSPF and IS-IS install it (on-link).
+#[test]
+fn unnumbered_links_route_via_the_neighbours_loopback() {
+    for m in ["ospf", "isis"] {
+        let text = SQUARE
+            .replace("module: [ospf]", &format!("module: [{m}]"))
+            .replace("{r1: {}, r2: {}, cost: 10}", "{r1: {}, r2: {}, cost: 10, unnumbered: true}");
+        let (t, r) = setup(&text);
+        let r1 = fib(&t, &r, "r1", &["O", "i L2"]);
+        let code = if m == "ospf" { "O" } else { "i L2" };
+        let metric = if m == "ospf" { "110/10" } else { "115/20" };
+        assert!(
+            r1.contains(&format!("{code} 198.18.0.2/32 {metric} 198.18.0.2@eth1")),
+            "{m}: {r1:#?}"
+        );
+    }
 }

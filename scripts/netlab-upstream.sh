@@ -18,8 +18,11 @@ if [ -d "$src/tests/topology/input" ]; then
 else
     git --git-dir="$src" archive HEAD tests/topology/input tests/integration | tar -x -C "$work"
 fi
-(cd "$repo" && cargo build -q -p nettwin)
-nettwin="${CARGO_TARGET_DIR:-$repo/target}/debug/nettwin"
+# NETTWIN=path/to/nettwin checks with another build (an older one, for before/after counts).
+if [ -z "${NETTWIN:-}" ]; then
+    (cd "$repo" && cargo build -q -p nettwin)
+fi
+nettwin="${NETTWIN:-${CARGO_TARGET_DIR:-$repo/target}/debug/nettwin}"
 
 cd "$work"
 # Files with `defaults` in their name are defaults files labs include, not labs; the same for

@@ -64,9 +64,7 @@ impl Net<'_> {
             let lo = topo.node(m.node).loopback;
             *m != egress
                 && match target {
-                    IpAddr::V4(_) => {
-                        i.ipv4_unnumbered && lo.ipv4.is_some_and(|a| a.addr == target)
-                    }
+                    IpAddr::V4(_) => i.ipv4_unnumbered && lo.ipv4.is_some_and(|a| a.addr == target),
                     IpAddr::V6(_) => i.ipv6_lla && lo.ipv6.is_some_and(|a| a.addr == target),
                 }
         })

@@ -33,12 +33,32 @@ const EXPECTED_FAILURES: &[(&str, &str, &str, &str)] = &[
     // c3 (AS 65000, no eBGP peer) advertises its loopback over iBGP with itself as next hop;
     // FRR's next-hop tracking marks a path whose next hop is its own prefix inaccessible, so
     // c1 and c2 have no BGP path to pass on to their eBGP peers (docs/netlab.md).
-    ("node-lists.yml", "e1", "10.0.0.4", "next hop inside its own prefix"),
-    ("node-lists.yml", "e2", "10.0.0.4", "next hop inside its own prefix"),
+    (
+        "node-lists.yml",
+        "e1",
+        "10.0.0.4",
+        "next hop inside its own prefix",
+    ),
+    (
+        "node-lists.yml",
+        "e2",
+        "10.0.0.4",
+        "next hop inside its own prefix",
+    ),
     // r3-r4 is an IPv4-only link (the `core` pool has no IPv6): the twin runs one SPF for both
     // families, whose shortest r3-r4 path has no IPv6 (OSPFv3 would route around it).
-    ("pools.yml", "r4", "2001:db8:ff:3::1", "one SPF for both families"),
-    ("pools.yml", "r3", "2001:db8:ff:4::1", "one SPF for both families"),
+    (
+        "pools.yml",
+        "r4",
+        "2001:db8:ff:3::1",
+        "one SPF for both families",
+    ),
+    (
+        "pools.yml",
+        "r3",
+        "2001:db8:ff:4::1",
+        "one SPF for both families",
+    ),
 ];
 
 #[test]
@@ -48,11 +68,7 @@ fn every_lab_loads_routes_and_reaches() {
     assert!(files.len() >= 8, "the corpus has {} labs", files.len());
     let mut problems = Vec::new();
     for f in &files {
-        let lab = f
-            .strip_prefix(corpus())
-            .unwrap()
-            .display()
-            .to_string();
+        let lab = f.strip_prefix(corpus()).unwrap().display().to_string();
         let topo = match nettwin_model::load_file(f) {
             Ok(t) => t,
             Err(e) => {

@@ -2357,8 +2357,7 @@ impl<'d> Loader<'d> {
                 None => (v, p),
             };
             link.prefix_given = true;
-            let is_false =
-                v.as_bool() == Some(false);
+            let is_false = v.as_bool() == Some(false);
             if is_false || v.is_null() {
                 // `prefix: false`: no addresses on the link (netlab's l2only links).
             } else if let Some(text) = v.as_scalar() {
@@ -3108,7 +3107,9 @@ impl<'d> Loader<'d> {
             let pool = &pools.pools[pi];
             let mut got = [None; 2];
             for fi in 0..2 {
-                let Some(PoolAf::Prefix(base)) = pool.af(fi) else { continue };
+                let Some(PoolAf::Prefix(base)) = pool.af(fi) else {
+                    continue;
+                };
                 let len = pool.len(fi);
                 let c = cursors
                     .entry((pi, fi))

@@ -450,9 +450,7 @@ pub fn deploy_defaults_key(key: &str) -> Option<&'static str> {
         "outputs" | "tools" => "output and tool settings concern netlab's outputs",
         "attributes" | "automation" | "const" | "hints" | "multilab" | "netlab" | "paths"
         | "ports" | "warnings" | "sources" | "link_index" | "links" | "groups" | "plugin"
-        | "inventory" | "tests" | "Output" => {
-            "netlab's own settings"
-        }
+        | "inventory" | "tests" | "Output" => "netlab's own settings",
         k if UNMODELLED_MODULES.iter().any(|(m, _)| *m == k)
             || IGNORED_MODULES.iter().any(|(m, _)| *m == k) =>
         {

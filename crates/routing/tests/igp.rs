@@ -213,7 +213,10 @@ fn unnumbered_links_route_via_the_neighbours_loopback() {
     for m in ["ospf", "isis"] {
         let text = SQUARE
             .replace("module: [ospf]", &format!("module: [{m}]"))
-            .replace("{r1: {}, r2: {}, cost: 10}", "{r1: {}, r2: {}, cost: 10, unnumbered: true}");
+            .replace(
+                "{r1: {}, r2: {}, cost: 10}",
+                "{r1: {}, r2: {}, cost: 10, unnumbered: true}",
+            );
         let (t, r) = setup(&text);
         let r1 = fib(&t, &r, "r1", &["O", "i L2"]);
         let code = if m == "ospf" { "O" } else { "i L2" };

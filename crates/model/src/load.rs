@@ -3551,8 +3551,8 @@ fn clash_except<'r>(
     except: Option<Prefix>,
 ) -> Option<&'r (Prefix, Path)> {
     let i = reserved.partition_point(|r| r.0 < *p);
-    let inside = reserved[i..].iter().take_while(|r| p.covers(&r.0));
-    if let Some(r) = inside.filter(|r| Some(r.0) != except).next() {
+    let mut inside = reserved[i..].iter().take_while(|r| p.covers(&r.0));
+    if let Some(r) = inside.find(|r| Some(r.0) != except) {
         return Some(r);
     }
     reserved[..i]

@@ -163,6 +163,7 @@ fn load_in(file: &str, text: &str, dir: Option<&std::path::Path>) -> Result<Topo
     let mut root = netlab::expand_dots(root, &mut diags);
     let mut ignored = Vec::new();
     include_defaults(&mut root, dir, &mut diags, &mut ignored);
+    netlab::merge_default_groups(&mut root);
     let topo = if diags.is_empty() {
         let mut loader = Loader::new(file, &mut diags);
         loader.ignored = ignored;
@@ -611,6 +612,8 @@ struct GroupDef<'a> {
     members: Vec<(String, Span, Path)>,
     /// `_auto_create: true` on the group.
     auto: bool,
+    /// Defined in `defaults.groups` only (`netlab::merge_default_groups`).
+    default: bool,
 }
 
 /// What the loader keeps about a node until addresses are assigned.
@@ -876,14 +879,8 @@ impl<'d> Loader<'d> {
                                 r.finish(&["mtu"], self.diags);
                             }
                         }
-                        "groups" => {
-                            default_groups = Some(v);
-                            self.ignore(
-                                v.span,
-                                &kpath,
-                                "default groups apply to netlab's own device groups",
-                            );
-                        }
+                        // Its groups are in `groups` by now (`netlab::merge_default_groups`).
+                        "groups" => default_groups = Some(v),
                         _ if NODE_KEYS.contains(&key) => {}
                         _ => self.other_key(Level::Defaults, k, &allowed, &path),
                     }
@@ -1484,6 +1481,7 @@ impl<'d> Loader<'d> {
                 body: None,
                 members: Vec::new(),
                 auto: false,
+                default: body.get("_default_group").is_some(),
             };
             let members = match &body.value {
                 // A list is the members (`check_group_data_sanity`).
@@ -1493,6 +1491,7 @@ impl<'d> Loader<'d> {
                     allowed.extend([
                         "members",
                         "_auto_create",
+                        "_default_group",
                         "type",
                         "node_data",
                         "device",
@@ -1551,8 +1550,17 @@ impl<'d> Loader<'d> {
         }
         r.finish(&[], self.diags);
         let group_names: HashSet<String> = out.iter().map(|g| g.name.clone()).collect();
-        for g in &out {
-            if !(g.auto || auto_all) {
+        for g in &mut out {
+            if !(g.auto || (auto_all && !g.default)) {
+                if g.default {
+                    // netlab drops the members of a default group that are not in this lab.
+                    g.members.retain(|(m, _, _)| {
+                        m.starts_with('~')
+                            || m.contains(['*', '?', '['])
+                            || group_names.contains(m)
+                            || node_entries.iter().any(|(n, _, _)| n == m)
+                    });
+                }
                 continue;
             }
             for (m, span, _) in &g.members {
@@ -2163,15 +2171,107 @@ impl<'d> Loader<'d> {
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            // netlab drops links with `disable: true` (`adjust_link_list`).
-            if let Some(d) = item.get("disable") {
-                if read_bool(d, &path.index(i).key("disable"), self.diags) == Some(true) {
-                    continue;
+            if item.get("group").is_some() {
+                for (member, mpath) in self.link_group(item, &path.index(i), index) {
+                    self.one_link(&member, &mpath, index, default_link, &mut out);
                 }
+                continue;
             }
-            if let Some(l) = self.link(item, &path.index(i), index, default_link) {
-                out.push(l);
+            self.one_link(item, &path.index(i), index, default_link, &mut out);
+        }
+        out
+    }
+
+    fn one_link(
+        &mut self,
+        item: &yaml::Node,
+        path: &Path,
+        index: &HashMap<String, NodeId>,
+        default_link: Option<&yaml::Node>,
+        out: &mut Vec<RawLink>,
+    ) {
+        // netlab drops links with `disable: true` (`adjust_link_list`).
+        if let Some(d) = item.get("disable") {
+            if read_bool(d, &path.key("disable"), self.diags) == Some(true) {
+                return;
             }
+        }
+        if let Some(l) = self.link(item, path, index, default_link) {
+            out.push(l);
+        }
+    }
+
+    /// A link group (`group` and `members`, `docs/links.md`): its member links in its place,
+    /// each with the group's other attributes under its own (`expand_groups` in `links.py`;
+    /// the member's settings win).
+    fn link_group(
+        &mut self,
+        item: &yaml::Node,
+        path: &Path,
+        index: &HashMap<String, NodeId>,
+    ) -> Vec<(yaml::Node, Path)> {
+        let Some(entries) = item.as_map() else {
+            return Vec::new();
+        };
+        if let Some(g) = item.get("group") {
+            read_str(g, &path.key("group"), self.diags);
+        }
+        let Some(members) = item.get("members") else {
+            self.err(item.span, path, "a link group needs `members`: the links it holds");
+            return Vec::new();
+        };
+        let shared = yaml::Node {
+            value: Value::Map(
+                entries
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_scalar(), Some("group" | "members")))
+                    .cloned()
+                    .collect(),
+            ),
+            span: item.span,
+        };
+        let mpath = path.key("members");
+        let mut out = Vec::new();
+        for (j, m) in read_list(members, &mpath, self.diags).into_iter().enumerate() {
+            let scalar = |name: &str| yaml::Node {
+                value: Value::Scalar {
+                    text: name.to_string(),
+                    quoted: false,
+                },
+                span: m.span,
+            };
+            let null = yaml::Node {
+                value: Value::Null,
+                span: m.span,
+            };
+            // The member as a mapping of its nodes, so the group's attributes can join it.
+            let mut member = match &m.value {
+                Value::Scalar { text, .. } => {
+                    let parts: Vec<&str> = if index.contains_key(text.as_str()) {
+                        vec![text.as_str()]
+                    } else {
+                        text.split('-').collect()
+                    };
+                    yaml::Node {
+                        value: Value::Map(
+                            parts.iter().map(|n| (scalar(n), null.clone())).collect(),
+                        ),
+                        span: m.span,
+                    }
+                }
+                Value::Seq(names) => yaml::Node {
+                    value: Value::Map(
+                        names
+                            .iter()
+                            .map(|n| (scalar(n.as_scalar().unwrap_or_default()), null.clone()))
+                            .collect(),
+                    ),
+                    span: m.span,
+                },
+                _ => m.clone(),
+            };
+            netlab::fill(&mut member, shared.clone());
+            out.push((member, mpath.index(j)));
         }
         out
     }

@@ -211,6 +211,96 @@ pub fn entry_mut<'a>(node: &'a mut Node, key: &str, span: Span) -> Option<&'a mu
     Some(&mut entries[i].1)
 }
 
+/// Moves the groups of `defaults.groups` into `groups`, as netlab's `init_groups` merges them
+/// (`groups.py`): a group the lab also defines keeps the lab's settings over the default's; a
+/// group only the defaults define is added after the lab's, marked `_default_group: true`
+/// (the global `_auto_create` does not reach it, and members that are no node or group are
+/// dropped, as netlab prunes them). `defaults.groups` keeps only its `_` settings.
+pub fn merge_default_groups(root: &mut Node) {
+    let Some(dg) = get_path(root, &["defaults", "groups"]) else {
+        return;
+    };
+    let Value::Map(entries) = dg.value.clone() else {
+        return;
+    };
+    let span = dg.span;
+    let mut keep = Vec::new();
+    let mut moved = Vec::new();
+    for (k, v) in entries {
+        if k.as_scalar().is_none_or(|n| n.starts_with('_')) {
+            keep.push((k, v));
+        } else {
+            moved.push((k, v));
+        }
+    }
+    if moved.is_empty() {
+        return;
+    }
+    // A list of members is a group with only `members`.
+    let as_map = |v: Node| match v.value {
+        Value::Seq(_) => Node {
+            span: v.span,
+            value: Value::Map(vec![(scalar("members", v.span), v)]),
+        },
+        _ => v,
+    };
+    let root_span = root.span;
+    let Some(groups) = entry_mut(root, "groups", span) else {
+        return;
+    };
+    if groups.is_null() {
+        groups.value = Value::Map(Vec::new());
+    }
+    let Value::Map(lab) = &mut groups.value else {
+        return;
+    };
+    for (k, v) in moved {
+        let name = k.as_scalar().unwrap_or_default().to_string();
+        let v = as_map(v);
+        match lab.iter_mut().find(|(lk, _)| lk.as_scalar() == Some(name.as_str())) {
+            Some((_, existing)) => {
+                let mine = std::mem::replace(
+                    existing,
+                    Node {
+                        value: Value::Null,
+                        span: root_span,
+                    },
+                );
+                *existing = as_map(mine);
+                // The lab's group keeps its own members, none if it lists none (netlab's
+                // merge gives the lab's empty list precedence).
+                if let Value::Map(e) = &mut existing.value {
+                    if !e.iter().any(|(k, _)| k.as_scalar() == Some("members")) {
+                        e.push((
+                            scalar("members", k.span),
+                            Node {
+                                value: Value::Seq(Vec::new()),
+                                span: k.span,
+                            },
+                        ));
+                    }
+                }
+                fill(existing, v);
+            }
+            None => {
+                let mut v = v;
+                if let Value::Map(e) = &mut v.value {
+                    e.push((
+                        scalar("_default_group", k.span),
+                        scalar("true", k.span),
+                    ));
+                }
+                lab.push((k, v));
+            }
+        }
+    }
+    if let Some(d) = entry_mut(root, "defaults", root_span) {
+        if let Some(g) = entry_mut(d, "groups", span) {
+            g.value = Value::Map(keep);
+        }
+    }
+}
+
 /// The defaults files netlab reads for a lab, in priority order (`build_defaults_list` in
 /// `netsim/utils/read.py`): `defaults.sources.list` alone when given, else
 /// `defaults.sources.extra` and then the user defaults, of which nettwin reads only the one
@@ -303,9 +393,6 @@ pub fn module_key_without_routes(module: &str, key: &str) -> Option<&'static str
         (_, "timers") => "timers change how fast routes converge, not which",
         ("bgp", "gtsm") => "TTL security does not change routes",
         ("bgp", "passive") => "which side opens the BGP session",
-        ("ospf" | "isis", "network_type") => {
-            "a point-to-point LAN between two routers routes as the LAN does"
-        }
         _ => return None,
     })
 }

@@ -298,3 +298,57 @@ links:
     assert_eq!(if4(&t, "a", 2), "172.16.0.1/24");
     assert_eq!(if4(&t, "a", 3), "10.1.0.1/30");
 }
+
+#[test]
+fn link_groups_expand_in_place() {
+    // `netlab create`: the group's members take its place, each with the group's attributes
+    // under its own (the third member's `pool` wins over the group's).
+    let t = load(
+        "addressing.core: {ipv4: 10.20.0.0/16, prefix: 29}
+nodes: [s1, s2, s3]
+links:
+- s1-s2
+- group: core_links
+  pool: core
+  members:
+  - s1-s3
+  - [s2, s3]
+  - {s1: {}, s2: {}, pool: p2p}
+- s2-s3
+",
+    );
+    let names: Vec<&str> = t.links.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(if4(&t, "s1", 0), "10.1.0.1/30");
+    assert_eq!(if4(&t, "s1", 1), "10.20.0.1/29");
+    assert_eq!(if4(&t, "s2", 1), "10.20.0.9/29");
+    assert_eq!(if4(&t, "s1", 2), "10.1.0.5/30");
+    assert_eq!(if4(&t, "s3", 2), "10.1.0.10/30");
+    let e = errors("nodes: [a, b]\nlinks:\n- group: g\n  pool: core\n");
+    assert!(e[0].contains("a link group needs `members`"), "{e:#?}");
+}
+
+#[test]
+fn default_groups_merge_with_the_labs() {
+    // `netlab create`: the lab's group keeps its members and settings, a default-only group's
+    // members outside the lab are dropped, and only its own `_auto_create` creates nodes.
+    let t = load(
+        "module: [bgp]
+defaults.groups:
+  spines: {members: [s1, s9], bgp.as: 65000}
+  leaves: {members: [l1], bgp.as: 65100}
+  extra: {_auto_create: true, members: [x1], bgp.as: 65300}
+groups:
+  _auto_create: true
+  leaves: {members: [l1, l2], bgp.as: 65200}
+nodes: [s1, l1, l2]
+links: [s1-l1, s1-l2, x1-s1]
+",
+    );
+    let asn = |n: &str| t.node_by_name(n).unwrap().asn;
+    assert_eq!(asn("s1"), Some(65000));
+    assert_eq!((asn("l1"), asn("l2")), (Some(65200), Some(65200)));
+    assert_eq!(asn("x1"), Some(65300));
+    assert!(t.node_by_name("s9").is_none());
+    assert_eq!(t.nodes.len(), 4);
+}

@@ -352,6 +352,15 @@ pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
             for a in [i.ipv4, i.ipv6].into_iter().flatten() {
                 nsp.addrs.push(addr_cmd(&a, &i.name));
             }
+            // An unnumbered interface borrows the loopback's address, as netlab's FRR template
+            // writes it (`ip address <loopback>/32`), so routing protocols run on it.
+            if let (None, true, Some(lo)) = (i.ipv4, i.ipv4_unnumbered, n.loopback.ipv4) {
+                let a = IfAddr {
+                    addr: lo.addr,
+                    len: 32,
+                };
+                nsp.addrs.push(addr_cmd(&a, &i.name));
+            }
             nsp.batch.push(format!(
                 "link set {} {}",
                 i.name,

@@ -555,3 +555,44 @@ fn frr_agrees_on_loopbacks_written_with_a_mask() {
     );
     assert!(rep.reach.as_ref().unwrap().agree >= 12);
 }
+
+/// A square with one unnumbered link (netlab's `unnumbered: true`): the interfaces borrow their
+/// loopback's address, as netlab's FRR template configures them.
+const UNNUMBERED: &str = "module: [ospf]
+addressing:
+  loopback: {ipv4: 198.18.0.0/24}
+  p2p: {ipv4: 198.19.0.0/24, prefix: 31, allocation: sequential}
+nodes: [r1, r2, r3, r4]
+links:
+- {r1: {}, r2: {}, unnumbered: true}
+- r1-r3
+- r2-r4
+- r3-r4
+";
+
+#[test]
+fn frr_agrees_on_unnumbered_links() {
+    // ospfd forms the adjacency over the unnumbered link and routes via the neighbour's
+    // loopback on-link, as the twin does (r1 -> r2's loopback over eth1, cost 10).
+    if skip("frr_agrees_on_unnumbered_links") || !have_frr("frr_agrees_on_unnumbered_links") {
+        return;
+    }
+    let topo = load(UNNUMBERED);
+    let _g = Guard("tunnum".into());
+    let rep = nettwin_emu::verify(
+        &topo,
+        &VerifyOptions {
+            routes: RoutesMode::Frr,
+            name: Some("tunnum".into()),
+            ..VerifyOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        rep.differences(),
+        0,
+        "{}",
+        serde_json::to_string_pretty(&rep).unwrap()
+    );
+    assert_eq!(rep.reach.as_ref().unwrap().agree, 12);
+}

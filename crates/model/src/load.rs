@@ -2217,7 +2217,11 @@ impl<'d> Loader<'d> {
             read_str(g, &path.key("group"), self.diags);
         }
         let Some(members) = item.get("members") else {
-            self.err(item.span, path, "a link group needs `members`: the links it holds");
+            self.err(
+                item.span,
+                path,
+                "a link group needs `members`: the links it holds",
+            );
             return Vec::new();
         };
         let shared = yaml::Node {
@@ -2232,7 +2236,10 @@ impl<'d> Loader<'d> {
         };
         let mpath = path.key("members");
         let mut out = Vec::new();
-        for (j, m) in read_list(members, &mpath, self.diags).into_iter().enumerate() {
+        for (j, m) in read_list(members, &mpath, self.diags)
+            .into_iter()
+            .enumerate()
+        {
             let scalar = |name: &str| yaml::Node {
                 value: Value::Scalar {
                     text: name.to_string(),

@@ -257,7 +257,10 @@ pub fn merge_default_groups(root: &mut Node) {
     for (k, v) in moved {
         let name = k.as_scalar().unwrap_or_default().to_string();
         let v = as_map(v);
-        match lab.iter_mut().find(|(lk, _)| lk.as_scalar() == Some(name.as_str())) {
+        match lab
+            .iter_mut()
+            .find(|(lk, _)| lk.as_scalar() == Some(name.as_str()))
+        {
             Some((_, existing)) => {
                 let mine = std::mem::replace(
                     existing,
@@ -285,10 +288,7 @@ pub fn merge_default_groups(root: &mut Node) {
             None => {
                 let mut v = v;
                 if let Value::Map(e) = &mut v.value {
-                    e.push((
-                        scalar("_default_group", k.span),
-                        scalar("true", k.span),
-                    ));
+                    e.push((scalar("_default_group", k.span), scalar("true", k.span)));
                 }
                 lab.push((k, v));
             }

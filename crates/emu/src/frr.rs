@@ -150,6 +150,16 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
             let _ = writeln!(t, "interface lo\n {ip} {proto} area {}\n!", o.area);
             for &k in &ifaces {
                 let iface = &n.interfaces[k];
+                // Each OSPF runs only where the interface has its family, as netlab configures
+                // FRR (the twin computes OSPFv2 and OSPFv3 on those interfaces only).
+                let family = if daemon == "ospfd" {
+                    iface.ipv4.is_some() || iface.ipv4_unnumbered
+                } else {
+                    iface.ipv6.is_some() || iface.ipv6_lla
+                };
+                if !family {
+                    continue;
+                }
                 let s = &cfg.ospf_if[i][k];
                 let _ = writeln!(t, "interface {}", iface.name);
                 let _ = writeln!(t, " {ip} {proto} area {}", s.area);

@@ -596,3 +596,45 @@ fn frr_agrees_on_unnumbered_links() {
     );
     assert_eq!(rep.reach.as_ref().unwrap().agree, 12);
 }
+
+/// Dual stack with an IPv4-only link on the shortest r1-r2 path: OSPFv2 uses it, OSPFv3 (run
+/// only where an interface has IPv6, as netlab configures FRR) routes around it.
+const MIXED_FAMILIES: &str = "module: [ospf]
+addressing:
+  loopback: {ipv4: 198.18.0.0/24, ipv6: '2001:db8::/48'}
+  p2p: {ipv4: 198.19.0.0/24, prefix: 31, allocation: sequential, ipv6: '2001:db8:1::/48'}
+  v4only: {ipv4: 198.19.1.0/24, prefix: 31, allocation: sequential}
+nodes: [r1, r2, r3, r4]
+links:
+- {r1: {}, r2: {}, pool: v4only}
+- r1-r3
+- r2-r4
+- r3-r4
+";
+
+#[test]
+fn frr_agrees_when_a_link_carries_one_family() {
+    if skip("frr_agrees_when_a_link_carries_one_family")
+        || !have_frr("frr_agrees_when_a_link_carries_one_family")
+    {
+        return;
+    }
+    let topo = load(MIXED_FAMILIES);
+    let _g = Guard("tmixed".into());
+    let rep = nettwin_emu::verify(
+        &topo,
+        &VerifyOptions {
+            routes: RoutesMode::Frr,
+            name: Some("tmixed".into()),
+            ..VerifyOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        rep.differences(),
+        0,
+        "{}",
+        serde_json::to_string_pretty(&rep).unwrap()
+    );
+    assert_eq!(rep.reach.as_ref().unwrap().agree, 24);
+}

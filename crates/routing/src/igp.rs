@@ -81,7 +81,25 @@ fn node_area(cfg: &RoutingConfig, igp: Igp, node: usize) -> Ipv4Addr {
     }
 }
 
-fn build_area(topo: &Topology, cfg: &RoutingConfig, igp: Igp, area: Ipv4Addr) -> AreaGraph {
+/// Whether interface `r` runs the family: an address, or unnumbered IPv4 / link-local-only IPv6.
+fn carries(topo: &Topology, r: IfRef, family: Family) -> bool {
+    let i = topo.interface(r);
+    match family {
+        Family::Ipv4 => i.ipv4.is_some() || i.ipv4_unnumbered,
+        Family::Ipv6 => i.ipv6.is_some() || i.ipv6_lla,
+    }
+}
+
+/// The IGP graph of `area`; with `family`, only that family's interfaces and prefixes (OSPFv2
+/// and OSPFv3 are separate protocols, each on the interfaces of its family).
+fn build_area(
+    topo: &Topology,
+    cfg: &RoutingConfig,
+    igp: Igp,
+    area: Ipv4Addr,
+    family: Option<Family>,
+) -> AreaGraph {
+    let of_family = |p: &Prefix| family.is_none_or(|f| p.family() == f);
     let n = topo.nodes.len();
     let settings = ifs(cfg, igp);
     let mut g = AreaGraph {
@@ -116,7 +134,9 @@ fn build_area(topo: &Topology, cfg: &RoutingConfig, igp: Igp, area: Ipv4Addr) ->
                     Igp::Ospf => 0,
                     Igp::Isis => ISIS_LOOPBACK_METRIC,
                 };
-                g.prefixes[i].push((p, cost));
+                if of_family(&p) {
+                    g.prefixes[i].push((p, cost));
+                }
             }
         }
         for (k, iface) in node.interfaces.iter().enumerate() {
@@ -136,11 +156,18 @@ fn build_area(topo: &Topology, cfg: &RoutingConfig, igp: Igp, area: Ipv4Addr) ->
                     && topo.interface(**r).up
                     && settings[ni][r.index as usize].area == area
                     && same_as(topo, seg, r.node)
+                    && family.is_none_or(|f| carries(topo, **r, f))
             })
             .map(|r| (*r, &settings[r.node.index()][r.index as usize]))
             .collect();
         let active: Vec<&(IfRef, &IgpIf)> = attached.iter().filter(|(_, s)| !s.passive).collect();
-        let subnets: Vec<Prefix> = seg.ipv4.iter().chain(seg.ipv6.iter()).copied().collect();
+        let subnets: Vec<Prefix> = seg
+            .ipv4
+            .iter()
+            .chain(seg.ipv6.iter())
+            .copied()
+            .filter(of_family)
+            .collect();
         let p2p = seg.kind == SegmentKind::P2p && active.len() == 2;
         if active.len() >= 2 && !p2p {
             // Transit network: a pseudonode.
@@ -622,6 +649,41 @@ pub(crate) fn compute(
     table: &PrefixTable,
     out: &mut [NodeTable],
 ) {
+    // OSPFv2 and OSPFv3 each see only the interfaces of their family: where an interface
+    // carries one family but not the other, each gets its own graph (netlab configures OSPFv3
+    // only where an interface has IPv6). IS-IS as FRR runs it by default is single-topology:
+    // one graph for both.
+    if igp == Igp::Ospf && families_differ(topo) {
+        for f in [Family::Ipv4, Family::Ipv6] {
+            compute_family(topo, cfg, igp, table, out, Some(f));
+        }
+    } else {
+        compute_family(topo, cfg, igp, table, out, None);
+    }
+}
+
+/// Whether the network has both families and some interface on a segment lacks one of them.
+fn families_differ(topo: &Topology) -> bool {
+    let all = |f: Family| {
+        topo.segments
+            .iter()
+            .flat_map(|s| &s.members)
+            .filter(|r| carries(topo, **r, f))
+            .count()
+    };
+    let members: usize = topo.segments.iter().map(|s| s.members.len()).sum();
+    let (v4, v6) = (all(Family::Ipv4), all(Family::Ipv6));
+    v4 > 0 && v6 > 0 && (v4 < members || v6 < members)
+}
+
+fn compute_family(
+    topo: &Topology,
+    cfg: &RoutingConfig,
+    igp: Igp,
+    table: &PrefixTable,
+    out: &mut [NodeTable],
+    family: Option<Family>,
+) {
     let n = topo.nodes.len();
     let settings = ifs(cfg, igp);
     // Areas in use, backbone first.
@@ -640,7 +702,7 @@ pub(crate) fn compute(
     }
     let graphs: Vec<AreaGraph> = areas
         .iter()
-        .map(|a| build_area(topo, cfg, igp, *a))
+        .map(|a| build_area(topo, cfg, igp, *a, family))
         .collect();
     let (protocol, inter_protocol) = match igp {
         Igp::Ospf => (Protocol::Ospf, Protocol::OspfInterArea),

@@ -227,3 +227,35 @@ fn unnumbered_links_route_via_the_neighbours_loopback() {
         );
     }
 }
+
+/// OSPFv2 and OSPFv3 each run on the interfaces of their family: an IPv4-only link on the
+/// shortest path carries IPv4 only, and IPv6 goes around it (checked against FRR in
+/// `frr_agrees_when_a_link_carries_one_family`). IS-IS stays single-topology.
+#[test]
+fn ospf_routes_each_family_on_its_own_links() {
+    let text = "module: [ospf]
+addressing:
+  loopback: {ipv4: 198.18.0.0/24, ipv6: '2001:db8::/48'}
+  p2p: {ipv4: 198.19.0.0/24, prefix: 31, allocation: sequential, ipv6: '2001:db8:1::/48'}
+  v4only: {ipv4: 198.19.1.0/24, prefix: 31, allocation: sequential}
+nodes: [r1, r2, r3, r4]
+links:
+- {r1: {}, r2: {}, pool: v4only}
+- r1-r3
+- r2-r4
+- r3-r4
+";
+    let (t, r) = setup(text);
+    let r1 = fib(&t, &r, "r1", &["O"]);
+    assert!(
+        r1.contains(&"O 198.18.0.2/32 110/10 198.19.1.1@eth1".to_string()),
+        "{r1:#?}"
+    );
+    assert!(
+        r1.contains(&"O 2001:db8:0:2::/64 110/30 2001:db8:1::2@eth2".to_string()),
+        "{r1:#?}"
+    );
+    let (t, r) = setup(&text.replace("module: [ospf]", "module: [isis]"));
+    let r1 = fib(&t, &r, "r1", &["i L2"]);
+    assert!(!r1.iter().any(|l| l.contains("2001:db8:0:2::")), "{r1:#?}");
+}

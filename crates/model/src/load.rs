@@ -1643,17 +1643,35 @@ impl<'d> Loader<'d> {
                     nodes_in.push(id.0);
                 } else if let Some(&gi) = gindex.get(m) {
                     children.push(gi);
-                } else if m.starts_with('~') {
-                    self.err(*span, mpath, format!("regular expression members (`{m}`) are not supported by nettwin yet; list the members or use a `*` wildcard"));
-                } else if m.contains(['*', '?', '[']) {
-                    if m.contains('[') {
-                        self.err(
-                            *span,
-                            mpath,
-                            format!("wildcard `{m}`: nettwin supports `*` and `?` only"),
+                } else if let Some(expr) = m.strip_prefix('~') {
+                    // A regular expression matching whole node names (netlab's
+                    // `group_re_match`: Python's `re.fullmatch`).
+                    let re = match regex::Regex::new(&format!("^(?:{expr})$")) {
+                        Ok(re) => re,
+                        Err(e) => {
+                            let msg = format!(
+                                "invalid regular expression `{expr}` in group `{}`: {e}",
+                                g.name
+                            );
+                            self.err(*span, mpath, msg);
+                            continue;
+                        }
+                    };
+                    let matched: Vec<u32> = node_entries
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (n, _, _))| re.is_match(n))
+                        .map(|(i, _)| i as u32)
+                        .collect();
+                    if matched.is_empty() {
+                        let msg = format!(
+                            "regular expression `{m}` in group `{}` matches no node",
+                            g.name
                         );
-                        continue;
+                        self.err(*span, mpath, msg);
                     }
+                    nodes_in.extend(matched);
+                } else if m.contains(['*', '?', '[']) {
                     let matched: Vec<u32> = node_entries
                         .iter()
                         .enumerate()

@@ -549,18 +549,25 @@ pub fn deploy_defaults_key(key: &str) -> Option<&'static str> {
     })
 }
 
-/// Whether `name` matches the shell-style pattern `pat` (`*` and `?`; netlab's member globs use
-/// Python's `fnmatch`).
+/// Whether `name` matches the shell-style pattern `pat`: `*`, `?`, and `[...]` sets with ranges
+/// and `!` for negation (netlab's member globs use Python's `fnmatch`).
 pub fn glob_match(pat: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pat.chars().collect(), name.chars().collect());
     // Iterative matching with one backtrack point: linear in practice, no recursion.
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
+        let step = match p.get(pi) {
+            Some('?') => Some(pi + 1),
+            Some('[') => set_match(&p, pi, n[ni]),
+            Some('*') => None,
+            Some(c) if *c == n[ni] => Some(pi + 1),
+            _ => None,
+        };
+        if let Some(next) = step {
+            pi = next;
             ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if p.get(pi) == Some(&'*') {
             star = Some((pi, ni));
             pi += 1;
         } else if let Some((sp, sn)) = star {
@@ -572,6 +579,31 @@ pub fn glob_match(pat: &str, name: &str) -> bool {
         }
     }
     p[pi..].iter().all(|c| *c == '*')
+}
+
+/// A `[...]` set at `p[start]` against `c`: the index after the set when `c` is in it (or, with
+/// `!`, not in it). A `[` without its `]` is a plain character, as in `fnmatch`.
+fn set_match(p: &[char], start: usize, c: char) -> Option<usize> {
+    let mut i = start + 1;
+    let negate = p.get(i) == Some(&'!');
+    if negate {
+        i += 1;
+    }
+    let first = i;
+    let mut hit = false;
+    while i < p.len() && (p[i] != ']' || i == first) {
+        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
+            hit |= p[i] <= c && c <= p[i + 2];
+            i += 3;
+        } else {
+            hit |= p[i] == c;
+            i += 1;
+        }
+    }
+    if i >= p.len() {
+        return (c == '[').then_some(start + 1);
+    }
+    (hit != negate).then_some(i + 1)
 }
 
 #[cfg(test)]
@@ -624,5 +656,11 @@ mod tests {
         assert!(!glob_match("r?", "r12"));
         assert!(glob_match("*a*b", "xaxxb"));
         assert!(!glob_match("a*", "ba"));
+        assert!(glob_match("r[12]", "r2"));
+        assert!(!glob_match("r[12]", "r3"));
+        assert!(glob_match("r[0-9]x", "r7x"));
+        assert!(glob_match("r[!0-9]", "ra"));
+        assert!(!glob_match("r[!0-9]", "r5"));
+        assert!(glob_match("l[12]*", "l1-long"));
     }
 }

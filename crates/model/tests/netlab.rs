@@ -352,3 +352,24 @@ links: [s1-l1, s1-l2, x1-s1]
     assert!(t.node_by_name("s9").is_none());
     assert_eq!(t.nodes.len(), 4);
 }
+
+#[test]
+fn regular_expression_and_set_members() {
+    // `netlab create`: `~` members match whole node names, `[...]` sets as in `fnmatch`.
+    let t = load(
+        "module: [bgp]
+bgp.as: 65000
+groups:
+  first: {members: ['~[ce]1'], bgp.as: 65001}
+  second: {members: ['e[!1]'], bgp.as: 65002}
+nodes: [c1, c2, e1, e2, ce1x]
+",
+    );
+    let asn = |n: &str| t.node_by_name(n).unwrap().asn.unwrap();
+    assert_eq!(
+        [asn("c1"), asn("c2"), asn("e1"), asn("e2"), asn("ce1x")],
+        [65001, 65000, 65001, 65002, 65000]
+    );
+    let e = errors("groups:\n  g: {members: ['~x('], bgp.as: 1}\nnodes: [a]\n");
+    assert!(e[0].contains("invalid regular expression `x(`"), "{e:#?}");
+}

@@ -41,6 +41,7 @@ const NODE_KEYS: &[&str] = &[
     "id",
     "role",
     "device",
+    "platform",
     "group",
     "asn",
     "loopback",
@@ -553,7 +554,7 @@ fn unmodelled_module(key: &str) -> Option<&'static str> {
 enum Notice {
     /// An `ospf`/`isis`/`bgp` section where no router it applies to runs the module.
     NotEnabled(&'static str),
-    /// A module nettwin parses but does not model (`mpls`, `sr`, `policies`).
+    /// A module nettwin parses but does not model (`policies`).
     NotModelled(&'static str),
     /// `bgp` on a link or link end: BGP settings are per router.
     BgpOnLink,
@@ -570,11 +571,8 @@ impl Notice {
         match self {
             Notice::NotEnabled(m) => format!("`{m}` settings are ignored{here}: no router they apply to runs the {m} module; enable it with `module: [{m}]` at the top level, in a group or on a node"),
             Notice::NotModelled(m) => {
-                let what = match m {
-                    "mpls" => "nettwin computes no MPLS label switching",
-                    "sr" => "nettwin computes no segment routing",
-                    _ => "BGP policies are written as `bgp.import` and `bgp.export`",
-                };
+                // Only `policies` is left unmodelled.
+                let what = "BGP policies are written as `bgp.import` and `bgp.export`";
                 format!("`{m}` is parsed but not modelled{here}: {what}, so these settings change nothing")
             }
             Notice::BgpOnLink => format!("`bgp` settings on links and link ends are not modelled{here}: they change nothing; BGP is configured at the top level and on nodes"),
@@ -583,7 +581,7 @@ impl Notice {
 }
 
 /// Modules the loader accepts but nothing models yet.
-const UNMODELLED: [&str; 3] = ["mpls", "sr", "policies"];
+const UNMODELLED: [&str; 1] = ["policies"];
 
 /// The `&'static` name of a module section key.
 fn module_name(m: &str) -> &'static str {
@@ -1722,6 +1720,7 @@ impl<'d> Loader<'d> {
             None => self.default_device.clone(),
         };
         let kind = self.kind(sources, device.as_deref());
+        let platform = self.platform(sources, device.as_deref());
         let node_id = attr(sources, "id")
             .and_then(|(v, p)| read_u64(v, &p, 1..=u64::from(u32::MAX), self.diags))
             .map(|v| v as u32);
@@ -1908,6 +1907,7 @@ impl<'d> Loader<'d> {
             node_id: node_id.unwrap_or(0),
             id_set: node_id.is_some(),
             device,
+            platform,
             asn,
             loopback,
             router_id,
@@ -1918,6 +1918,26 @@ impl<'d> Loader<'d> {
             modules,
             config,
             span,
+        }
+    }
+
+    /// The node's vendor personality: `platform`, else the one its netlab device has.
+    fn platform(&mut self, sources: &Sources, device: Option<&str>) -> Option<Platform> {
+        match attr(sources, "platform") {
+            Some((v, p)) => {
+                let text = read_str(v, &p, self.diags)?;
+                let found = Platform::parse(&text);
+                if found.is_none() {
+                    let names: Vec<&str> = Platform::ALL.iter().map(|(n, _)| *n).collect();
+                    self.err(
+                        v.span,
+                        &p,
+                        format!("unknown platform `{text}`: expected one of {}", names.join(", ")),
+                    );
+                }
+                found
+            }
+            None => device.and_then(Platform::of_device),
         }
     }
 

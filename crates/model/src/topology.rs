@@ -96,6 +96,65 @@ impl fmt::Display for NodeKind {
     }
 }
 
+/// The vendor personality whose defaults a router follows where standards leave a choice (which
+/// prefixes LDP binds, whether IP routes use label-switched paths, TTL propagation). Set with
+/// `platform:` on a node, group or `defaults`, else derived from netlab's `device:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    CiscoXr,
+    CiscoXe,
+    Junos,
+    Sros,
+    Frr,
+}
+
+impl Platform {
+    pub const ALL: [(&'static str, Platform); 5] = [
+        ("cisco-xr", Platform::CiscoXr),
+        ("cisco-xe", Platform::CiscoXe),
+        ("junos", Platform::Junos),
+        ("sros", Platform::Sros),
+        ("frr", Platform::Frr),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Platform::ALL
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map(|(n, _)| *n)
+            .expect("every platform is listed")
+    }
+
+    pub fn parse(text: &str) -> Option<Platform> {
+        Platform::ALL
+            .iter()
+            .find(|(n, _)| *n == text)
+            .map(|(_, p)| *p)
+    }
+
+    /// The platform of a netlab device type (`netsim/devices/*.yml`), for those nettwin has
+    /// personalities for.
+    pub fn of_device(device: &str) -> Option<Platform> {
+        Some(match device {
+            "iosxr" | "xr" | "cisco8000v" => Platform::CiscoXr,
+            "csr" | "cat8000v" | "iosv" | "ios" | "iol" => Platform::CiscoXe,
+            "vmx" | "vptx" | "vsrx" | "junos" | "crpd" | "vjunos-router" | "vjunos-switch" => {
+                Platform::Junos
+            }
+            "sros" | "srsim" => Platform::Sros,
+            "frr" => Platform::Frr,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Module configuration (`ospf`, `isis`, `bgp`, `mpls`, `sr`, `policies`) as written in the file.
 /// The crates that implement a module decode it; the model only keeps it with its places. A
 /// section in `defaults` or a group is shared by every node it applies to, not copied.
@@ -153,6 +212,9 @@ pub struct Node {
     /// netlab's device type (`device:` or `defaults.device`), kept for platform behaviour.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// The vendor personality (`platform:`, else from `device`); `None` follows FRR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asn: Option<u32>,
     pub loopback: Loopback,

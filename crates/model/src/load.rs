@@ -1932,7 +1932,10 @@ impl<'d> Loader<'d> {
                     self.err(
                         v.span,
                         &p,
-                        format!("unknown platform `{text}`: expected one of {}", names.join(", ")),
+                        format!(
+                            "unknown platform `{text}`: expected one of {}",
+                            names.join(", ")
+                        ),
                     );
                 }
                 found

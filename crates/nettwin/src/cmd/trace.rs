@@ -222,6 +222,9 @@ fn render_node(n: &TraceNode, num: usize, indent: &str, out: &mut String) {
     if h.packets > 1 {
         line.push_str(&format!(" x{}", h.packets));
     }
+    if let Some(l) = &h.labels {
+        line.push_str(&super::labels::describe_hop(l));
+    }
     out.push_str(&line);
     out.push('\n');
     for f in &h.fragmented {

@@ -16,6 +16,7 @@ pub mod compare;
 pub mod converge;
 pub mod frr;
 pub mod kernel;
+pub mod mpls;
 pub mod plan;
 pub mod probe;
 pub mod state;

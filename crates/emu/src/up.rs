@@ -265,11 +265,21 @@ fn build(
     for ns in &namespaces {
         sys::ip_batch(&ns.name, &ns.addrs)?;
     }
+    // Labels: installed where the kernel switches them, else said plainly.
+    let has_mpls = crate::mpls::kernel_has_mpls();
+    if let Some(note) =
+        crate::mpls::without_mpls_note(routing, has_mpls, opts.routes == RoutesMode::Frr)
+    {
+        notes.push(note);
+    }
     match opts.routes {
         RoutesMode::None => Ok(None),
         RoutesMode::Static => {
             for n in topo.nodes.iter().filter(|n| n.kind.is_ip()) {
                 kernel::install(topo, routing, n.id, st.netns(&n.name)?)?;
+                if has_mpls {
+                    crate::mpls::install(topo, routing, n.id, st.netns(&n.name)?)?;
+                }
             }
             Ok(None)
         }

@@ -555,3 +555,42 @@ fn frr_agrees_on_loopbacks_written_with_a_mask() {
     );
     assert!(rep.reach.as_ref().unwrap().agree >= 12);
 }
+
+/// A lab with LDP and SR: where the kernel has no MPLS (this machine) `up` says so and the
+/// comparison covers the IP part only, which agrees; where it has MPLS, the twin's label routes
+/// are installed and the same comparison holds.
+#[test]
+fn labels_are_named_when_the_kernel_has_no_mpls_and_ip_still_agrees() {
+    if skip("labels_are_named_when_the_kernel_has_no_mpls_and_ip_still_agrees") {
+        return;
+    }
+    let topo = load(
+        "module: [isis, mpls, sr]\ndefaults.platform: cisco-xr\nnodes: [pe1, p1, pe2]\nlinks: [pe1-p1, p1-pe2]\n",
+    );
+    let _g = Guard("tmpls".into());
+    let rep = nettwin_emu::verify(
+        &topo,
+        &VerifyOptions {
+            routes: RoutesMode::Static,
+            name: Some("tmpls".into()),
+            ..VerifyOptions::default()
+        },
+    )
+    .unwrap();
+    let named = rep
+        .notes
+        .iter()
+        .any(|n| n.starts_with("this kernel has no MPLS"));
+    assert_eq!(
+        named,
+        !nettwin_emu::mpls::kernel_has_mpls(),
+        "{:?}",
+        rep.notes
+    );
+    assert_eq!(
+        rep.differences(),
+        0,
+        "{}",
+        serde_json::to_string_pretty(&rep).unwrap()
+    );
+}

@@ -98,9 +98,9 @@ pub const RULES: &[MtuRule] = &[
     lsr(Some(true), None, None, SilentDrop,
         "the Linux kernel (FRR) drops an MPLS packet whose labels do not fit the egress MTU in mpls_forward (mpls_pkt_too_big, counted as tx_errors) and sends no ICMP"),
     lsr(Some(false), Some(Ipv4), Some(false), Fragment,
-        "an LSR may fragment the IPv4 packet under the label stack when DF is clear, each fragment carrying the stack (RFC 3032 section 3.4); Cisco IOS and Junos do"),
+        "an LSR may fragment the IPv4 packet under the label stack when DF is clear, each fragment carrying the stack (RFC 3032 section 3.4)"),
     lsr(Some(false), None, None, IcmpTooBig,
-        "with DF set, or IPv6, the LSR drops and sends ICMP too big with the MTU less the label stack (RFC 3032 section 3.4), routed back to the source"),
+        "with DF set, or IPv6, the LSR drops and sends ICMP too big with the MTU less the label stack (RFC 3032 sections 3.4 and 3.5), routed back to the source"),
 ];
 
 const fn lsr(

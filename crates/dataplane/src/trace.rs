@@ -682,7 +682,14 @@ fn switch_label(
             Disposition::TtlExceeded,
             format!("label TTL {label_ttl} expires at {}", n.name),
         );
-        e.icmp = icmp_error(ctx, node, IcmpKind::TimeExceeded, &pkt);
+        // The Linux kernel (FRR) drops it silently (`mpls_forward`); routers send time
+        // exceeded (RFC 3032 section 2.3.2).
+        let kernel = routing
+            .label_config(node)
+            .is_some_and(|c| c.defaults.kernel_mpls);
+        if !kernel {
+            e.icmp = icmp_error(ctx, node, IcmpKind::TimeExceeded, &pkt);
+        }
         return vec![leaf(hop, e)];
     }
     let paths = &entry.paths;
@@ -786,7 +793,7 @@ fn egress(
                 .net
                 .routing
                 .label_config(node)
-                .is_some_and(|c| c.defaults.silent_label_mtu_drop);
+                .is_some_and(|c| c.defaults.kernel_mpls);
             (
                 Role::LabelSwitch,
                 mtu::rule_for_label_switch(family, probe.df, kernel),

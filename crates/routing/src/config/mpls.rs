@@ -58,9 +58,10 @@ pub struct PlatformDefaults {
     pub ttl_propagate: bool,
     /// The same for packets the router itself originates.
     pub ttl_propagate_local: bool,
-    /// An MPLS packet too big for the egress link is dropped silently (the Linux kernel's
-    /// `mpls_forward`) instead of answered with ICMP or fragmented (RFC 3032 section 3).
-    pub silent_label_mtu_drop: bool,
+    /// Labels are switched by the Linux kernel (FRR): `mpls_forward` drops a labelled packet
+    /// that is too big for the egress link or whose label TTL expires, without ICMP, where
+    /// routers answer with ICMP or fragment (RFC 3032 sections 2.3.2 and 3).
+    pub kernel_mpls: bool,
 }
 
 impl PlatformDefaults {
@@ -73,7 +74,7 @@ impl PlatformDefaults {
             dynamic_down: false,
             ttl_propagate: true,
             ttl_propagate_local: true,
-            silent_label_mtu_drop: false,
+            kernel_mpls: false,
         };
         match p {
             Platform::CiscoXe => base,
@@ -98,7 +99,7 @@ impl PlatformDefaults {
                 ..base
             },
             Platform::Frr => PlatformDefaults {
-                silent_label_mtu_drop: true,
+                kernel_mpls: true,
                 ..base
             },
         }

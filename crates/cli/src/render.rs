@@ -779,35 +779,6 @@ pub fn running_config(view: &dyn TwinView, node: NodeId) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks() {
-        assert_eq!(mask_of(24).to_string(), "255.255.255.0");
-        assert_eq!(mask_of(0).to_string(), "0.0.0.0");
-        assert_eq!(mask_of(32).to_string(), "255.255.255.255");
-        assert_eq!(mask_of(30).to_string(), "255.255.255.252");
-        for len in 0..=32 {
-            assert_eq!(len_of(mask_of(len)), Some(len));
-        }
-        assert_eq!(len_of("255.0.255.0".parse().unwrap()), None);
-    }
-
-    #[test]
-    fn ages() {
-        assert_eq!(age(Duration::from_secs(83)), "00:01:23");
-        assert_eq!(age(Duration::from_secs(86_400 + 7200)), "1d02h");
-        assert_eq!(age(Duration::from_secs(17 * 86_400)), "2w3d");
-        assert_eq!(
-            uptime_words(Duration::from_secs(3 * 3600 + 120)),
-            "3 hours, 2 minutes"
-        );
-        assert_eq!(uptime_words(Duration::from_secs(30)), "0 minutes");
-    }
-}
-
 /// A label as IOS prints it in LDP output.
 fn ldp_label(l: u32) -> String {
     match l {
@@ -871,4 +842,33 @@ pub fn show_mpls_ldp_bindings(view: &dyn TwinView, node: NodeId) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_of(24).to_string(), "255.255.255.0");
+        assert_eq!(mask_of(0).to_string(), "0.0.0.0");
+        assert_eq!(mask_of(32).to_string(), "255.255.255.255");
+        assert_eq!(mask_of(30).to_string(), "255.255.255.252");
+        for len in 0..=32 {
+            assert_eq!(len_of(mask_of(len)), Some(len));
+        }
+        assert_eq!(len_of("255.0.255.0".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(age(Duration::from_secs(83)), "00:01:23");
+        assert_eq!(age(Duration::from_secs(86_400 + 7200)), "1d02h");
+        assert_eq!(age(Duration::from_secs(17 * 86_400)), "2w3d");
+        assert_eq!(
+            uptime_words(Duration::from_secs(3 * 3600 + 120)),
+            "3 hours, 2 minutes"
+        );
+        assert_eq!(uptime_words(Duration::from_secs(30)), "0 minutes");
+    }
 }

@@ -190,6 +190,9 @@ impl Allocator {
 }
 
 /// Computes every router's labels from its configuration and converged routes.
+// Indexes, not iterators: each loop reads the per-router tables of neighbours while writing
+// its own router's.
+#[allow(clippy::needless_range_loop)]
 pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
     let cfg = &routing.config.labels;
     let n = topo.nodes.len();

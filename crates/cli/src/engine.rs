@@ -397,8 +397,8 @@ pub(crate) fn ldp_bindings(
 ) -> Option<Vec<crate::twin::LdpLibEntry>> {
     routing.label_config(node)?.ldp.as_ref()?;
     Some(
-        routing.labels.nodes[node.index()]
-            .bindings
+        routing
+            .ldp_bindings(node)
             .iter()
             .map(|b| crate::twin::LdpLibEntry {
                 prefix: b.prefix,

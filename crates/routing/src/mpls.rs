@@ -115,8 +115,9 @@ pub struct PrefixSid {
 pub struct NodeLabels {
     /// The LFIB, sorted by in-label.
     pub lfib: Vec<LfibEntry>,
-    /// LDP bindings, sorted by prefix.
-    pub bindings: Vec<LdpBinding>,
+    /// The router's own LDP bindings, sorted by prefix (its peers' are theirs:
+    /// [`Routing::ldp_bindings`] puts the LIB together when asked).
+    pub local_bindings: Vec<(Prefix, u32)>,
     /// LDP peers (neighbours over LDP-enabled interfaces), by node id.
     pub ldp_peers: Vec<NodeId>,
     /// Per prefix the router routes over an IGP: the LDP and SR outgoing labels per next hop.
@@ -354,30 +355,6 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
             }
         }
         peers.sort();
-        let mut bindings: BTreeMap<Prefix, LdpBinding> = BTreeMap::new();
-        for (p, l) in &local[i] {
-            bindings
-                .entry(*p)
-                .or_insert_with(|| LdpBinding {
-                    prefix: *p,
-                    local: None,
-                    remote: Vec::new(),
-                })
-                .local = Some(*l);
-        }
-        for peer in &peers {
-            for (p, l) in &local[peer.index()] {
-                bindings
-                    .entry(*p)
-                    .or_insert_with(|| LdpBinding {
-                        prefix: *p,
-                        local: None,
-                        remote: Vec::new(),
-                    })
-                    .remote
-                    .push((*peer, *l));
-            }
-        }
         let mut ldp_out = HashMap::new();
         for r in &routes[i] {
             if r.prefix.family() != Family::Ipv4
@@ -409,19 +386,21 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
         }
         let nl = &mut out.nodes[i];
         nl.ldp_peers = peers;
-        nl.bindings = bindings.into_values().collect();
-        for b in &nl.bindings {
-            let Some(l) = b.local.filter(|l| *l > 15) else {
+        let mut own: Vec<(Prefix, u32)> = local[i].iter().map(|(p, l)| (*p, *l)).collect();
+        own.sort_unstable();
+        for &(prefix, l) in &own {
+            if l <= 15 {
                 continue;
-            };
-            let paths = ldp_out.get(&b.prefix).cloned().unwrap_or_default();
+            }
+            let paths = ldp_out.get(&prefix).cloned().unwrap_or_default();
             nl.lfib.push(LfibEntry {
                 in_label: l,
                 source: LabelSource::Ldp,
-                fec: Fec::Prefix { prefix: b.prefix },
+                fec: Fec::Prefix { prefix },
                 paths,
             });
         }
+        nl.local_bindings = own;
         nl.ldp_out = ldp_out;
     }
 
@@ -568,6 +547,32 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
 }
 
 impl Routing {
+    /// The LDP label information base of a router (`show mpls ldp bindings`): its own binding
+    /// and every peer's for each prefix, by prefix (liberal retention keeps them all).
+    pub fn ldp_bindings(&self, id: NodeId) -> Vec<LdpBinding> {
+        let Some(nl) = self.labels.nodes.get(id.index()) else {
+            return Vec::new();
+        };
+        let mut lib: BTreeMap<Prefix, LdpBinding> = BTreeMap::new();
+        let new = |prefix: Prefix| LdpBinding {
+            prefix,
+            local: None,
+            remote: Vec::new(),
+        };
+        for &(p, l) in &nl.local_bindings {
+            lib.entry(p).or_insert_with(|| new(p)).local = Some(l);
+        }
+        for peer in &nl.ldp_peers {
+            for &(p, l) in &self.labels.nodes[peer.index()].local_bindings {
+                lib.entry(p)
+                    .or_insert_with(|| new(p))
+                    .remote
+                    .push((*peer, l));
+            }
+        }
+        lib.into_values().collect()
+    }
+
     /// The label settings of a router (`None` where neither `mpls` nor `sr` runs).
     pub fn label_config(&self, id: NodeId) -> Option<&LabelNode> {
         self.config.labels.get(id.index()).and_then(Option::as_ref)

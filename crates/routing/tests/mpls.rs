@@ -111,9 +111,9 @@ fn ldp_php_on_a_chain_label_by_label() {
     );
     // pe2 is the egress: no LFIB entry for its own loopback, implicit null in its bindings.
     let pe2 = t.node_by_name("pe2").unwrap().id;
-    let b = r.labels.nodes[pe2.index()]
-        .bindings
-        .iter()
+    let b = r
+        .ldp_bindings(pe2)
+        .into_iter()
         .find(|b| b.prefix == p("198.18.0.4/32"))
         .unwrap();
     assert_eq!(b.local, Some(3));

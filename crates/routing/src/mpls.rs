@@ -122,9 +122,9 @@ pub struct NodeLabels {
     pub ldp_peers: Vec<NodeId>,
     /// Per prefix the router routes over an IGP: the LDP and SR outgoing labels per next hop.
     #[serde(skip)]
-    pub(crate) ldp_out: HashMap<Prefix, Vec<LabelPath>>,
+    pub(crate) ldp_out: HashMap<u32, Vec<LabelPath>>,
     #[serde(skip)]
-    pub(crate) sr_out: HashMap<Prefix, Vec<LabelPath>>,
+    pub(crate) sr_out: HashMap<u32, Vec<LabelPath>>,
 }
 
 /// Labels of the whole network.
@@ -224,19 +224,35 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
     };
     let neighbour_of = |h: &NextHop| h.address.and_then(|a| owner.get(&a)).map(|x| x.0);
 
-    // Non-BGP routes of every labelled router.
-    let routes: Vec<Vec<Route>> = (0..n)
+    // Non-BGP routes of every labelled router, with their prefix numbers.
+    let pid = |p: &Prefix| {
+        routing
+            .prefixes
+            .id(p)
+            .expect("every routed prefix is in the prefix table")
+    };
+    let routes: Vec<Vec<(u32, Route)>> = (0..n)
         .map(|i| {
             let id = NodeId(i as u32);
             if conf(id).is_none() {
                 return Vec::new();
             }
-            routing.base_fib(id).routes()
+            routing
+                .base_fib(id)
+                .routes()
+                .into_iter()
+                .map(|r| (pid(&r.prefix), r))
+                .collect()
         })
         .collect();
 
-    // LDP: which (router, IPv4 prefix) pairs have a local binding.
-    let mut bound: Vec<BTreeMap<Prefix, bool>> = vec![BTreeMap::new(); n];
+    // LDP: which (router, prefix number) pairs have a local binding, and their labels, dense
+    // (a router holds most of the network's prefixes).
+    let width = routing.prefixes.len();
+    let cell = |i: usize, p: u32| i * width + p as usize;
+    let any_ldp = cfg.iter().flatten().any(|c| c.ldp.is_some());
+    let cells = if any_ldp { n * width } else { 0 };
+    let mut bound = vec![false; cells];
     let is_egress = |id: NodeId, r: &Route, c: &LabelNode| -> bool {
         let egress = c
             .ldp
@@ -257,7 +273,7 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
         if c.ldp.is_none() {
             continue;
         }
-        for r in &routes[i] {
+        for (p, r) in &routes[i] {
             if r.prefix.family() != Family::Ipv4 || r.protocol == Protocol::Local {
                 continue;
             }
@@ -266,7 +282,7 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
                 && r.protocol != Protocol::Connected
                 && !r.next_hops().is_empty();
             if egress || independent {
-                bound[i].insert(r.prefix, true);
+                bound[cell(i, *p)] = true;
             }
         }
     }
@@ -280,18 +296,19 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
             if c.ldp.is_none() || !c.defaults.ldp_ordered {
                 continue;
             }
-            for r in &routes[i] {
+            for (p, r) in &routes[i] {
                 if r.prefix.family() != Family::Ipv4
                     || matches!(r.protocol, Protocol::Local | Protocol::Connected)
-                    || bound[i].contains_key(&r.prefix)
+                    || bound[cell(i, *p)]
                 {
                     continue;
                 }
-                let downstream = r.next_hops().iter().any(|h| {
-                    ldp_peer(id, h).is_some_and(|p| bound[p.index()].contains_key(&r.prefix))
-                });
+                let downstream = r
+                    .next_hops()
+                    .iter()
+                    .any(|h| ldp_peer(id, h).is_some_and(|nb| bound[cell(nb.index(), *p)]));
                 if downstream {
-                    bound[i].insert(r.prefix, true);
+                    bound[cell(i, *p)] = true;
                     changed = true;
                 }
             }
@@ -310,13 +327,16 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
             })
         })
         .collect();
-    let mut local: Vec<HashMap<Prefix, u32>> = vec![HashMap::new(); n];
+    const NO_LABEL: u32 = u32::MAX;
+    let mut local = vec![NO_LABEL; cells];
+    let label_at =
+        |local: &[u32], i: usize, p: u32| local.get(cell(i, p)).copied().filter(|l| *l != NO_LABEL);
     for i in 0..n {
         let id = NodeId(i as u32);
         let Some(c) = conf(id) else { continue };
         let Some(ldp) = &c.ldp else { continue };
-        for r in &routes[i] {
-            if !bound[i].contains_key(&r.prefix) {
+        for (p, r) in &routes[i] {
+            if !bound[cell(i, *p)] {
                 continue;
             }
             let label = if r.protocol == Protocol::Connected {
@@ -328,7 +348,7 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
             } else {
                 allocs[i].as_mut().expect("labelled router").take()
             };
-            local[i].insert(r.prefix, label);
+            local[cell(i, *p)] = label;
         }
     }
     // Peers, remote bindings and outgoing LDP labels.
@@ -356,7 +376,7 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
         }
         peers.sort();
         let mut ldp_out = HashMap::new();
-        for r in &routes[i] {
+        for (p, r) in &routes[i] {
             if r.prefix.family() != Family::Ipv4
                 || r.next_hops().is_empty()
                 || r.protocol == Protocol::Connected
@@ -368,9 +388,9 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
                 .iter()
                 .map(|h| {
                     let peer = ldp_peer(id, h);
-                    let out = match peer.and_then(|p| local[p.index()].get(&r.prefix)) {
-                        Some(&IMPLICIT_NULL) => Out::Pop,
-                        Some(&l) => Out::Swap(l),
+                    let out = match peer.and_then(|nb| label_at(&local, nb.index(), *p)) {
+                        Some(IMPLICIT_NULL) => Out::Pop,
+                        Some(l) => Out::Swap(l),
                         None => Out::Untagged,
                     };
                     LabelPath {
@@ -380,19 +400,21 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
                     }
                 })
                 .collect();
-            if paths.iter().any(|p| p.out != Out::Untagged) || local[i].contains_key(&r.prefix) {
-                ldp_out.insert(r.prefix, paths);
+            if paths.iter().any(|x| x.out != Out::Untagged) || label_at(&local, i, *p).is_some() {
+                ldp_out.insert(*p, paths);
             }
         }
         let nl = &mut out.nodes[i];
         nl.ldp_peers = peers;
-        let mut own: Vec<(Prefix, u32)> = local[i].iter().map(|(p, l)| (*p, *l)).collect();
-        own.sort_unstable();
+        // Prefix numbers are in prefix order, so the bindings come out sorted.
+        let own: Vec<(Prefix, u32)> = (0..width as u32)
+            .filter_map(|p| label_at(&local, i, p).map(|l| (routing.prefixes.prefix(p), l)))
+            .collect();
         for &(prefix, l) in &own {
             if l <= 15 {
                 continue;
             }
-            let paths = ldp_out.get(&prefix).cloned().unwrap_or_default();
+            let paths = ldp_out.get(&pid(&prefix)).cloned().unwrap_or_default();
             nl.lfib.push(LfibEntry {
                 in_label: l,
                 source: LabelSource::Ldp,
@@ -441,6 +463,7 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
             if sid.node == id {
                 continue;
             }
+            let sid_pid = pid(&sid.prefix);
             let Some(r) = fib.get(&sid.prefix) else {
                 continue;
             };
@@ -467,10 +490,10 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
                             // SR to LDP stitching where the next hop speaks only LDP
                             // (RFC 8661 section 4.2).
                             _ => match ldp_peer(id, h)
-                                .and_then(|p| local[p.index()].get(&sid.prefix))
+                                .and_then(|nb| label_at(&local, nb.index(), sid_pid))
                             {
-                                Some(&IMPLICIT_NULL) => Out::Pop,
-                                Some(&l) => Out::Swap(l),
+                                Some(IMPLICIT_NULL) => Out::Pop,
+                                Some(l) => Out::Swap(l),
                                 None => Out::Untagged,
                             },
                         },
@@ -491,7 +514,7 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
                     paths: paths.clone(),
                 });
             }
-            sr_out.insert(sid.prefix, paths);
+            sr_out.insert(sid_pid, paths);
         }
         // Adjacency SIDs: one per SR neighbour on each interface, from the dynamic range
         // (FRR: its SR local block from 15000).
@@ -633,8 +656,9 @@ impl Routing {
         fn labelled(paths: Option<&Vec<LabelPath>>) -> Option<&Vec<LabelPath>> {
             paths.filter(|p| p.iter().any(|x| matches!(x.out, Out::Swap(_) | Out::Pop)))
         }
-        let ldp = labelled(nl.ldp_out.get(&fec));
-        let sr = labelled(nl.sr_out.get(&fec));
+        let fec_id = self.prefixes.id(&fec);
+        let ldp = labelled(fec_id.and_then(|p| nl.ldp_out.get(&p)));
+        let sr = labelled(fec_id.and_then(|p| nl.sr_out.get(&p)));
         let prefer_sr = c.sr.as_ref().is_some_and(|s| s.prefer);
         let (source, paths, why) = match (ldp, sr) {
             (Some(_), Some(s)) if prefer_sr => (

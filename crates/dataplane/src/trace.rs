@@ -390,7 +390,18 @@ pub fn trace(net: &Net, probe: &Probe) -> Trace {
     run(net, probe, false)
 }
 
+/// Follows `probe` sent with a label stack (top first) already on it, as a head-end sends an
+/// SR SID list: the sender's own LFIB forwards the top label (its TTL starts at the probe's).
+pub fn trace_labelled(net: &Net, probe: &Probe, stack: &[u32]) -> Trace {
+    let labels = stack.iter().rev().map(|l| (*l, probe.ttl)).collect();
+    run_with(net, probe, false, labels)
+}
+
 fn run(net: &Net, probe: &Probe, is_icmp_error: bool) -> Trace {
+    run_with(net, probe, is_icmp_error, Vec::new())
+}
+
+fn run_with(net: &Net, probe: &Probe, is_icmp_error: bool, labels: Vec<(u32, u8)>) -> Trace {
     let mut ctx = Ctx {
         net,
         probe,
@@ -401,7 +412,7 @@ fn run(net: &Net, probe: &Probe, is_icmp_error: bool) -> Trace {
     let pkt = Pkt {
         ttl: probe.ttl,
         frags: vec![probe.size],
-        labels: Vec::new(),
+        labels,
     };
     let branches = visit(&mut ctx, probe.from, None, pkt, &mut Vec::new());
     Trace {
@@ -716,6 +727,8 @@ fn switch_label(
         paths.clone()
     };
     let propagate = propagates_ttl(routing, node, false);
+    // The sender forwards its own stack without spending a hop.
+    let spent = u8::from(hop.ingress.is_some());
     path.push(node);
     let out = chosen
         .into_iter()
@@ -723,7 +736,7 @@ fn switch_label(
             let mut hop = hop.clone();
             let mut pkt = pkt.clone();
             let mut lh = base.clone();
-            let ttl = label_ttl - 1;
+            let ttl = label_ttl - spent;
             match p.out {
                 Out::Swap(l) => {
                     *pkt.labels.last_mut().expect("labelled") = (l, ttl);
@@ -786,8 +799,9 @@ fn egress(
     let label_bytes = LABEL_BYTES * pkt.labels.len() as u32;
     let ip_mtu = iface.mtu.saturating_sub(label_bytes);
     if pkt.largest() > ip_mtu {
-        let switched =
-            !pkt.labels.is_empty() && hop.labels.as_ref().is_some_and(|l| !l.in_stack.is_empty());
+        let switched = !is_source
+            && !pkt.labels.is_empty()
+            && hop.labels.as_ref().is_some_and(|l| !l.in_stack.is_empty());
         let (role, rule) = if switched {
             let kernel = ctx
                 .net

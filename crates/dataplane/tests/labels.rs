@@ -223,3 +223,59 @@ fn mtu_counts_four_bytes_per_label() {
     let r = path_mtu(&net, &p);
     assert_eq!(r.path_mtu, Some(1496));
 }
+
+/// A 1500-byte packet sent with two labels (an SR SID list: pe2's node SID over explicit null)
+/// is 1508 bytes on the core links: it fits a 1508 link, and where p1's next link is 1506 the
+/// LSR cannot forward it: Cisco answers ICMP too big with 1498 (1506 less two labels), FRR's
+/// kernel drops it silently.
+#[test]
+fn two_labels_need_1508_on_a_core_link() {
+    let text = "module: [isis, sr]
+defaults.platform: PLATFORM
+nodes: [pe1, p1, p2, pe2]
+links:
+  - {pe1: {}, p1: {}, mtu: 1508}
+  - {p1: {}, p2: {}, mtu: MIDDLE}
+  - {p2: {}, pe2: {}, mtu: 1508}
+";
+    let run = |platform: &str, middle: u32| {
+        let (topo, routing) = labnet(
+            &text
+                .replace("PLATFORM", platform)
+                .replace("MIDDLE", &middle.to_string()),
+        );
+        let net = Net::new(&topo, &routing);
+        let p = probe(&net, "pe1", "198.18.0.4", 1500, true);
+        nettwin_dataplane::trace_labelled(&net, &p, &[16004, 0])
+    };
+    let t = run("cisco-xr", 1508);
+    assert_eq!(
+        stacks(&t),
+        vec!["pe1:swap[16004, 0]->[16004, 0]:64 p1:swap[16004, 0]->[16004, 0]:64 p2:pop[16004, 0]->[0]:64 pe2:pop-explicit-null[0]->[]:62 delivered at pe2"]
+    );
+    let t = run("cisco-xr", 1506);
+    let e = t.paths()[0].1;
+    assert_eq!(
+        (e.disposition, e.at.as_str(), e.mtu, e.mtu_role),
+        (
+            Disposition::DroppedByMtu,
+            "p1",
+            Some(1498),
+            Some(Role::LabelSwitch)
+        )
+    );
+    assert!(
+        e.detail
+            .starts_with("1500 bytes + 2 labels (8 bytes) = 1508 > MTU 1506"),
+        "{}",
+        e.detail
+    );
+    assert_eq!(e.icmp.as_ref().unwrap().mtu, Some(1498));
+    let t = run("frr", 1506);
+    let e = t.paths()[0].1;
+    assert!(
+        e.icmp.is_none() && e.detail.ends_with("dropped silently"),
+        "{}",
+        e.detail
+    );
+}

@@ -15,8 +15,11 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+#[path = "vlan.rs"]
+mod vlan;
+
 /// Module sections that later stages decode; accepted at top level, on nodes, links and ends.
-pub const MODULES: [&str; 6] = ["ospf", "isis", "bgp", "mpls", "sr", "policies"];
+pub const MODULES: [&str; 7] = ["ospf", "isis", "bgp", "mpls", "sr", "policies", "vlan"];
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -34,6 +37,8 @@ const TOP_KEYS: &[&str] = &[
     "sr",
     "policies",
     "validate",
+    "vlan",
+    "vlans",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -56,6 +61,8 @@ const NODE_KEYS: &[&str] = &[
     "mpls",
     "sr",
     "policies",
+    "vlan",
+    "vlans",
 ];
 
 const LINK_KEYS: &[&str] = &[
@@ -79,11 +86,12 @@ const LINK_KEYS: &[&str] = &[
     "mpls",
     "sr",
     "policies",
+    "vlan",
 ];
 
 const END_KEYS: &[&str] = &[
     "node", "ifname", "ipv4", "ipv6", "mtu", "cost", "shutdown", "ospf", "isis", "bgp", "mpls",
-    "sr", "policies",
+    "sr", "policies", "vlan",
 ];
 
 const STATIC_KEYS: &[&str] = &["prefix", "nexthop", "interface", "discard", "distance"];
@@ -516,6 +524,10 @@ struct Loader<'d> {
     default_if_mtu: Option<u32>,
     /// Per node, in order: settings addressing needs.
     node_extra: Vec<NodeExtra>,
+    /// netlab's VLANs (`vlan.rs`).
+    vlans: vlan::Vlans,
+    /// Per segment: how the VLAN module addresses it.
+    vlan_seg: Vec<vlan::SegAddr>,
 }
 
 /// A netlab setting that nettwin reads and ignores, with why (listed by `-v`).
@@ -722,6 +734,8 @@ impl<'d> Loader<'d> {
             default_device: None,
             default_if_mtu: None,
             node_extra: Vec::new(),
+            vlans: vlan::Vlans::default(),
+            vlan_seg: Vec::new(),
         }
     }
 
@@ -809,6 +823,7 @@ impl<'d> Loader<'d> {
         let nodes_node = top.take("nodes");
         let links_node = top.take("links");
         let module = top.take("module");
+        let vlans_node = top.take("vlans");
         let mut config = ModuleConfig::new();
         for m in MODULES {
             if let Some(v) = top.take(m) {
@@ -947,7 +962,7 @@ impl<'d> Loader<'d> {
             sources.extend(groups_of.iter().cloned());
             let n_groups = groups_of.len();
             sources.extend(default_sources.iter().cloned());
-            nodes.push(self.node(
+            let node = self.node(
                 NodeId(i as u32),
                 name,
                 *span,
@@ -955,14 +970,18 @@ impl<'d> Loader<'d> {
                 n_groups,
                 &top_modules,
                 &config,
-            ));
+            );
+            self.read_node_vlans(&sources, &node);
+            nodes.push(node);
         }
         self.assign_ids(&mut nodes);
 
-        let raw_links = match links_node {
+        let mut raw_links = match links_node {
             Some(l) => self.links(l, &index, default_link),
             None => Vec::new(),
         };
+        let vlan_links = self.read_global_vlans(vlans_node, &config);
+        self.vlan_access_links(vlan_links, &index, default_link, &mut raw_links);
         self.report_module_uses();
         let mut topo = self.resolve(name, nodes, raw_links, pools, config)?;
         topo.validate = validate;
@@ -1728,7 +1747,13 @@ impl<'d> Loader<'d> {
         // The node's module sections: each merged over the node, its groups and `defaults`.
         let mut config = ModuleConfig::new();
         for m in MODULES {
-            let found: Vec<&yaml::Node> = sources.iter().filter_map(|(s, _)| s.get(m)).collect();
+            // `defaults.vlan` holds the vlan module's defaults (`start_vlan_id`), not a
+            // setting of every node.
+            let found: Vec<&yaml::Node> = sources
+                .iter()
+                .filter(|(_, p)| m != "vlan" || p.as_str() != "defaults")
+                .filter_map(|(s, _)| s.get(m))
+                .collect();
             match found.len() {
                 0 => {}
                 1 => {
@@ -2572,6 +2597,10 @@ impl<'d> Loader<'d> {
             x
         }
         for l in &raw_links {
+            if l.has_vlan() {
+                // A VLAN link joins switches per VLAN (`vlan.rs`), not as one bridge.
+                continue;
+            }
             let switches: Vec<u32> = l
                 .ends
                 .iter()
@@ -2619,7 +2648,7 @@ impl<'d> Loader<'d> {
             let switch_root = l
                 .ends
                 .iter()
-                .find(|e| nodes[e.node.index()].kind == NodeKind::Switch)
+                .find(|e| nodes[e.node.index()].kind == NodeKind::Switch && !l.has_vlan())
                 .map(|e| find(&mut parent, e.node.0));
             let sid = match switch_root.and_then(|r| switch_segment.get(&r).copied()) {
                 Some(sid) => sid,
@@ -2643,6 +2672,7 @@ impl<'d> Loader<'d> {
                         members: Vec::new(),
                         ipv4: None,
                         ipv6: None,
+                        vlan: None,
                     });
                     seg_fixed.push([None, None]);
                     if let Some(r) = switch_root {
@@ -2715,6 +2745,7 @@ impl<'d> Loader<'d> {
                     up: !e.shutdown,
                     cost: e.cost.or(l.cost),
                     bandwidth: l.bandwidth,
+                    vlan: None,
                     config: e.config.clone(),
                 });
                 ends.push(r);
@@ -2780,6 +2811,7 @@ impl<'d> Loader<'d> {
             ignored: Vec::new(),
             included_files: self.diags.included_files().to_vec(),
         };
+        self.apply_vlans(&mut topo, &raw_links, &mut seg_fixed);
         self.check_explicit_subnets(&topo, &raw_links, &mut seg_fixed);
         self.assign_addresses(&mut topo, &pools, &seg_fixed, &raw_links);
         self.check_unique(&topo, &explicit_addrs);
@@ -2812,6 +2844,10 @@ impl<'d> Loader<'d> {
             |config: &ModuleConfig, path: &Path, runs: &dyn Fn(&str) -> bool, on_link| {
                 for (m, v) in config {
                     let m = module_name(m);
+                    if m == "vlan" {
+                        // The vlan module reads its own settings (`vlan.rs`).
+                        continue;
+                    }
                     let notice = if UNMODELLED.contains(&m) {
                         Notice::NotModelled(m)
                     } else if m == "bgp" && on_link {
@@ -3051,6 +3087,7 @@ impl<'d> Loader<'d> {
         // `pool`, its role and its type (`assign_link_prefix`); the pool advances for every
         // link without a `prefix`, even one whose addresses the file sets.
         let mut cursors: HashMap<(usize, usize), u128> = HashMap::new();
+        self.allocate_vlan_subnets(pools, &mut cursors, &reserved);
         for si in 0..topo.segments.len() {
             if topo.segments[si].members.is_empty() {
                 continue;
@@ -3069,7 +3106,13 @@ impl<'d> Loader<'d> {
             // Unnumbered by loopback (`unnumbered: true`): each node as its loopback allows.
             let mut by_loopback = false;
             let mut allocation = l.allocation;
-            if l.prefix_given {
+            let vlan = self.vlan_subnet(si, pools, &mut cursors, &reserved, is_p2p, l.span, &l.path);
+            if let Some(v) = vlan {
+                let Some((s, u, a)) = v else { continue };
+                subnet = s;
+                unnum = u;
+                allocation = a.or(allocation);
+            } else if l.prefix_given {
                 for fi in 0..2 {
                     subnet[fi] = seg_fixed[si][fi].as_ref().map(|x| x.0);
                 }
@@ -3172,11 +3215,12 @@ impl<'d> Loader<'d> {
     ) {
         let members = topo.segments[si].members.clone();
         let link0 = &raw_links[topo.segments[si].links[0].index()];
+        let svi_spec = self.vlans.svi_spec.clone();
         let spec_of = |r: &IfRef| {
             end_of
                 .get(r)
                 .and_then(|(li, ei)| raw_links[*li].ends.get(*ei))
-                .map_or(EndAf::Auto, |e| e.spec[fi])
+                .map_or_else(|| svi_spec.get(r).map_or(EndAf::Auto, |s| s[fi]), |e| e.spec[fi])
         };
         let has_static = |topo: &Topology, r: &IfRef| {
             let i = topo.interface(*r);

@@ -3096,7 +3096,7 @@ impl<'d> Loader<'d> {
             let first = seg.links[0].index();
             let l = &raw_links[first];
             let members = seg.members.clone();
-            let is_p2p = seg.kind == SegmentKind::P2p;
+            let mut is_p2p = seg.kind == SegmentKind::P2p;
             let hosts = members
                 .iter()
                 .filter(|r| topo.node(r.node).kind == NodeKind::Host)
@@ -3108,10 +3108,11 @@ impl<'d> Loader<'d> {
             let mut allocation = l.allocation;
             let vlan = self.vlan_subnet(si, pools, &mut cursors, &reserved, is_p2p, l.span, &l.path);
             if let Some(v) = vlan {
-                let Some((s, u, a)) = v else { continue };
+                let Some((s, u, a, p2p)) = v else { continue };
                 subnet = s;
                 unnum = u;
                 allocation = a.or(allocation);
+                is_p2p = p2p;
             } else if l.prefix_given {
                 for fi in 0..2 {
                     subnet[fi] = seg_fixed[si][fi].as_ref().map(|x| x.0);

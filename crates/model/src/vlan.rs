@@ -141,6 +141,17 @@ impl Loader<'_> {
         m
     }
 
+    /// `vlan.mode` of a link, an interface or a trunk entry: only `route` (`vlan.yml`: "you can
+    /// only use link/intf vlan.mode for routed subinterfaces").
+    fn link_vlan_mode(&mut self, v: &yaml::Node, path: &Path) -> Option<Mode> {
+        let m = self.vlan_mode(v, path)?;
+        if m != Mode::Route {
+            self.err(v.span, path, "a link or interface `vlan.mode` can only be `route` (netlab's rule: it makes routed subinterfaces); set bridge or irb in `vlans` or on the node");
+            return None;
+        }
+        Some(m)
+    }
+
     /// A `vlans` mapping (global or a node's); `links` entries are returned for the caller.
     fn vlan_defs<'a>(
         &mut self,
@@ -454,7 +465,7 @@ impl Loader<'_> {
             }
         }
         if let Some(x) = r.take("mode") {
-            out.mode = self.vlan_mode(x, &path.key("mode"));
+            out.mode = self.link_vlan_mode(x, &path.key("mode"));
         }
         if let Some(x) = r.take("trunk") {
             let tpath = path.key("trunk");
@@ -1014,8 +1025,9 @@ impl Loader<'_> {
         }
     }
 
-    /// The subnet and allocation of segment `si` where the VLAN module decides it: `None` for
-    /// an ordinary segment, `Some(None)` for no subnet at all.
+    /// The subnet, unnumbered families, allocation and whether the p2p IPAM policy applies, of
+    /// segment `si` where the VLAN module decides them: `None` for an ordinary segment,
+    /// `Some(None)` for no subnet at all.
     #[allow(clippy::type_complexity)]
     pub(super) fn vlan_subnet(
         &mut self,
@@ -1026,11 +1038,11 @@ impl Loader<'_> {
         is_p2p: bool,
         span: Span,
         path: &Path,
-    ) -> Option<Option<([Option<Prefix>; 2], [bool; 2], Option<Allocation>)>> {
+    ) -> Option<Option<([Option<Prefix>; 2], [bool; 2], Option<Allocation>, bool)>> {
         match self.vlan_seg.get(si).cloned().unwrap_or(SegAddr::Normal) {
             SegAddr::Normal => None,
             SegAddr::NoAddress => Some(None),
-            SegAddr::Vlan(key) => Some(Some((self.def(key).subnet, [false; 2], Some(Allocation::IdBased)))),
+            SegAddr::Vlan(key) => Some(Some((self.def(key).subnet, [false; 2], Some(Allocation::IdBased), false))),
             SegAddr::Routed(pool) => {
                 let mut candidates: Vec<&str> = Vec::new();
                 if let Some(p) = &pool {
@@ -1058,7 +1070,9 @@ impl Loader<'_> {
                         None => {}
                     }
                 }
-                Some(Some((subnet, unnum, pool.allocation)))
+                // The pool is chosen by the number of nodes, but a VLAN member link is no `p2p`
+                // link for the IPAM policy (`get_prefix_IPAM_policy`: by id, else in order).
+                Some(Some((subnet, unnum, pool.allocation, false)))
             }
         }
     }

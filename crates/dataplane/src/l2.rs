@@ -136,7 +136,10 @@ impl Net<'_> {
             bridges
         };
         // Frames put on the wire of `from`: the bridges they enter there.
-        let enter = |from: IfRef, parent: Option<(BridgeCrossing, usize)>, came: &mut Vec<Entry>, queue: &mut VecDeque<usize>| {
+        let enter = |from: IfRef,
+                     parent: Option<(BridgeCrossing, usize)>,
+                     came: &mut Vec<Entry>,
+                     queue: &mut VecDeque<usize>| {
             for &port in &topo.link(topo.interface(from).link).ends {
                 if port != from && bridges_through(port) {
                     came.push((port.node, port, parent));

@@ -41,7 +41,11 @@ fn hops(t: &nettwin_dataplane::Trace) -> Vec<(String, Vec<String>, Option<u16>)>
                         .collect()
                 })
                 .unwrap_or_default();
-            (h.node.clone(), bridges, h.resolution.as_ref().and_then(|r| r.tag))
+            (
+                h.node.clone(),
+                bridges,
+                h.resolution.as_ref().and_then(|r| r.tag),
+            )
         })
         .collect()
 }
@@ -87,7 +91,10 @@ fn inter_vlan_traffic_is_routed_by_the_svi() {
     let h = hops(&t);
     assert_eq!(h[1].0, "r1");
     assert_eq!(h[1].2, Some(1001), "r1 out eth2.1001 tagged 1001");
-    assert!(h[1].1.is_empty(), "subinterface to subinterface: one wire, no bridge");
+    assert!(
+        h[1].1.is_empty(),
+        "subinterface to subinterface: one wire, no bridge"
+    );
 }
 
 #[test]
@@ -111,7 +118,11 @@ links:
     let t = nettwin_dataplane::trace(&net, &probe(&net, "h1", &h3.addr.to_string(), 64, false));
     let (_, end) = t.paths().into_iter().next().unwrap();
     assert_eq!(end.disposition, Disposition::UnreachableNeighbour);
-    assert!(end.detail.contains("no bridge path to h3:eth1"), "{}", end.detail);
+    assert!(
+        end.detail.contains("no bridge path to h3:eth1"),
+        "{}",
+        end.detail
+    );
     // Carrying red as well, the same frame gets there tagged.
     let lab = lab.replace("vlan.trunk: [blue]", "vlan.trunk: [blue, red]");
     let (topo, routing) = net_of(&lab);

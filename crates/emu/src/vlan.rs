@@ -32,7 +32,17 @@ pub enum VlanBuild {
 pub fn kernel_build(ns: &str) -> Result<VlanBuild, EmuError> {
     let bridge = crate::sys::probe(
         "ip",
-        &["-n", ns, "link", "add", "ntvprobe", "type", "bridge", "vlan_filtering", "1"],
+        &[
+            "-n",
+            ns,
+            "link",
+            "add",
+            "ntvprobe",
+            "type",
+            "bridge",
+            "vlan_filtering",
+            "1",
+        ],
     )?;
     if bridge.0 != 0 {
         return Ok(VlanBuild::Wires);
@@ -40,8 +50,18 @@ pub fn kernel_build(ns: &str) -> Result<VlanBuild, EmuError> {
     let dev = crate::sys::probe(
         "ip",
         &[
-            "-n", ns, "link", "add", "link", "ntvprobe", "name", "ntvprobe.1", "type", "vlan",
-            "id", "1",
+            "-n",
+            ns,
+            "link",
+            "add",
+            "link",
+            "ntvprobe",
+            "name",
+            "ntvprobe.1",
+            "type",
+            "vlan",
+            "id",
+            "1",
         ],
     )?;
     crate::sys::run("ip", &["-n", ns, "link", "del", "ntvprobe"])?;
@@ -179,7 +199,8 @@ pub fn node_plan(n: &Node, build: VlanBuild, nsp: &mut NsPlan) {
                         nsp.batch.push(format!("link set {} master {br}", i.name));
                     }
                     if tagged.contains(&vid) {
-                        nsp.batch.push(format!("link set {}.{vid} master {br}", i.name));
+                        nsp.batch
+                            .push(format!("link set {}.{vid} master {br}", i.name));
                         nsp.batch.push(format!("link set {}.{vid} up", i.name));
                     }
                 }
@@ -309,7 +330,12 @@ mod tests {
             .veths
             .iter()
             .skip(topo.links.len())
-            .map(|(a, b)| (format!("{}:{}", a.ns, a.ifname), format!("{}:{}", b.ns, b.ifname)))
+            .map(|(a, b)| {
+                (
+                    format!("{}:{}", a.ns, a.ifname),
+                    format!("{}:{}", b.ns, b.ifname),
+                )
+            })
             .collect();
         assert_eq!(
             names,
@@ -331,7 +357,9 @@ mod tests {
             .contains(&"addr add 198.19.0.3/24 dev vlan1000".to_string()));
         assert!(r1.bridge.is_empty());
         let s2 = p.namespaces.iter().find(|n| n.name == "nt-t-s2").unwrap();
-        assert!(s2.batch.contains(&"link set eth2 master br1000".to_string()));
+        assert!(s2
+            .batch
+            .contains(&"link set eth2 master br1000".to_string()));
         assert!(s2
             .batch
             .contains(&"link set eth4.1000 master br1000".to_string()));

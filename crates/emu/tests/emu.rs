@@ -618,13 +618,24 @@ fn vlans_in_namespaces_agree_with_the_twin() {
     ];
     for (from, to, want) in cases {
         let dst = addr_of(&topo, to, false);
-        assert_eq!(twin_disposition(&topo, from, dst, 1500), want, "twin {from} -> {to}");
+        assert_eq!(
+            twin_disposition(&topo, from, dst, 1500),
+            want,
+            "twin {from} -> {to}"
+        );
         let p = ping(&ns(from), None, dst, 1500).unwrap();
-        assert_eq!(p.reached, want == "delivered", "kernel {from} -> {to}: {p:?}");
+        assert_eq!(
+            p.reached,
+            want == "delivered",
+            "kernel {from} -> {to}: {p:?}"
+        );
     }
     // The kernel's router: its SVIs are where the twin puts them.
     let svis = nettwin_emu::sys::ip_ns(&ns("r1"), &["-br", "-4", "addr", "show"]).unwrap();
-    assert!(svis.contains("198.19.0.3/24") && svis.contains("198.19.1.3/24"), "{svis}");
+    assert!(
+        svis.contains("198.19.0.3/24") && svis.contains("198.19.1.3/24"),
+        "{svis}"
+    );
     // Every pair and every path, as the twin says.
     let rep = nettwin_emu::probe::compare_reach(&run.topo, &run.routing, &run.state, 1500).unwrap();
     assert!(rep.pairs > 0);

@@ -3106,7 +3106,8 @@ impl<'d> Loader<'d> {
             // Unnumbered by loopback (`unnumbered: true`): each node as its loopback allows.
             let mut by_loopback = false;
             let mut allocation = l.allocation;
-            let vlan = self.vlan_subnet(si, pools, &mut cursors, &reserved, is_p2p, l.span, &l.path);
+            let vlan =
+                self.vlan_subnet(si, pools, &mut cursors, &reserved, is_p2p, l.span, &l.path);
             if let Some(v) = vlan {
                 let Some((s, u, a, p2p)) = v else { continue };
                 subnet = s;
@@ -3221,7 +3222,10 @@ impl<'d> Loader<'d> {
             end_of
                 .get(r)
                 .and_then(|(li, ei)| raw_links[*li].ends.get(*ei))
-                .map_or_else(|| svi_spec.get(r).map_or(EndAf::Auto, |s| s[fi]), |e| e.spec[fi])
+                .map_or_else(
+                    || svi_spec.get(r).map_or(EndAf::Auto, |s| s[fi]),
+                    |e| e.spec[fi],
+                )
         };
         let has_static = |topo: &Topology, r: &IfRef| {
             let i = topo.interface(*r);

@@ -165,10 +165,7 @@ impl Loader<'_> {
                 self.err(
                     v.span,
                     path,
-                    format!(
-                        "expected a mapping of VLAN names, found {}",
-                        v.kind_name()
-                    ),
+                    format!("expected a mapping of VLAN names, found {}", v.kind_name()),
                 );
             }
             return out;
@@ -194,12 +191,18 @@ impl Loader<'_> {
                 host: [EndAf::Auto; 2],
                 addr: [None, None],
             };
-            if let Some(mut r) = MapReader::new(body, &vpath, self.diags).filter(|_| !body.is_null()) {
+            if let Some(mut r) =
+                MapReader::new(body, &vpath, self.diags).filter(|_| !body.is_null())
+            {
                 if let Some(x) = r.take("id") {
                     d.id = read_u64(x, &vpath.key("id"), 1..=4094, self.diags).map(|x| x as u16);
                 }
                 if let Some(x) = r.take("vni") {
-                    self.ignore(x.span, &vpath.key("vni"), "a VXLAN VNI only matters to the vxlan module");
+                    self.ignore(
+                        x.span,
+                        &vpath.key("vni"),
+                        "a VXLAN VNI only matters to the vxlan module",
+                    );
                 }
                 if let Some(x) = r.take("mode") {
                     d.mode = self.vlan_mode(x, &vpath.key("mode"));
@@ -239,7 +242,11 @@ impl Loader<'_> {
                         }
                         Some("false") => d.host[fi] = EndAf::Off,
                         Some("true") => d.host[fi] = EndAf::On,
-                        _ => d.addr[fi] = self.usable(x, &vpath.key(key), fam, None, false).map(|a| a.0),
+                        _ => {
+                            d.addr[fi] = self
+                                .usable(x, &vpath.key(key), fam, None, false)
+                                .map(|a| a.0)
+                        }
                     }
                 }
                 if let Some(x) = r.take("links") {
@@ -247,7 +254,11 @@ impl Loader<'_> {
                     if x.as_seq().is_some() {
                         links.push((name.clone(), x, lpath));
                     } else {
-                        self.err(x.span, &lpath, format!("expected a list of links, found {}", x.kind_name()));
+                        self.err(
+                            x.span,
+                            &lpath,
+                            format!("expected a list of links, found {}", x.kind_name()),
+                        );
                     }
                 }
                 // netlab lets a VLAN carry link and interface attributes (an OSPF cost, a
@@ -281,9 +292,15 @@ impl Loader<'_> {
     /// `vlan` on a node or the top level: `mode` (and netlab's `start_vlan_id`).
     fn vlan_settings_mode(&mut self, v: &yaml::Node, path: &Path) -> Option<Mode> {
         let mut r = MapReader::new(v, path, self.diags)?;
-        let m = r.take("mode").and_then(|x| self.vlan_mode(x, &path.key("mode")));
+        let m = r
+            .take("mode")
+            .and_then(|x| self.vlan_mode(x, &path.key("mode")));
         if let Some(x) = r.take("start_vlan_id") {
-            self.ignore(x.span, &path.key("start_vlan_id"), "nettwin numbers VLANs without an id from 1000, netlab's default");
+            self.ignore(
+                x.span,
+                &path.key("start_vlan_id"),
+                "nettwin numbers VLANs without an id from 1000, netlab's default",
+            );
         }
         r.finish(&["mode", "start_vlan_id"], self.diags);
         m
@@ -300,11 +317,9 @@ impl Loader<'_> {
         for (_, x, p) in links {
             self.err(x.span, &p, "`links` belongs in a global VLAN definition (netlab's `create_vlan_access_links` reads only those)");
         }
-        let mode = node
-            .config
-            .get("vlan")
-            .cloned()
-            .and_then(|v| self.vlan_settings_mode(&v, &Path::root().key("nodes").key(&node.name).key("vlan")));
+        let mode = node.config.get("vlan").cloned().and_then(|v| {
+            self.vlan_settings_mode(&v, &Path::root().key("nodes").key(&node.name).key("vlan"))
+        });
         self.vlans.node.push(defs);
         self.vlans.node_mode.push(mode);
     }
@@ -327,11 +342,17 @@ impl Loader<'_> {
                 let access = yaml::Node {
                     value: Value::Map(vec![(
                         yaml::Node {
-                            value: Value::Scalar { text: "access".into(), quoted: false },
+                            value: Value::Scalar {
+                                text: "access".into(),
+                                quoted: false,
+                            },
                             span,
                         },
                         yaml::Node {
-                            value: Value::Scalar { text: name.clone(), quoted: false },
+                            value: Value::Scalar {
+                                text: name.clone(),
+                                quoted: false,
+                            },
                             span,
                         },
                     )]),
@@ -408,7 +429,12 @@ impl Loader<'_> {
 
     /// The definition a node uses for VLAN `name`: its own, else the global one.
     fn vlan_key(&self, node: usize, name: &str) -> Option<VlanKey> {
-        if let Some(i) = self.vlans.node.get(node).and_then(|d| d.iter().position(|x| x.name == name)) {
+        if let Some(i) = self
+            .vlans
+            .node
+            .get(node)
+            .and_then(|d| d.iter().position(|x| x.name == name))
+        {
             if let Some(g) = self.vlans.global.iter().position(|x| x.name == name) {
                 // A node VLAN that is also global is the same broadcast domain.
                 return Some(VlanKey::Global(g));
@@ -440,8 +466,16 @@ impl Loader<'_> {
             return Mode::Bridge;
         }
         let ni = node.id.index();
-        let own = self.vlans.node[ni].iter().find(|d| d.name == name).and_then(|d| d.mode);
-        let global = self.vlans.global.iter().find(|d| d.name == name).and_then(|d| d.mode);
+        let own = self.vlans.node[ni]
+            .iter()
+            .find(|d| d.name == name)
+            .and_then(|d| d.mode);
+        let global = self
+            .vlans
+            .global
+            .iter()
+            .find(|d| d.name == name)
+            .and_then(|d| d.mode);
         intf.or(own)
             .or(self.vlans.node_mode[ni])
             .or(global)
@@ -451,7 +485,9 @@ impl Loader<'_> {
 
     /// One `vlan` section of a link or an end, read into `out` (end settings win).
     fn end_vlan(&mut self, v: &yaml::Node, path: &Path, out: &mut EndVlan) {
-        let Some(mut r) = MapReader::new(v, path, self.diags) else { return };
+        let Some(mut r) = MapReader::new(v, path, self.diags) else {
+            return;
+        };
         for key in ["access", "native"] {
             if let Some(x) = r.take(key) {
                 if let Some(name) = read_str(x, &path.key(key), self.diags) {
@@ -481,7 +517,9 @@ impl Loader<'_> {
                 }
                 Value::Map(entries) => {
                     for (k, body) in entries {
-                        let Some(name) = read_str(k, &tpath, self.diags) else { continue };
+                        let Some(name) = read_str(k, &tpath, self.diags) else {
+                            continue;
+                        };
                         let epath = tpath.key(&name);
                         // `vlan.mode` of one VLAN of the trunk; other interface attributes of a
                         // routed subinterface are netlab's, not modelled.
@@ -495,7 +533,14 @@ impl Loader<'_> {
                         }
                     }
                 }
-                _ => self.err(x.span, &tpath, format!("expected a list or a mapping of VLAN names, found {}", x.kind_name())),
+                _ => self.err(
+                    x.span,
+                    &tpath,
+                    format!(
+                        "expected a list or a mapping of VLAN names, found {}",
+                        x.kind_name()
+                    ),
+                ),
             }
         }
         for (k, _) in r.take_rest() {
@@ -538,21 +583,22 @@ impl Loader<'_> {
         // Routed VLAN links, appended after every other segment (netlab appends its VLAN member
         // links after the physical ones).
         let mut routed: Vec<(LinkId, VlanKey, Vec<(IfRef, u16)>)> = Vec::new();
-        let new_segment = |topo: &mut Topology, seg_fixed: &mut Vec<[FixedSubnet; 2]>, kind, vid| {
-            let sid = SegmentId(topo.segments.len() as u32);
-            topo.segments.push(Segment {
-                id: sid,
-                kind,
-                links: Vec::new(),
-                switches: Vec::new(),
-                members: Vec::new(),
-                ipv4: None,
-                ipv6: None,
-                vlan: Some(vid),
-            });
-            seg_fixed.push([None, None]);
-            sid
-        };
+        let new_segment =
+            |topo: &mut Topology, seg_fixed: &mut Vec<[FixedSubnet; 2]>, kind, vid| {
+                let sid = SegmentId(topo.segments.len() as u32);
+                topo.segments.push(Segment {
+                    id: sid,
+                    kind,
+                    links: Vec::new(),
+                    switches: Vec::new(),
+                    members: Vec::new(),
+                    ipv4: None,
+                    ipv6: None,
+                    vlan: Some(vid),
+                });
+                seg_fixed.push([None, None]);
+                sid
+            };
 
         for (li, l) in raw_links.iter().enumerate() {
             if !l.has_vlan() {
@@ -574,15 +620,24 @@ impl Loader<'_> {
                 }
                 // An interface without VLAN settings is a plain interface, also on a VLAN-aware
                 // node (`get_vlan_interface_mode`): it joins the link's VLAN with an address.
-                if !aware[ni] || (ev.access.is_none() && ev.native.is_none() && ev.trunk.is_empty()) {
+                if !aware[ni] || (ev.access.is_none() && ev.native.is_none() && ev.trunk.is_empty())
+                {
                     ends.push(None);
                     continue;
                 }
                 // Names must be defined (globally or on the node).
                 let check = |this: &mut Self, name: &str, span: Span, path: &Path| {
                     if this.vlan_key(ni, name).is_none() {
-                        let names: Vec<&str> = this.vlans.global.iter().chain(this.vlans.node[ni].iter()).map(|d| d.name.as_str()).collect();
-                        let near = yaml::closest(name, &names).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+                        let names: Vec<&str> = this
+                            .vlans
+                            .global
+                            .iter()
+                            .chain(this.vlans.node[ni].iter())
+                            .map(|d| d.name.as_str())
+                            .collect();
+                        let near = yaml::closest(name, &names)
+                            .map(|n| format!(" (did you mean `{n}`?)"))
+                            .unwrap_or_default();
                         this.err(span, path, format!("VLAN `{name}` is not defined{near}: define it in the global `vlans` or node `{}`'s", topo.nodes[ni].name));
                         false
                     } else {
@@ -617,7 +672,9 @@ impl Loader<'_> {
             let mut untagged: Option<(String, Span, Path)> = None;
             for (ei, ev) in ends.iter().enumerate() {
                 let Some(ev) = ev else { continue };
-                let Some(u) = ev.access.clone().or(ev.native.clone()) else { continue };
+                let Some(u) = ev.access.clone().or(ev.native.clone()) else {
+                    continue;
+                };
                 match &untagged {
                     Some(first) if first.0 != u.0 => {
                         let msg = format!("VLAN `{}` differs from `{}` at `{}`: all VLAN-aware nodes on a link use the same access or native VLAN", u.0, first.0, first.2);
@@ -639,7 +696,8 @@ impl Loader<'_> {
                     .iter()
                     .enumerate()
                     .map(|(ei, ev)| {
-                        ev.as_ref().map(|ev| self.mode_for(&topo.nodes[node_of(ei)], uname, ev.mode))
+                        ev.as_ref()
+                            .map(|ev| self.mode_for(&topo.nodes[node_of(ei)], uname, ev.mode))
                     })
                     .collect();
                 let all_route = modes.iter().flatten().all(|m| *m == Mode::Route)
@@ -651,8 +709,12 @@ impl Loader<'_> {
                     if is_native {
                         for (ei, ev) in ends.iter().enumerate() {
                             if ev.is_some() {
-                                let iface = &mut topo.nodes[node_of(ei)].interfaces[ifref(ei).index as usize];
-                                iface.vlan = Some(VlanIf::Port { pvid: None, tagged: Vec::new() });
+                                let iface = &mut topo.nodes[node_of(ei)].interfaces
+                                    [ifref(ei).index as usize];
+                                iface.vlan = Some(VlanIf::Port {
+                                    pvid: None,
+                                    tagged: Vec::new(),
+                                });
                             }
                         }
                     }
@@ -681,7 +743,10 @@ impl Loader<'_> {
                                 if !seg.switches.contains(&r.node) {
                                     seg.switches.push(r.node);
                                 }
-                                if mode == Some(Mode::Irb) && topo.nodes[r.node.index()].kind.is_ip() && !svis[r.node.index()].iter().any(|s| s.0 == key) {
+                                if mode == Some(Mode::Irb)
+                                    && topo.nodes[r.node.index()].kind.is_ip()
+                                    && !svis[r.node.index()].iter().any(|s| s.0 == key)
+                                {
                                     svis[r.node.index()].push((key, lid));
                                 }
                             }
@@ -727,10 +792,18 @@ impl Loader<'_> {
                     .filter_map(|(ei, ev)| {
                         let ev = ev.as_ref()?;
                         let t = ev.trunk.iter().find(|t| t.0 == name)?;
-                        Some((ei, self.mode_for(&topo.nodes[node_of(ei)], &name, t.1.or(ev.mode))))
+                        Some((
+                            ei,
+                            self.mode_for(&topo.nodes[node_of(ei)], &name, t.1.or(ev.mode)),
+                        ))
                     })
                     .collect();
-                let Some(key) = carriers.first().and_then(|(ei, _)| self.vlan_key(node_of(*ei), &name)) else { continue };
+                let Some(key) = carriers
+                    .first()
+                    .and_then(|(ei, _)| self.vlan_key(node_of(*ei), &name))
+                else {
+                    continue;
+                };
                 let vid = self.vid(key);
                 let all_route = carriers.iter().all(|c| c.1 == Mode::Route);
                 let mut subifs: Vec<(IfRef, u16)> = Vec::new();
@@ -763,7 +836,10 @@ impl Loader<'_> {
                             if !seg.switches.contains(&r.node) {
                                 seg.switches.push(r.node);
                             }
-                            if mode == Mode::Irb && topo.nodes[r.node.index()].kind.is_ip() && !svis[r.node.index()].iter().any(|s| s.0 == key) {
+                            if mode == Mode::Irb
+                                && topo.nodes[r.node.index()].kind.is_ip()
+                                && !svis[r.node.index()].iter().any(|s| s.0 == key)
+                            {
                                 svis[r.node.index()].push((key, lid));
                             }
                         }
@@ -776,7 +852,11 @@ impl Loader<'_> {
         // Routed VLAN links: one segment each, subinterfaces as members.
         for (lid, key, subifs) in routed {
             let vid = self.vid(key);
-            let kind = if subifs.len() == 2 { SegmentKind::P2p } else { SegmentKind::Lan };
+            let kind = if subifs.len() == 2 {
+                SegmentKind::P2p
+            } else {
+                SegmentKind::Lan
+            };
             let sid = new_segment(topo, seg_fixed, kind, vid);
             topo.segments[sid.index()].links.push(lid);
             for (r, vid) in subifs {
@@ -792,10 +872,16 @@ impl Loader<'_> {
             for (key, lid) in list {
                 let vid = self.vid(key);
                 let sid = vlan_segment[&key];
-                let own = self.vlans.node[ni].iter().find(|d| d.name == self.def(key).name);
-                let (host, addr) = own.map_or(([EndAf::Auto; 2], [None, None]), |d| (d.host, d.addr));
+                let own = self.vlans.node[ni]
+                    .iter()
+                    .find(|d| d.name == self.def(key).name);
+                let (host, addr) =
+                    own.map_or(([EndAf::Auto; 2], [None, None]), |d| (d.host, d.addr));
                 let node = &mut topo.nodes[ni];
-                let r = IfRef { node: node.id, index: node.interfaces.len() as u32 };
+                let r = IfRef {
+                    node: node.id,
+                    index: node.interfaces.len() as u32,
+                };
                 if host != [EndAf::Auto; 2] {
                     self.vlans.svi_spec.insert(r, host);
                 }
@@ -885,7 +971,14 @@ impl Loader<'_> {
     }
 
     /// Makes `r` a bridge port (its untagged VLAN `pvid`), out of its old segment.
-    fn vlan_port(&mut self, topo: &mut Topology, r: IfRef, pvid: Option<u16>, tagged: &[u16], end: &RawEnd) {
+    fn vlan_port(
+        &mut self,
+        topo: &mut Topology,
+        r: IfRef,
+        pvid: Option<u16>,
+        tagged: &[u16],
+        end: &RawEnd,
+    ) {
         if let Some(old) = topo.interface(r).segment {
             topo.segments[old.index()].members.retain(|m| *m != r);
         }
@@ -903,7 +996,10 @@ impl Loader<'_> {
                 t.extend_from_slice(tagged);
             }
             _ => {
-                iface.vlan = Some(VlanIf::Port { pvid, tagged: tagged.to_vec() });
+                iface.vlan = Some(VlanIf::Port {
+                    pvid,
+                    tagged: tagged.to_vec(),
+                });
             }
         }
     }
@@ -936,7 +1032,10 @@ impl Loader<'_> {
         let p = &node.interfaces[parent.index as usize];
         let name = format!("{}.{vid}", p.name);
         if let Some((i, _)) = node.interface(&name) {
-            return IfRef { node: node.id, index: i };
+            return IfRef {
+                node: node.id,
+                index: i,
+            };
         }
         let iface = Interface {
             name,
@@ -950,11 +1049,17 @@ impl Loader<'_> {
             up: p.up,
             cost: p.cost,
             bandwidth: p.bandwidth,
-            vlan: Some(VlanIf::Subif { vid, parent: parent.index }),
+            vlan: Some(VlanIf::Subif {
+                vid,
+                parent: parent.index,
+            }),
             config: ModuleConfig::new(),
         };
         node.interfaces.push(iface);
-        IfRef { node: node.id, index: node.interfaces.len() as u32 - 1 }
+        IfRef {
+            node: node.id,
+            index: node.interfaces.len() as u32 - 1,
+        }
     }
 
     /// VLAN subnets, before any link takes one (`validate_vlan_attributes` runs in netlab's
@@ -981,7 +1086,14 @@ impl Loader<'_> {
                     VlanKey::Global(_) => self.vlans.global_mode,
                     VlanKey::Node(n, _) => self.vlans.node_mode[n].or(self.vlans.global_mode),
                 };
-                (d.mode.or(default).unwrap_or(Mode::Irb), d.prefix_given, d.fixed, d.pool.clone(), d.span, d.path.clone())
+                (
+                    d.mode.or(default).unwrap_or(Mode::Irb),
+                    d.prefix_given,
+                    d.fixed,
+                    d.pool.clone(),
+                    d.span,
+                    d.path.clone(),
+                )
             };
             if mode == Mode::Route {
                 if prefix_given {
@@ -1000,17 +1112,22 @@ impl Loader<'_> {
                     candidates.push(p);
                 }
                 candidates.extend(["vlan", "lan"]);
-                let Some(pi) = candidates.iter().find_map(|c| pools.index(c)) else { continue };
+                let Some(pi) = candidates.iter().find_map(|c| pools.index(c)) else {
+                    continue;
+                };
                 let pool = &pools.pools[pi];
                 let mut out = [None, None];
                 for (fi, slot) in out.iter_mut().enumerate() {
                     if let Some(PoolAf::Prefix(base)) = pool.af(fi) {
                         let len = pool.len(fi);
-                        let c = cursors.entry((pi, fi)).or_insert(u128::from(pool.skips_first(fi)));
+                        let c = cursors
+                            .entry((pi, fi))
+                            .or_insert(u128::from(pool.skips_first(fi)));
                         match next_free(base, len, c, reserved) {
                             Some(p) => *slot = Some(p),
                             None => {
-                                let msg = pool_exhausted(&pool.name, base, len, "this VLAN", reserved);
+                                let msg =
+                                    pool_exhausted(&pool.name, base, len, "this VLAN", reserved);
                                 self.err(span, &path, msg);
                             }
                         }
@@ -1042,7 +1159,12 @@ impl Loader<'_> {
         match self.vlan_seg.get(si).cloned().unwrap_or(SegAddr::Normal) {
             SegAddr::Normal => None,
             SegAddr::NoAddress => Some(None),
-            SegAddr::Vlan(key) => Some(Some((self.def(key).subnet, [false; 2], Some(Allocation::IdBased), false))),
+            SegAddr::Vlan(key) => Some(Some((
+                self.def(key).subnet,
+                [false; 2],
+                Some(Allocation::IdBased),
+                false,
+            ))),
             SegAddr::Routed(pool) => {
                 let mut candidates: Vec<&str> = Vec::new();
                 if let Some(p) = &pool {
@@ -1057,11 +1179,19 @@ impl Loader<'_> {
                     match pool.af(fi) {
                         Some(PoolAf::Prefix(base)) => {
                             let len = pool.len(fi);
-                            let c = cursors.entry((pi, fi)).or_insert(u128::from(pool.skips_first(fi)));
+                            let c = cursors
+                                .entry((pi, fi))
+                                .or_insert(u128::from(pool.skips_first(fi)));
                             match next_free(base, len, c, reserved) {
                                 Some(p) => subnet[fi] = Some(p),
                                 None => {
-                                    let msg = pool_exhausted(&pool.name, base, len, "this routed VLAN link", reserved);
+                                    let msg = pool_exhausted(
+                                        &pool.name,
+                                        base,
+                                        len,
+                                        "this routed VLAN link",
+                                        reserved,
+                                    );
                                     self.err(span, path, msg);
                                 }
                             }

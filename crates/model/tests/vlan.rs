@@ -168,21 +168,35 @@ fn the_example_has_netlabs_addresses_ports_and_segments() {
     ];
     let want: BTreeMap<_, _> = expect
         .iter()
-        .map(|(n, i, a)| ((n.to_string(), i.to_string(), "ipv4".to_string()), a.to_string()))
+        .map(|(n, i, a)| {
+            (
+                (n.to_string(), i.to_string(), "ipv4".to_string()),
+                a.to_string(),
+            )
+        })
         .collect();
     assert_eq!(got, want);
 
     // Ports: access ports untagged in their VLAN, trunks tagged, no addresses on either.
     assert_eq!(
         iface(&t, "s1", "eth2").vlan,
-        Some(VlanIf::Port { pvid: Some(1000), tagged: vec![] })
+        Some(VlanIf::Port {
+            pvid: Some(1000),
+            tagged: vec![]
+        })
     );
     assert_eq!(
         iface(&t, "s1", "eth1").vlan,
-        Some(VlanIf::Port { pvid: None, tagged: vec![20, 1000] })
+        Some(VlanIf::Port {
+            pvid: None,
+            tagged: vec![20, 1000]
+        })
     );
     assert_eq!(iface(&t, "s1", "eth1").segment, None);
-    assert_eq!(iface(&t, "r1", "vlan1000").vlan, Some(VlanIf::Svi { vid: 1000 }));
+    assert_eq!(
+        iface(&t, "r1", "vlan1000").vlan,
+        Some(VlanIf::Svi { vid: 1000 })
+    );
     let r1 = t.node_by_name("r1").unwrap();
     let (parent, _) = r1.interface("eth2").unwrap();
     assert_eq!(
@@ -196,7 +210,11 @@ fn the_example_has_netlabs_addresses_ports_and_segments() {
     assert_eq!(red.ipv4.unwrap().to_string(), "198.19.0.0/24");
     let names = |s: &Segment| -> Vec<String> { s.members.iter().map(|r| t.if_name(*r)).collect() };
     assert_eq!(names(red), ["h1:eth1", "h3:eth1", "r1:vlan1000"]);
-    let sw: Vec<&str> = red.switches.iter().map(|n| t.node(*n).name.as_str()).collect();
+    let sw: Vec<&str> = red
+        .switches
+        .iter()
+        .map(|n| t.node(*n).name.as_str())
+        .collect();
     assert_eq!(sw, ["s1", "s2", "r1"]);
     let links: Vec<&str> = red.links.iter().map(|l| t.link(*l).name.as_str()).collect();
     assert_eq!(links, ["s1-s2", "h1-s1", "h3-s2", "r1-s2"]);
@@ -234,7 +252,11 @@ fn node_vlans_host_numbers_and_vlan_links_are_netlabs() {
 #[test]
 fn a_routed_native_vlan_is_a_routed_lan_and_the_trunk_still_tags() {
     let t = load("native_routed.yml", NATIVE_ROUTED);
-    for (n, a4) in [("r1", "198.18.66.1/24"), ("r2", "198.18.66.2/24"), ("h1", "198.18.66.3/24")] {
+    for (n, a4) in [
+        ("r1", "198.18.66.1/24"),
+        ("r2", "198.18.66.2/24"),
+        ("h1", "198.18.66.3/24"),
+    ] {
         assert_eq!(v4(&t, n, "eth1"), a4);
     }
     assert_eq!(
@@ -249,7 +271,10 @@ fn a_routed_native_vlan_is_a_routed_lan_and_the_trunk_still_tags() {
     );
     assert_eq!(
         iface(&t, "r1", "eth1").vlan,
-        Some(VlanIf::Port { pvid: None, tagged: vec![1001, 1000] })
+        Some(VlanIf::Port {
+            pvid: None,
+            tagged: vec![1001, 1000]
+        })
     );
 }
 
@@ -282,7 +307,10 @@ links:
 ",
     );
     let text = e.join("\n");
-    assert!(text.contains("t.yml:2:29: 5000 is out of range 1..=4094 (at `vlans.blue.id`)"), "{text}");
+    assert!(
+        text.contains("t.yml:2:29: 5000 is out of range 1..=4094 (at `vlans.blue.id`)"),
+        "{text}"
+    );
     assert!(
         text.contains("t.yml:5:21: VLAN `rde` is not defined (did you mean `red`?)"),
         "{text}"
@@ -372,15 +400,31 @@ fn netlab_addresses(
     for (k, node) in doc.as_map().unwrap() {
         let n = k.as_scalar().unwrap().to_string();
         for af in ["ipv4", "ipv6"] {
-            if let Some(a) = node.get("loopback").and_then(|l| l.get(af)).and_then(|a| a.as_scalar()) {
+            if let Some(a) = node
+                .get("loopback")
+                .and_then(|l| l.get(af))
+                .and_then(|a| a.as_scalar())
+            {
                 got.insert((n.clone(), "lo".into(), af.into()), a.to_string());
             }
         }
-        for i in node.get("interfaces").and_then(|i| i.as_seq()).unwrap_or_default() {
-            let ifname = i.get("ifname").and_then(|x| x.as_scalar()).unwrap().to_string();
+        for i in node
+            .get("interfaces")
+            .and_then(|i| i.as_seq())
+            .unwrap_or_default()
+        {
+            let ifname = i
+                .get("ifname")
+                .and_then(|x| x.as_scalar())
+                .unwrap()
+                .to_string();
             for af in ["ipv4", "ipv6"] {
                 // `true` (unnumbered) and `false` are not addresses.
-                if let Some(a) = i.get(af).and_then(|a| a.as_scalar()).filter(|a| a.contains('/')) {
+                if let Some(a) = i
+                    .get(af)
+                    .and_then(|a| a.as_scalar())
+                    .filter(|a| a.contains('/'))
+                {
                     got.insert((n.clone(), ifname.clone(), af.into()), a.to_string());
                 }
             }
@@ -406,6 +450,9 @@ fn netlab_agrees_on_every_address() {
     ] {
         let want = netlab_addresses(&netlab, name, &text);
         let got = addresses(&load(name, &text));
-        assert_eq!(got, want, "{name}: nettwin (left) and netlab create (right) differ");
+        assert_eq!(
+            got, want,
+            "{name}: nettwin (left) and netlab create (right) differ"
+        );
     }
 }

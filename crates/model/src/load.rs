@@ -3106,8 +3106,7 @@ impl<'d> Loader<'d> {
             // Unnumbered by loopback (`unnumbered: true`): each node as its loopback allows.
             let mut by_loopback = false;
             let mut allocation = l.allocation;
-            let vlan =
-                self.vlan_subnet(si, pools, &mut cursors, &reserved, is_p2p, l.span, &l.path);
+            let vlan = self.vlan_subnet(si, pools, &mut cursors, &reserved, is_p2p, l);
             if let Some(v) = vlan {
                 let Some((s, u, a, p2p)) = v else { continue };
                 subnet = s;

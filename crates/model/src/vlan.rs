@@ -107,6 +107,14 @@ pub(super) enum VlanKey {
     Node(usize, usize),
 }
 
+/// A routed VLAN of a trunk: the trunk, the VLAN, the parent interfaces and VLAN ids of its
+/// subinterfaces.
+type RoutedVlanLink = (LinkId, VlanKey, Vec<(IfRef, u16)>);
+
+/// What the VLAN module decides about a segment's addresses: subnets, unnumbered families,
+/// allocation, whether the p2p IPAM policy applies.
+pub(super) type VlanSubnet = ([Option<Prefix>; 2], [bool; 2], Option<Allocation>, bool);
+
 /// A link end's VLAN settings: the link's merged under the interface's (`link.vlan +
 /// intf.vlan` in `link_pre_transform`).
 #[derive(Clone, Debug, Default)]
@@ -582,7 +590,7 @@ impl Loader<'_> {
         let mut svis: Vec<Vec<(VlanKey, LinkId)>> = vec![Vec::new(); topo.nodes.len()];
         // Routed VLAN links, appended after every other segment (netlab appends its VLAN member
         // links after the physical ones).
-        let mut routed: Vec<(LinkId, VlanKey, Vec<(IfRef, u16)>)> = Vec::new();
+        let mut routed: Vec<RoutedVlanLink> = Vec::new();
         let new_segment =
             |topo: &mut Topology, seg_fixed: &mut Vec<[FixedSubnet; 2]>, kind, vid| {
                 let sid = SegmentId(topo.segments.len() as u32);
@@ -657,8 +665,7 @@ impl Loader<'_> {
                         ok = false;
                     }
                 }
-                if ev.access.is_some() && !ev.trunk.is_empty() {
-                    let (_, span, path) = ev.access.as_ref().expect("checked");
+                if let (Some((_, span, path)), false) = (&ev.access, ev.trunk.is_empty()) {
                     self.err(*span, path, "a port is an access port or a trunk, not both; use `vlan.native` for the untagged VLAN of a trunk");
                     ok = false;
                 }
@@ -907,9 +914,9 @@ impl Loader<'_> {
         for (key, sid) in &vlan_segment {
             self.vlan_seg[sid.index()] = SegAddr::Vlan(*key);
             let d = self.def(*key);
-            for fi in 0..2 {
-                if let Some(p) = d.fixed[fi] {
-                    seg_fixed[sid.index()][fi] = Some((p, d.span, d.path.key("prefix")));
+            for (fi, p) in d.fixed.iter().enumerate() {
+                if let Some(p) = p {
+                    seg_fixed[sid.index()][fi] = Some((*p, d.span, d.path.key("prefix")));
                 }
             }
         }
@@ -1145,7 +1152,6 @@ impl Loader<'_> {
     /// The subnet, unnumbered families, allocation and whether the p2p IPAM policy applies, of
     /// segment `si` where the VLAN module decides them: `None` for an ordinary segment,
     /// `Some(None)` for no subnet at all.
-    #[allow(clippy::type_complexity)]
     pub(super) fn vlan_subnet(
         &mut self,
         si: usize,
@@ -1153,9 +1159,9 @@ impl Loader<'_> {
         cursors: &mut HashMap<(usize, usize), u128>,
         reserved: &[(Prefix, Path)],
         is_p2p: bool,
-        span: Span,
-        path: &Path,
-    ) -> Option<Option<([Option<Prefix>; 2], [bool; 2], Option<Allocation>, bool)>> {
+        link: &RawLink,
+    ) -> Option<Option<VlanSubnet>> {
+        let (span, path) = (link.span, &link.path);
         match self.vlan_seg.get(si).cloned().unwrap_or(SegAddr::Normal) {
             SegAddr::Normal => None,
             SegAddr::NoAddress => Some(None),

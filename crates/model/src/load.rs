@@ -980,7 +980,7 @@ impl<'d> Loader<'d> {
             Some(l) => self.links(l, &index, default_link),
             None => Vec::new(),
         };
-        let vlan_links = self.read_global_vlans(vlans_node, &config);
+        let vlan_links = self.read_global_vlans(vlans_node, &config, defaults);
         self.vlan_access_links(vlan_links, &index, default_link, &mut raw_links);
         self.report_module_uses();
         let mut topo = self.resolve(name, nodes, raw_links, pools, config)?;
@@ -3106,7 +3106,7 @@ impl<'d> Loader<'d> {
             // Unnumbered by loopback (`unnumbered: true`): each node as its loopback allows.
             let mut by_loopback = false;
             let mut allocation = l.allocation;
-            let vlan = self.vlan_subnet(si, pools, &mut cursors, &reserved, is_p2p, l);
+            let vlan = self.vlan_subnet(si, pools, &mut cursors, &reserved, members.len() == 2, l);
             if let Some(v) = vlan {
                 let Some((s, u, a, p2p)) = v else { continue };
                 subnet = s;

@@ -83,6 +83,12 @@ pub(super) struct Vlans {
     node_mode: Vec<Option<Mode>>,
     /// `vlans.X.links` read as links, appended after `links`.
     pub(super) extra_links_from: usize,
+    /// `defaults.vlan.start_vlan_id`.
+    start_id: Option<u16>,
+    /// `defaults.vlan.mode`: netlab reads it when deciding which VLANs get a subnet
+    /// (`get_global_parameter`) but not for interfaces (`compute_interface_vlan_mode` reads
+    /// the top-level `vlan.mode` only).
+    defaults_mode: Option<Mode>,
     /// SVIs whose node set its address in the VLAN (a host number, `true`, `false`).
     pub(super) svi_spec: HashMap<IfRef, [EndAf; 2]>,
 }
@@ -281,37 +287,52 @@ impl Loader<'_> {
         out
     }
 
-    /// The global `vlans`, and the top-level `vlan` settings; returns the `links` lists.
+    /// The global `vlans`, and the `vlan` settings of the top level and of `defaults` (the
+    /// module's defaults: `mode`, `start_vlan_id`; `get_global_parameter`); returns the
+    /// `links` lists.
     pub(super) fn read_global_vlans<'a>(
         &mut self,
         vlans: Option<&'a yaml::Node>,
         top_config: &ModuleConfig,
+        defaults: Option<&yaml::Node>,
     ) -> Vec<(String, &'a yaml::Node, Path)> {
         let mut links = Vec::new();
         if let Some(v) = vlans {
             self.vlans.global = self.vlan_defs(v, &Path::root().key("vlans"), &mut links);
         }
+        if let Some(v) = defaults.and_then(|d| d.get("vlan")) {
+            let (mode, start) = self.vlan_settings(v, &Path::root().key("defaults").key("vlan"));
+            self.vlans.defaults_mode = mode;
+            self.vlans.start_id = start;
+        }
         if let Some(v) = top_config.get("vlan") {
-            self.vlans.global_mode = self.vlan_settings_mode(v, &Path::root().key("vlan"));
+            let (mode, _) = self.vlan_settings(v, &Path::root().key("vlan"));
+            self.vlans.global_mode = mode;
         }
         links
     }
 
-    /// `vlan` on a node or the top level: `mode` (and netlab's `start_vlan_id`).
-    fn vlan_settings_mode(&mut self, v: &yaml::Node, path: &Path) -> Option<Mode> {
-        let mut r = MapReader::new(v, path, self.diags)?;
+    /// `vlan` on a node, the top level or `defaults`: `mode`, `start_vlan_id` (which only
+    /// `defaults.vlan` sets: netlab's `vlan.yml` does not propagate it).
+    fn vlan_settings(&mut self, v: &yaml::Node, path: &Path) -> (Option<Mode>, Option<u16>) {
+        let Some(mut r) = MapReader::new(v, path, self.diags) else {
+            return (None, None);
+        };
         let m = r
             .take("mode")
             .and_then(|x| self.vlan_mode(x, &path.key("mode")));
-        if let Some(x) = r.take("start_vlan_id") {
-            self.ignore(
-                x.span,
-                &path.key("start_vlan_id"),
-                "nettwin numbers VLANs without an id from 1000, netlab's default",
-            );
+        let start = r.take("start_vlan_id").and_then(|x| {
+            read_u64(x, &path.key("start_vlan_id"), 1..=4094, self.diags).map(|x| x as u16)
+        });
+        if path.as_str() == "defaults.vlan" {
+            // The rest of the module's defaults (`warnings`, `attributes`, `features`).
+            for (k, _) in r.take_rest() {
+                let key = k.as_scalar().unwrap_or_default();
+                self.ignore(k.span, &path.key(key), "vlan module settings other than `mode` and `start_vlan_id` change nothing nettwin computes");
+            }
         }
         r.finish(&["mode", "start_vlan_id"], self.diags);
-        m
+        (m, start)
     }
 
     /// A node's `vlans` (its own, else its groups'; netlab exports group VLANs to members) and
@@ -326,7 +347,8 @@ impl Loader<'_> {
             self.err(x.span, &p, "`links` belongs in a global VLAN definition (netlab's `create_vlan_access_links` reads only those)");
         }
         let mode = node.config.get("vlan").cloned().and_then(|v| {
-            self.vlan_settings_mode(&v, &Path::root().key("nodes").key(&node.name).key("vlan"))
+            self.vlan_settings(&v, &Path::root().key("nodes").key(&node.name).key("vlan"))
+                .0
         });
         self.vlans.node.push(defs);
         self.vlans.node_mode.push(mode);
@@ -411,7 +433,7 @@ impl Loader<'_> {
         for (span, path, id, other) in dups {
             self.err(span, &path, format!("VLAN id {id} is also used at `{other}`: VLAN ids are global (netlab's VLAN connectivity model)"));
         }
-        let mut next = START_VLAN_ID;
+        let mut next = self.vlans.start_id.unwrap_or(START_VLAN_ID);
         let mut take = |used: &mut HashMap<u16, Path>, path: &Path| {
             while used.contains_key(&next) {
                 next += 1;
@@ -1089,9 +1111,10 @@ impl Loader<'_> {
         for key in keys {
             let (mode, prefix_given, fixed, pool, span, path) = {
                 let d = self.def(key);
+                let global = self.vlans.global_mode.or(self.vlans.defaults_mode);
                 let default = match key {
-                    VlanKey::Global(_) => self.vlans.global_mode,
-                    VlanKey::Node(n, _) => self.vlans.node_mode[n].or(self.vlans.global_mode),
+                    VlanKey::Global(_) => global,
+                    VlanKey::Node(n, _) => self.vlans.node_mode[n].or(global),
                 };
                 (
                     d.mode.or(default).unwrap_or(Mode::Irb),
@@ -1158,13 +1181,22 @@ impl Loader<'_> {
         pools: &Pools,
         cursors: &mut HashMap<(usize, usize), u128>,
         reserved: &[(Prefix, Path)],
-        is_p2p: bool,
+        two_nodes: bool,
         link: &RawLink,
     ) -> Option<Option<VlanSubnet>> {
         let (span, path) = (link.span, &link.path);
         match self.vlan_seg.get(si).cloned().unwrap_or(SegAddr::Normal) {
             SegAddr::Normal => None,
             SegAddr::NoAddress => Some(None),
+            // A bridged VLAN that got no subnet (routed by `defaults.vlan.mode` only): netlab
+            // addresses its member link like a routed one.
+            SegAddr::Vlan(key)
+                if self.def(key).subnet == [None, None] && !self.def(key).prefix_given =>
+            {
+                let pool = self.def(key).pool.as_ref().map(|p| p.0.clone());
+                self.vlan_seg[si] = SegAddr::Routed(pool);
+                self.vlan_subnet(si, pools, cursors, reserved, two_nodes, link)
+            }
             SegAddr::Vlan(key) => Some(Some((
                 self.def(key).subnet,
                 [false; 2],
@@ -1176,7 +1208,7 @@ impl Loader<'_> {
                 if let Some(p) = &pool {
                     candidates.push(p);
                 }
-                candidates.extend([if is_p2p { "p2p" } else { "lan" }, "lan"]);
+                candidates.extend([if two_nodes { "p2p" } else { "lan" }, "lan"]);
                 let pi = candidates.iter().find_map(|c| pools.index(c))?;
                 let pool = &pools.pools[pi];
                 let mut subnet = [None, None];

@@ -99,6 +99,25 @@ links:
 - sw-r2
 ";
 
+/// The module's defaults: VLAN ids from `start_vlan_id`, and `defaults.vlan.mode: route`,
+/// which netlab applies to which VLANs get a subnet but not to interfaces: blue is bridged with
+/// SVIs, its one trunk addressed like a routed VLAN link.
+const DEFAULTS: &str = "defaults.device: frr
+defaults.vlan.start_vlan_id: 200
+defaults.vlan.mode: route
+defaults.vlan.warnings.trunk_attribute: false
+vlans:
+  red: {mode: irb}
+  blue: {}
+nodes:
+  s1: {module: [vlan]}
+  s2: {module: [vlan]}
+  h1: {device: linux}
+links:
+- {h1: {}, s1: {vlan.access: red}}
+- {s1: {}, s2: {}, vlan.trunk: [red, blue]}
+";
+
 fn load(name: &str, text: &str) -> Topology {
     load_str(name, text).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -296,6 +315,15 @@ fn a_router_on_a_stick_routes_vlans_through_subinterfaces() {
 }
 
 #[test]
+fn module_defaults_are_netlabs() {
+    let t = load("defaults.yml", DEFAULTS);
+    assert_eq!(v4(&t, "s1", "vlan200"), "172.16.0.1/24");
+    assert_eq!(v4(&t, "h1", "eth1"), "172.16.0.3/24");
+    assert_eq!(v4(&t, "s1", "vlan201"), "10.1.0.1/30");
+    assert_eq!(v4(&t, "s2", "vlan201"), "10.1.0.2/30");
+}
+
+#[test]
 fn vlan_mistakes_are_errors_with_their_place() {
     let e = errors(
         "module: [vlan]
@@ -447,6 +475,7 @@ fn netlab_agrees_on_every_address() {
         ("node_vlans", NODE_VLANS.to_string()),
         ("native_routed", NATIVE_ROUTED.to_string()),
         ("stick", STICK.to_string()),
+        ("defaults", DEFAULTS.to_string()),
     ] {
         let want = netlab_addresses(&netlab, name, &text);
         let got = addresses(&load(name, &text));

@@ -592,6 +592,29 @@ impl Loader<'_> {
         seg_fixed: &mut Vec<[FixedSubnet; 2]>,
     ) {
         self.assign_vlan_ids();
+        // `vlans` needs the module (`vlan.yml`: `_requires: [vlan]`); a switch is a bridge
+        // without it.
+        let uses = |n: &Node| n.modules.iter().any(|m| m == "vlan");
+        if let Some(d) = self.vlans.global.first() {
+            if !topo
+                .nodes
+                .iter()
+                .any(|n| uses(n) || n.kind == NodeKind::Switch)
+            {
+                let (span, path) = (d.span, Path::root().key("vlans"));
+                self.err(span, &path, "`vlans` needs the vlan module, which no node uses; add `module: [vlan]` to the nodes that bridge or route VLANs");
+            }
+        }
+        for n in &topo.nodes {
+            if let Some(d) = self.vlans.node[n.id.index()].first() {
+                if !uses(n) && n.kind != NodeKind::Switch {
+                    let (span, path) =
+                        (d.span, Path::root().key("nodes").key(&n.name).key("vlans"));
+                    let msg = format!("`vlans` on node `{}` needs the vlan module on that node (`module: [vlan]`)", n.name);
+                    self.err(span, &path, msg);
+                }
+            }
+        }
         let n_seg = topo.segments.len();
         self.vlan_seg = vec![SegAddr::Normal; n_seg];
         if !raw_links.iter().any(RawLink::has_vlan) {

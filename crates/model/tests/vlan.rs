@@ -354,6 +354,23 @@ links:
 }
 
 #[test]
+fn vlans_need_the_module() {
+    // netlab: "Attribute 'vlans' used in topology requires module vlan".
+    let e = errors("vlans: {red: {}}\nnodes: [a, b]\nlinks: [{a: {vlan.access: red}, b: {}}]\n");
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(
+        e[0].starts_with("t.yml:1:9: `vlans` needs the vlan module, which no node uses"),
+        "{}",
+        e[0]
+    );
+    let e = errors("module: [vlan]\nnodes: {a: {module: [ospf], vlans: {red: {}}}, b: {}}\n");
+    assert!(
+        e[0].contains("`vlans` on node `a` needs the vlan module on that node"),
+        "{e:#?}"
+    );
+}
+
+#[test]
 fn the_vlan_module_leaves_other_links_alone() {
     // The vlan module in an otherwise plain lab: nothing changes outside VLAN links.
     let t = load(

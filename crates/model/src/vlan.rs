@@ -434,16 +434,24 @@ impl Loader<'_> {
             self.err(span, &path, format!("VLAN id {id} is also used at `{other}`: VLAN ids are global (netlab's VLAN connectivity model)"));
         }
         let mut next = self.vlans.start_id.unwrap_or(START_VLAN_ID);
-        let mut take = |used: &mut HashMap<u16, Path>, path: &Path| {
+        // The next free id, none past 4094 (`set_id_counter(..., 4094)`).
+        let mut take = |used: &mut HashMap<u16, Path>, path: &Path| -> Option<u16> {
             while used.contains_key(&next) {
                 next += 1;
             }
+            if next > 4094 {
+                return None;
+            }
             used.insert(next, path.clone());
-            next
+            Some(next)
         };
+        let mut exhausted: Vec<(Span, Path)> = Vec::new();
         for d in &mut self.vlans.global {
             if d.id.is_none() {
-                d.id = Some(take(&mut used, &d.path));
+                d.id = take(&mut used, &d.path);
+                if d.id.is_none() {
+                    exhausted.push((d.span, d.path.clone()));
+                }
             }
         }
         for defs in &mut self.vlans.node {
@@ -451,9 +459,16 @@ impl Loader<'_> {
                 if let Some(&g) = global_names.get(&d.name) {
                     d.id = self.vlans.global[g].id;
                 } else if d.id.is_none() {
-                    d.id = Some(take(&mut used, &d.path));
+                    d.id = take(&mut used, &d.path);
+                    if d.id.is_none() {
+                        exhausted.push((d.span, d.path.clone()));
+                    }
                 }
             }
+        }
+        if let Some((span, path)) = exhausted.first() {
+            let msg = format!("no VLAN id is left for this VLAN (and {} more): automatic ids run from `defaults.vlan.start_vlan_id` to 4094", exhausted.len() - 1);
+            self.err(*span, path, msg);
         }
     }
 

@@ -569,6 +569,8 @@ enum Notice {
     NotModelled(&'static str),
     /// `bgp` on a link or link end: BGP settings are per router.
     BgpOnLink,
+    /// An irb VLAN in a node's `vlans` that none of its interfaces carries (`vlan.rs`).
+    VlanWithoutPort,
 }
 
 impl Notice {
@@ -590,6 +592,7 @@ impl Notice {
                 format!("`{m}` is parsed but not modelled{here}: {what}, so these settings change nothing")
             }
             Notice::BgpOnLink => format!("`bgp` settings on links and link ends are not modelled{here}: they change nothing; BGP is configured at the top level and on nodes"),
+            Notice::VlanWithoutPort => format!("an irb VLAN that no interface of its node carries gets no SVI{here}: netlab creates one without ports (for VXLAN designs), nettwin only SVIs of VLANs the node bridges"),
         }
     }
 }

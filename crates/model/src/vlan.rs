@@ -934,6 +934,31 @@ impl Loader<'_> {
             self.vlan_seg.resize(topo.segments.len(), SegAddr::Normal);
             self.vlan_seg[sid.index()] = SegAddr::Routed(pool);
         }
+        // netlab also gives a node an SVI for each irb VLAN of its own `vlans` that none of its
+        // interfaces carries (`create_loopback_vlan_links`, for VXLAN designs); nettwin does not.
+        for n in &topo.nodes {
+            let ni = n.id.index();
+            if !aware[ni] || !n.kind.is_ip() {
+                continue;
+            }
+            let defs = self.vlans.node[ni].clone();
+            for d in &defs {
+                let Some(key) = self.vlan_key(ni, &d.name) else {
+                    continue;
+                };
+                let vid = self.vid(key);
+                let carried = svis[ni].iter().any(|s| s.0 == key)
+                    || n.interfaces.iter().any(|i| match &i.vlan {
+                        Some(v @ VlanIf::Port { .. }) => v.carries(vid),
+                        Some(VlanIf::Subif { vid: x, .. }) => *x == vid,
+                        _ => false,
+                    });
+                if !carried && self.mode_for(n, &d.name, None) == Mode::Irb {
+                    self.notices
+                        .push((Notice::VlanWithoutPort, d.span, d.path.clone()));
+                }
+            }
+        }
         // SVIs, after the physical interfaces and subinterfaces (netlab's order).
         for (ni, list) in svis.into_iter().enumerate() {
             for (key, lid) in list {

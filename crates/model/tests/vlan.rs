@@ -371,6 +371,28 @@ fn vlans_need_the_module() {
 }
 
 #[test]
+fn an_irb_vlan_without_ports_is_a_warning() {
+    // netlab gives s1 SVIs for red and green without ports; nettwin says it does not.
+    let t = load(
+        "t.yml",
+        "vlans: {red: {}, blue: {}}
+nodes:
+  s1: {module: [vlan], vlans: {red: {}, green: {}}}
+  h1: {device: linux}
+links: [{h1: {}, s1: {vlan.access: blue}}]
+",
+    );
+    let w: Vec<String> = t.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].starts_with("t.yml:3:32: an irb VLAN that no interface of its node carries gets no SVI here and in 1 other place"),
+        "{}",
+        w[0]
+    );
+    assert_eq!(v4(&t, "s1", "vlan1001"), "172.16.1.1/24");
+}
+
+#[test]
 fn the_vlan_module_leaves_other_links_alone() {
     // The vlan module in an otherwise plain lab: nothing changes outside VLAN links.
     let t = load(

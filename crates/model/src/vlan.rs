@@ -6,9 +6,10 @@
 //! out link subnets.
 //!
 //! The rules, each from netlab's code (function names in `vlan.py`):
-//! - A node is VLAN-aware when it uses the vlan module (a `switch` is when any of its links
-//!   has VLAN settings: a Linux bridge bridges whatever reaches it). Link `vlan` settings apply
-//!   to the VLAN-aware nodes on the link only (`link_pre_transform`).
+//! - A node is VLAN-aware when it uses the vlan module; a `switch` (nettwin's Linux bridge)
+//!   always is, and its ports without VLAN settings on a VLAN link are in the link's VLAN. Link
+//!   `vlan` settings apply to the VLAN-aware nodes on the link only (`link_pre_transform`), and
+//!   an interface without VLAN settings is a plain interface (`get_vlan_interface_mode`).
 //! - Forwarding mode, first set wins: interface `vlan.mode` (or the trunk entry's), link
 //!   `vlan.mode`, the node's `vlans.X.mode`, the node's `vlan.mode`, the global `vlans.X.mode`,
 //!   the global `vlan.mode`, `irb` (`compute_interface_vlan_mode`). A switch only bridges.
@@ -81,8 +82,6 @@ pub(super) struct Vlans {
     node: Vec<Vec<VlanDef>>,
     /// Per node: its `vlan.mode`.
     node_mode: Vec<Option<Mode>>,
-    /// `vlans.X.links` read as links, appended after `links`.
-    pub(super) extra_links_from: usize,
     /// `defaults.vlan.start_vlan_id`.
     start_id: Option<u16>,
     /// `defaults.vlan.mode`: netlab reads it when deciding which VLANs get a subnet
@@ -362,7 +361,6 @@ impl Loader<'_> {
         default_link: Option<&yaml::Node>,
         raw_links: &mut Vec<RawLink>,
     ) {
-        self.vlans.extra_links_from = raw_links.len();
         for (name, list, path) in lists {
             for (i, item) in list.as_seq().unwrap_or_default().iter().enumerate() {
                 let Some(mut l) = self.link(item, &path.index(i), index, default_link) else {
@@ -677,7 +675,7 @@ impl Loader<'_> {
             // Each end's settings, the link's merged under the interface's; only VLAN-aware
             // nodes read them.
             let mut ends: Vec<Option<EndVlan>> = Vec::new();
-            for (ei, e) in l.ends.iter().enumerate() {
+            for e in &l.ends {
                 let ni = e.node.index();
                 let mut ev = EndVlan::default();
                 if let Some(v) = l.config.get("vlan") {
@@ -729,15 +727,11 @@ impl Loader<'_> {
                     self.err(*span, path, "a port is an access port or a trunk, not both; use `vlan.native` for the untagged VLAN of a trunk");
                     ok = false;
                 }
-                if e.ipv4.is_some() || e.ipv6.is_some() {
-                    // Checked per VLAN below: an address is allowed only where the node routes.
-                }
-                let _ = ei;
                 ends.push(ok.then_some(ev));
             }
             // The untagged VLAN of the link: the access or native VLAN, which must agree.
             let mut untagged: Option<(String, Span, Path)> = None;
-            for (ei, ev) in ends.iter().enumerate() {
+            for ev in &ends {
                 let Some(ev) = ev else { continue };
                 let Some(u) = ev.access.clone().or(ev.native.clone()) else {
                     continue;
@@ -750,7 +744,6 @@ impl Loader<'_> {
                     Some(_) => {}
                     None => untagged = Some(u),
                 }
-                let _ = ei;
             }
             let node_of = |ei: usize| l.ends[ei].node.index();
             let link_ends = topo.links[li].ends.clone();
@@ -815,6 +808,15 @@ impl Loader<'_> {
                                     && !svis[r.node.index()].iter().any(|s| s.0 == key)
                                 {
                                     svis[r.node.index()].push((key, lid));
+                                }
+                            }
+                            _ if !topo.nodes[r.node.index()].kind.is_ip() => {
+                                // A switch port without VLAN settings bridges the link's
+                                // untagged frames: it is in the link's VLAN.
+                                self.vlan_port(topo, r, Some(vid), &[], &l.ends[ei]);
+                                let seg = &mut topo.segments[sid.index()];
+                                if !seg.switches.contains(&r.node) {
+                                    seg.switches.push(r.node);
                                 }
                             }
                             _ => {

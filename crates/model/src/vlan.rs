@@ -70,6 +70,8 @@ pub(super) struct VlanDef {
     /// address (`copy_vlan_to_intf`: they go to the node's interface in the VLAN).
     host: [EndAf; 2],
     addr: [Option<IfAddr>; 2],
+    /// Whether the VLAN got no subnet because its default mode is `route`.
+    routed_default: bool,
 }
 
 /// Every VLAN of the lab, as read.
@@ -203,6 +205,7 @@ impl Loader<'_> {
                 subnet: [None, None],
                 host: [EndAf::Auto; 2],
                 addr: [None, None],
+                routed_default: false,
             };
             if let Some(mut r) =
                 MapReader::new(body, &vpath, self.diags).filter(|_| !body.is_null())
@@ -1191,6 +1194,10 @@ impl Loader<'_> {
                 )
             };
             if mode == Mode::Route {
+                match key {
+                    VlanKey::Global(i) => self.vlans.global[i].routed_default = true,
+                    VlanKey::Node(n, i) => self.vlans.node[n][i].routed_default = true,
+                }
                 if prefix_given {
                     self.err(span, &path.key("prefix"), format!("routed VLAN `{}` cannot have a prefix: each of its links takes its own subnet; use `pool` to choose where from", self.def(key).name));
                 }
@@ -1255,9 +1262,7 @@ impl Loader<'_> {
             SegAddr::NoAddress => Some(None),
             // A bridged VLAN that got no subnet (routed by `defaults.vlan.mode` only): netlab
             // addresses its member link like a routed one.
-            SegAddr::Vlan(key)
-                if self.def(key).subnet == [None, None] && !self.def(key).prefix_given =>
-            {
+            SegAddr::Vlan(key) if self.def(key).routed_default => {
                 let pool = self.def(key).pool.as_ref().map(|p| p.0.clone());
                 self.vlan_seg[si] = SegAddr::Routed(pool);
                 self.vlan_subnet(si, pools, cursors, reserved, two_nodes, link)

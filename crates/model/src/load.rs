@@ -3219,6 +3219,10 @@ impl<'d> Loader<'d> {
     ) {
         let members = topo.segments[si].members.clone();
         let link0 = &raw_links[topo.segments[si].links[0].index()];
+        // A VLAN's addresses are the VLAN definition's business.
+        let (place_span, place_path) = self
+            .vlan_place(si)
+            .unwrap_or((link0.span, link0.path.clone()));
         let svi_spec = self.vlans.svi_spec.clone();
         let spec_of = |r: &IfRef| {
             end_of
@@ -3304,7 +3308,7 @@ impl<'d> Loader<'d> {
                 "subnet {subnet} is too small for the {} interfaces on its segment",
                 members.len()
             );
-            self.err(link0.span, &link0.path, msg);
+            self.err(place_span, &place_path, msg);
             return;
         };
         let start: u128 = u128::from(size > 2);
@@ -3338,14 +3342,14 @@ impl<'d> Loader<'d> {
             let addr = subnet.nth(host).filter(|_| host < size);
             let Some(addr) = addr else {
                 let msg = format!("host number {host} of {name} is outside the subnet {subnet}");
-                self.err(link0.span, &link0.path, msg);
+                self.err(place_span, &place_path, msg);
                 continue;
             };
             let bad =
                 size > 2 && (host == 0 || (subnet.family() == Family::Ipv4 && host == size - 1));
             if bad {
                 let msg = format!("address {addr} for {name} (host number {host}) is not a host address of the subnet {subnet}");
-                self.err(link0.span, &link0.path, msg);
+                self.err(place_span, &place_path, msg);
                 continue;
             }
             // Where the file set the same address on another interface, netlab stops with a
@@ -3375,7 +3379,7 @@ impl<'d> Loader<'d> {
                     "subnet {subnet} is too small for the {} interfaces on its segment",
                     members.len()
                 );
-                self.err(link0.span, &link0.path, msg);
+                self.err(place_span, &place_path, msg);
                 return;
             }
             let iface = &mut topo.nodes[r.node.index()].interfaces[r.index as usize];

@@ -1244,6 +1244,17 @@ impl Loader<'_> {
         }
     }
 
+    /// Where errors about the addresses of segment `si` point: its VLAN's definition.
+    pub(super) fn vlan_place(&self, si: usize) -> Option<(Span, Path)> {
+        match self.vlan_seg.get(si)? {
+            SegAddr::Vlan(key) => {
+                let d = self.def(*key);
+                Some((d.span, d.path.clone()))
+            }
+            _ => None,
+        }
+    }
+
     /// The subnet, unnumbered families, allocation and whether the p2p IPAM policy applies, of
     /// segment `si` where the VLAN module decides them: `None` for an ordinary segment,
     /// `Some(None)` for no subnet at all.

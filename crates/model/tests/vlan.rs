@@ -354,6 +354,22 @@ links:
 }
 
 #[test]
+fn a_vlan_too_small_for_its_node_ids_is_an_error_at_the_vlan() {
+    let e = errors(
+        "module: [vlan]
+addressing.lan: {ipv4: 198.19.0.0/16, prefix: 29}
+vlans: {red: {}}
+nodes: {s1: {}, h1: {kind: host, id: 20}}
+links: [{h1: {}, s1: {vlan.access: red}}]
+",
+    );
+    assert_eq!(
+        e,
+        ["t.yml:3:9: host number 20 of h1:eth1 is outside the subnet 198.19.0.0/29 (at `vlans.red`)"]
+    );
+}
+
+#[test]
 fn vlans_need_the_module() {
     // netlab: "Attribute 'vlans' used in topology requires module vlan".
     let e = errors("vlans: {red: {}}\nnodes: [a, b]\nlinks: [{a: {vlan.access: red}, b: {}}]\n");

@@ -90,7 +90,8 @@ pub struct Matched {
     pub protocol: Protocol,
 }
 
-/// One Linux bridge crossed on a LAN, with the MTUs of both ports.
+/// One Linux bridge crossed on a LAN, with the MTUs of both ports and, on a VLAN, the 802.1Q
+/// tag of the frame on the wire on each side (none on an access port or an SVI).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BridgeHop {
     pub switch: String,
@@ -98,6 +99,10 @@ pub struct BridgeHop {
     pub in_mtu: u32,
     pub out_port: String,
     pub out_mtu: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_tag: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_tag: Option<u16>,
 }
 
 /// How the next hop's link-layer address was found.
@@ -109,6 +114,9 @@ pub struct Resolution {
     pub target: IpAddr,
     /// The interface that answered, `node:ifname`.
     pub owner: String,
+    /// The 802.1Q tag of the frame on the wire out of the egress (a routed subinterface).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<u16>,
     /// The bridges the frame crosses to get there, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bridges: Vec<BridgeHop>,
@@ -886,6 +894,7 @@ fn egress(
         protocol: if target.is_ipv4() { "arp" } else { "nd" },
         target,
         owner: topo.if_name(nb.owner),
+        tag: nb.tag,
         bridges: nb
             .bridges
             .iter()
@@ -895,6 +904,8 @@ fn egress(
                 in_mtu: topo.interface(c.in_port).mtu,
                 out_port: topo.interface(c.out_port).name.clone(),
                 out_mtu: topo.interface(c.out_port).mtu,
+                in_tag: c.in_tag,
+                out_tag: c.out_tag,
             })
             .collect(),
     });

@@ -23,6 +23,7 @@ pub mod state;
 pub mod sys;
 pub mod up;
 pub mod verify;
+pub mod vlan;
 
 pub use compare::{Diff, NodeReport, RealRoute};
 pub use state::RunState;

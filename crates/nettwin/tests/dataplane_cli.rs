@@ -29,6 +29,37 @@ fn trace_text_shows_hops_and_the_disposition() {
 }
 
 #[test]
+fn trace_shows_802_1q_tags_on_trunks_and_subinterfaces() {
+    let o = nettwin(&["trace", "examples/vlan.yml", "--from", "h1", "--to", "h5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("via s1(eth2 1500 -> eth1[tag 1000] 1500) via s2(eth1[tag 1000] 1500 -> eth4[tag 1000] 1500) via r1(eth1[tag 1000] 1500 -> vlan1000 1500)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("out eth2.1001 (mtu 1500) tag 1001 arp"),
+        "{out}"
+    );
+    assert!(out.contains("=> DELIVERED at h5"), "{out}");
+    let v = json(&nettwin(&[
+        "trace",
+        "examples/vlan.yml",
+        "--from",
+        "h1",
+        "--to",
+        "h4",
+        "--json",
+    ]));
+    let bridges = &v["branches"][0]["hop"]["resolution"]["bridges"];
+    assert_eq!(bridges[0]["out_tag"], 1000, "{v}");
+    assert!(
+        bridges[0].get("in_tag").is_none(),
+        "an access port is untagged: {v}"
+    );
+}
+
+#[test]
 fn trace_json_is_a_tree_with_ends() {
     let v = json(&nettwin(&[
         "trace",

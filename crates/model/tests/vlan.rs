@@ -427,8 +427,17 @@ fn netlab() -> Result<PathBuf, String> {
     }
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("netlab-venv");
     let bin = venv.join("bin/netlab");
+    // A venv is not relocatable: one left by a moved or copied target directory has scripts whose
+    // interpreter is gone, so it is made again rather than trusted because it exists.
     if bin.exists() {
-        return Ok(bin);
+        let works = Command::new(&bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if works {
+            return Ok(bin);
+        }
+        let _ = std::fs::remove_dir_all(&venv);
     }
     let run = |cmd: &mut Command| -> Result<(), String> {
         let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;

@@ -352,7 +352,6 @@ pub fn default_sources(root: &Node, skipped: &mut Vec<(String, String)>) -> Vec<
 /// netlab modules nettwin does not model yet that change what is routed, with what each does.
 /// Using one (in `module`, or its settings anywhere) is one error per module.
 pub const UNMODELLED_MODULES: &[(&str, &str)] = &[
-    ("vlan", "VLANs"),
     ("vrf", "VRFs"),
     ("vxlan", "VXLAN"),
     ("evpn", "EVPN"),
@@ -367,8 +366,8 @@ pub const UNMODELLED_MODULES: &[(&str, &str)] = &[
 ];
 
 /// Keys that belong to an unmodelled module wherever they appear, beside the module's own name:
-/// `vlans:` and `vlan:` are the vlan module's, `vrfs:` the vrf module's.
-pub const MODULE_KEYS: &[(&str, &str)] = &[("vlans", "vlan"), ("vrfs", "vrf")];
+/// `vrfs:` is the vrf module's.
+pub const MODULE_KEYS: &[(&str, &str)] = &[("vrfs", "vrf")];
 
 /// netlab modules that change no route nettwin computes and are read and ignored.
 pub const IGNORED_MODULES: &[(&str, &str)] = &[

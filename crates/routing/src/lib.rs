@@ -15,6 +15,7 @@ pub mod bgp;
 pub mod config;
 pub mod explain;
 pub mod igp;
+pub mod mpls;
 pub mod rib;
 mod statics;
 pub mod whatif;
@@ -66,6 +67,8 @@ pub struct Routing {
     /// Every prefix any router may hold a route for.
     pub prefixes: PrefixTable,
     pub(crate) bgp: bgp::BgpState,
+    /// LDP and SR-MPLS labels, beside the routes (`mpls`).
+    pub labels: mpls::Labels,
     /// How long each phase of the computation took, in order (for `bench routing`).
     pub phases: Vec<(&'static str, Duration)>,
 }
@@ -243,13 +246,18 @@ fn compute_config_classes(
         })
         .collect();
     phases.done("tables");
-    Ok(Routing {
+    let mut routing = Routing {
         nodes,
         config: cfg,
         prefixes,
         bgp: out.state,
-        phases: phases.list,
-    })
+        labels: mpls::Labels::default(),
+        phases: Vec::new(),
+    };
+    routing.labels = mpls::compute(topo, &routing);
+    phases.done("labels");
+    routing.phases = phases.list;
+    Ok(routing)
 }
 
 #[cfg(test)]

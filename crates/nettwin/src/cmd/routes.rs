@@ -26,6 +26,9 @@ pub struct Args {
     /// Show every candidate in the RIB, not only the winners.
     #[arg(long)]
     all: bool,
+    /// Show the label FIB and label imposition instead (`show mpls forwarding-table`).
+    #[arg(long)]
+    labels: bool,
 }
 
 /// One JSON row.
@@ -146,6 +149,9 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             ))
             .into());
         }
+    }
+    if args.labels {
+        return super::labels::print(&topo, &routing, &nodes, want_prefix, want_addr, g);
     }
     let mut rows = Vec::new();
     let mut text = String::new();

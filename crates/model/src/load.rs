@@ -18,6 +18,11 @@ use std::sync::Arc;
 /// Module sections that later stages decode; accepted at top level, on nodes, links and ends.
 pub const MODULES: [&str; 6] = ["ospf", "isis", "bgp", "mpls", "sr", "policies"];
 
+/// The vrf module's sections, kept as spanned YAML for `vrf::resolve`: `vrfs` (definitions)
+/// and `vrf` (`vrf.as`, `vrf.loopback`) at the top level and on nodes; `vrf` (a name) on links
+/// and link ends.
+const VRF_SECTIONS: [&str; 2] = ["vrfs", "vrf"];
+
 const TOP_KEYS: &[&str] = &[
     "name",
     "description",
@@ -34,6 +39,8 @@ const TOP_KEYS: &[&str] = &[
     "sr",
     "policies",
     "validate",
+    "vrfs",
+    "vrf",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -56,6 +63,8 @@ const NODE_KEYS: &[&str] = &[
     "mpls",
     "sr",
     "policies",
+    "vrfs",
+    "vrf",
 ];
 
 const LINK_KEYS: &[&str] = &[
@@ -79,11 +88,12 @@ const LINK_KEYS: &[&str] = &[
     "mpls",
     "sr",
     "policies",
+    "vrf",
 ];
 
 const END_KEYS: &[&str] = &[
     "node", "ifname", "ipv4", "ipv6", "mtu", "cost", "shutdown", "ospf", "isis", "bgp", "mpls",
-    "sr", "policies",
+    "sr", "policies", "vrf",
 ];
 
 const STATIC_KEYS: &[&str] = &["prefix", "nexthop", "interface", "discard", "distance"];
@@ -810,7 +820,7 @@ impl<'d> Loader<'d> {
         let links_node = top.take("links");
         let module = top.take("module");
         let mut config = ModuleConfig::new();
-        for m in MODULES {
+        for m in MODULES.into_iter().chain(VRF_SECTIONS) {
             if let Some(v) = top.take(m) {
                 config.insert(m.to_string(), self.shared(v));
             }
@@ -959,10 +969,32 @@ impl<'d> Loader<'d> {
         }
         self.assign_ids(&mut nodes);
 
-        let raw_links = match links_node {
+        let mut raw_links = match links_node {
             Some(l) => self.links(l, &index, default_link),
             None => Vec::new(),
         };
+        // netlab appends the `links` of global VRFs after the others (`create_vrf_links`).
+        if let Some(vrfs) = config.get("vrfs").cloned() {
+            for (k, def) in vrfs.as_map().unwrap_or_default() {
+                let (Some(vname), Some(items)) = (k.as_scalar(), def.get("links")) else {
+                    continue;
+                };
+                let lpath = Path::root().key("vrfs").key(vname).key("links");
+                for (i, item) in read_list(items, &lpath, self.diags).into_iter().enumerate() {
+                    if let Some(mut l) = self.link(item, &lpath.index(i), &index, default_link) {
+                        let name = yaml::Node {
+                            value: Value::Scalar {
+                                text: vname.to_string(),
+                                quoted: true,
+                            },
+                            span: k.span,
+                        };
+                        l.config.insert("vrf".to_string(), Arc::new(name));
+                        raw_links.push(l);
+                    }
+                }
+            }
+        }
         self.report_module_uses();
         let mut topo = self.resolve(name, nodes, raw_links, pools, config)?;
         topo.validate = validate;
@@ -1055,6 +1087,8 @@ impl<'d> Loader<'d> {
                     let notice = Notice::NotModelled(module_name(&name));
                     self.notices.push((notice, item.span, path.index(i)));
                 }
+                out.push(name);
+            } else if name == "vrf" {
                 out.push(name);
             } else if let Some(m) = unmodelled_module(&name) {
                 self.module_use(m, &name, item.span, &path.index(i));
@@ -1472,9 +1506,11 @@ impl<'d> Loader<'d> {
                             Some("vlan") => {
                                 self.module_use("vlan", "type: vlan", t.span, &gpath.key("type"))
                             }
-                            Some("vrf") => {
-                                self.module_use("vrf", "type: vrf", t.span, &gpath.key("type"))
-                            }
+                            Some("vrf") => self.err(
+                                t.span,
+                                &gpath.key("type"),
+                                "groups of type `vrf` (netlab's VRF groups with `vrfs` data per member) are not modelled by nettwin; put the `vrfs` on the nodes",
+                            ),
                             Some(o) => self.err(
                                 t.span,
                                 &gpath.key("type"),
@@ -1727,7 +1763,7 @@ impl<'d> Loader<'d> {
             .map(|v| v as u32);
         // The node's module sections: each merged over the node, its groups and `defaults`.
         let mut config = ModuleConfig::new();
-        for m in MODULES {
+        for m in MODULES.into_iter().chain(VRF_SECTIONS) {
             let found: Vec<&yaml::Node> = sources.iter().filter_map(|(s, _)| s.get(m)).collect();
             match found.len() {
                 0 => {}
@@ -1917,6 +1953,7 @@ impl<'d> Loader<'d> {
             bridge_netfilter,
             modules,
             config,
+            vrfs: Vec::new(),
             span,
         }
     }
@@ -2410,7 +2447,7 @@ impl<'d> Loader<'d> {
                 };
             }
         }
-        for m in MODULES {
+        for m in MODULES.into_iter().chain(["vrf"]) {
             if let Some((v, _)) = attr(&attrs, m) {
                 link.config.insert(m.to_string(), self.shared(v));
             }
@@ -2508,7 +2545,7 @@ impl<'d> Loader<'d> {
         if let Some(v) = r.take("shutdown") {
             end.shutdown = read_bool(v, &path.key("shutdown"), self.diags).unwrap_or(false);
         }
-        for m in MODULES {
+        for m in MODULES.into_iter().chain(["vrf"]) {
             if let Some(v) = r.take(m) {
                 end.config.insert(m.to_string(), self.shared(v));
             }
@@ -2715,6 +2752,7 @@ impl<'d> Loader<'d> {
                     up: !e.shutdown,
                     cost: e.cost.or(l.cost),
                     bandwidth: l.bandwidth,
+                    vrf: None,
                     config: e.config.clone(),
                 });
                 ends.push(r);
@@ -2784,6 +2822,15 @@ impl<'d> Loader<'d> {
         self.assign_addresses(&mut topo, &pools, &seg_fixed, &raw_links);
         self.check_unique(&topo, &explicit_addrs);
         self.resolve_statics(&mut topo);
+        let pool_families = |name: &str| {
+            pools.get(name).map(|p| {
+                [0, 1].map(|fi| match p.af(fi) {
+                    Some(PoolAf::Prefix(x)) => Some((x, p.len(fi), p.skips_first(fi))),
+                    _ => None,
+                })
+            })
+        };
+        crate::vrf::resolve(&mut topo, &pool_families, self.diags);
         for n in &mut topo.nodes {
             if n.router_id.is_none() {
                 n.router_id = n.loopback.ipv4.and_then(|a| match a.addr {

@@ -263,7 +263,6 @@ pub fn default_sources(root: &Node, skipped: &mut Vec<(String, String)>) -> Vec<
 /// Using one (in `module`, or its settings anywhere) is one error per module.
 pub const UNMODELLED_MODULES: &[(&str, &str)] = &[
     ("vlan", "VLANs"),
-    ("vrf", "VRFs"),
     ("vxlan", "VXLAN"),
     ("evpn", "EVPN"),
     ("gateway", "first-hop gateways (anycast, VRRP)"),
@@ -277,8 +276,8 @@ pub const UNMODELLED_MODULES: &[(&str, &str)] = &[
 ];
 
 /// Keys that belong to an unmodelled module wherever they appear, beside the module's own name:
-/// `vlans:` and `vlan:` are the vlan module's, `vrfs:` the vrf module's.
-pub const MODULE_KEYS: &[(&str, &str)] = &[("vlans", "vlan"), ("vrfs", "vrf")];
+/// `vlans:` and `vlan:` are the vlan module's.
+pub const MODULE_KEYS: &[(&str, &str)] = &[("vlans", "vlan")];
 
 /// netlab modules that change no route nettwin computes and are read and ignored.
 pub const IGNORED_MODULES: &[(&str, &str)] = &[

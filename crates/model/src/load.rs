@@ -427,6 +427,17 @@ const NO_OVERLAP_CHECK: [&str; 3] = ["router_id", "vrf_loopback", "mgmt"];
 /// A segment's subnet as the file fixed it (link `prefix` or an explicit address), with where.
 type FixedSubnet = Option<(Prefix, Span, Path)>;
 
+/// The VRF a link end's interface is in as written (`vrf` on the end, else on the link); empty
+/// for the global table.
+fn end_table(l: &RawLink, e: &RawEnd) -> String {
+    e.config
+        .get("vrf")
+        .or_else(|| l.config.get("vrf"))
+        .and_then(|v| v.as_scalar())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A link end as written, before interfaces exist.
 struct RawEnd {
     node: NodeId,
@@ -2649,7 +2660,7 @@ impl<'d> Loader<'d> {
         let mut link_names: HashMap<String, u32> = HashMap::new();
         // Per segment: its subnet and where it was set (for errors), per family.
         let mut seg_fixed: Vec<[FixedSubnet; 2]> = Vec::new();
-        let mut explicit_addrs: Vec<(IpAddr, Span, Path, IfRef)> = Vec::new();
+        let mut explicit_addrs: Vec<(IpAddr, Span, Path, IfRef, String)> = Vec::new();
 
         for (li, l) in raw_links.iter().enumerate() {
             let lid = LinkId(li as u32);
@@ -2737,7 +2748,7 @@ impl<'d> Loader<'d> {
                 }
                 for (a, p) in [(&e.ipv4, e.path.key("ipv4")), (&e.ipv6, e.path.key("ipv6"))] {
                     if let (Some((a, span)), true) = (a, is_ip) {
-                        explicit_addrs.push((a.addr, *span, p, r));
+                        explicit_addrs.push((a.addr, *span, p, r, end_table(l, e)));
                     }
                 }
                 n.interfaces.push(Interface {
@@ -2945,21 +2956,49 @@ impl<'d> Loader<'d> {
                 }
             }
         }
-        // Two segments must not share or nest address space, nor hold a loopback.
-        let mut all: Vec<(Prefix, Span, Path)> = Vec::new();
-        for f in seg_fixed.iter() {
-            all.extend(f.iter().flatten().cloned());
-        }
-        for n in &topo.nodes {
-            for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
-                all.push((
-                    Prefix::host(a.addr),
-                    n.span,
-                    Path::root().key("nodes").key(&n.name).key("loopback"),
-                ));
+        // Two segments must not share or nest address space, nor hold a loopback, when they
+        // share a routing table: VRFs may reuse each other's addresses (VRF-lite).
+        let seg_tables: Vec<Vec<String>> = topo
+            .segments
+            .iter()
+            .map(|seg| {
+                let mut t: Vec<String> = seg
+                    .links
+                    .iter()
+                    .flat_map(|lid| {
+                        let l = &raw_links[lid.index()];
+                        l.ends.iter().map(move |e| end_table(l, e))
+                    })
+                    .collect();
+                t.sort();
+                t.dedup();
+                t
+            })
+            .collect();
+        let mut tables: Vec<String> = seg_tables.iter().flatten().cloned().collect();
+        tables.push(String::new());
+        tables.sort();
+        tables.dedup();
+        for table in tables {
+            let mut all: Vec<(Prefix, Span, Path)> = Vec::new();
+            for (f, t) in seg_fixed.iter().zip(&seg_tables) {
+                if t.contains(&table) {
+                    all.extend(f.iter().flatten().cloned());
+                }
             }
+            if table.is_empty() {
+                for n in &topo.nodes {
+                    for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
+                        all.push((
+                            Prefix::host(a.addr),
+                            n.span,
+                            Path::root().key("nodes").key(&n.name).key("loopback"),
+                        ));
+                    }
+                }
+            }
+            self.report_overlaps(all);
         }
-        self.report_overlaps(all);
     }
 
     fn report_overlaps(&mut self, mut all: Vec<(Prefix, Span, Path)>) {
@@ -3387,16 +3426,25 @@ impl<'d> Loader<'d> {
         }
     }
 
-    fn check_unique(&mut self, topo: &Topology, explicit: &[(IpAddr, Span, Path, IfRef)]) {
-        let mut seen: HashMap<IpAddr, (Span, String)> = HashMap::new();
+    fn check_unique(
+        &mut self,
+        topo: &Topology,
+        explicit: &[(IpAddr, Span, Path, IfRef, String)],
+    ) {
+        // Per routing table: the same address may be used in two VRFs.
+        let mut seen: HashMap<(String, IpAddr), (Span, String)> = HashMap::new();
         for n in &topo.nodes {
             for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
-                seen.insert(a.addr, (n.span, format!("{} loopback", n.name)));
+                seen.insert(
+                    (String::new(), a.addr),
+                    (n.span, format!("{} loopback", n.name)),
+                );
             }
         }
-        for (addr, span, path, r) in explicit {
+        for (addr, span, path, r, table) in explicit {
             let owner = topo.if_name(*r);
-            if let Some((other_span, other)) = seen.get(addr) {
+            let key = (table.clone(), *addr);
+            if let Some((other_span, other)) = seen.get(&key) {
                 if other != &owner {
                     let msg = format!(
                         "duplicate address {addr}: also on {other} (line {})",
@@ -3406,7 +3454,7 @@ impl<'d> Loader<'d> {
                     continue;
                 }
             }
-            seen.insert(*addr, (*span, owner));
+            seen.insert(key, (*span, owner));
         }
     }
 

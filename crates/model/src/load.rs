@@ -2869,6 +2869,9 @@ impl<'d> Loader<'d> {
         let mut note =
             |config: &ModuleConfig, path: &Path, runs: &dyn Fn(&str) -> bool, on_link| {
                 for (m, v) in config {
+                    if VRF_SECTIONS.contains(&m.as_str()) {
+                        continue; // the vrf module's, resolved by `vrf::resolve`
+                    }
                     let m = module_name(m);
                     let notice = if UNMODELLED.contains(&m) {
                         Notice::NotModelled(m)

@@ -97,7 +97,7 @@ fn valid_id(name: &str) -> bool {
     let mut c = name.chars();
     c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '-')
-        && name.len() <= 16
+        && name.len() <= 15
 }
 
 /// Reads a `vrfs` mapping (top level or a node's).
@@ -139,7 +139,7 @@ fn read_defs(
             diags.error(
                 k.span,
                 &vpath,
-                format!("invalid VRF name `{name}`: use letters, digits, `_` and `-`, starting with a letter, at most 16 characters (a Linux device name)"),
+                format!("invalid VRF name `{name}`: use letters, digits, `_` and `-`, starting with a letter, at most 15 characters (it names a Linux VRF device)"),
             );
             continue;
         }

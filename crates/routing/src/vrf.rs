@@ -32,6 +32,8 @@ pub struct VrfMap {
     pub by_node: Vec<Vec<NodeId>>,
     /// The instance topology the routes were computed on (names like `r1 vrf red`).
     pub topo: Arc<Topology>,
+    /// Per instance: the prefixes leaked into it from the router's other VRFs.
+    pub leaked: Vec<Vec<Prefix>>,
 }
 
 /// The name of a VRF instance node.
@@ -125,10 +127,12 @@ pub(crate) fn split(topo: &Topology) -> Option<VrfMap> {
             *m = owner(*m);
         }
     }
+    let count = t.nodes.len();
     Some(VrfMap {
         of,
         by_node,
         topo: Arc::new(t),
+        leaked: vec![Vec::new(); count],
     })
 }
 
@@ -274,7 +278,7 @@ fn leaks(map: &VrfMap, real: &Topology, cfg: &RoutingConfig, r: &Routing) -> Vec
 pub(crate) fn compute(
     real: &Topology,
     cfg: RoutingConfig,
-    map: VrfMap,
+    mut map: VrfMap,
 ) -> Result<Routing, RoutingError> {
     let icfg = derive(&map, real, &cfg);
     let first = compute_config_classes(&map.topo, icfg.clone(), true)?;
@@ -296,6 +300,12 @@ pub(crate) fn compute(
         compute_config_classes(&map.topo, again, true)?
     };
     let ebgp = r.config.distances.ebgp;
+    for l in &leaked {
+        let list = &mut map.leaked[l.into.index()];
+        if !list.contains(&l.prefix) {
+            list.push(l.prefix);
+        }
+    }
     for l in leaked {
         let Some(pid) = r.prefixes.id(&l.prefix) else {
             continue;
@@ -334,6 +344,14 @@ impl Routing {
     ) -> crate::rib::Fib<'_> {
         let vrf = index.and_then(|i| topo.node(node).interfaces.get(i as usize)?.vrf);
         self.fib_in(node, vrf)
+    }
+
+    /// The prefixes leaked into a routing instance from its router's other VRFs.
+    pub fn leaked(&self, id: NodeId) -> &[Prefix] {
+        self.vrf
+            .as_ref()
+            .and_then(|m| m.leaked.get(id.index()))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The real node and VRF of a routing instance.

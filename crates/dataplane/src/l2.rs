@@ -71,7 +71,10 @@ impl Net<'_> {
             let seg = topo.segment(out.segment?);
             seg.members.iter().copied().find(|m| {
                 let i = topo.interface(*m);
-                [i.ipv4, i.ipv6].into_iter().flatten().any(|a| a.addr == target)
+                [i.ipv4, i.ipv6]
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a.addr == target)
             })
         }) {
             Some(o) => o,

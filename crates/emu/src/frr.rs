@@ -149,7 +149,9 @@ fn daemon_configs(
             header(t, n)
         }
     };
-    let in_vrf = vrf.map(|v| format!(" vrf {}", v.vrf.name)).unwrap_or_default();
+    let in_vrf = vrf
+        .map(|v| format!(" vrf {}", v.vrf.name))
+        .unwrap_or_default();
 
     let mut zebra = String::new();
     head(&mut zebra);
@@ -213,7 +215,11 @@ fn daemon_configs(
             };
             let mut passive: Vec<String> = lo.iter().cloned().collect();
             if let Some(lo) = &lo {
-                let _ = writeln!(t, "interface {lo}{in_vrf}\n {ip} {proto} area {}\n!", o.area);
+                let _ = writeln!(
+                    t,
+                    "interface {lo}{in_vrf}\n {ip} {proto} area {}\n!",
+                    o.area
+                );
             }
             for &k in &ifaces {
                 let iface = &n.interfaces[k];
@@ -919,7 +925,10 @@ mod vrf_tests {
         // The leaked prefix is imported into blue, not a `network` of blue.
         let blue = &bgp[bgp.find("vrf blue").unwrap()..];
         assert!(!blue.contains("network 198.18.100.1/32"), "{blue}");
-        assert!(blue.contains("neighbor 198.18.10.2 remote-as 65003"), "{blue}");
+        assert!(
+            blue.contains("neighbor 198.18.10.2 remote-as 65003"),
+            "{blue}"
+        );
         let ospf = daemon(&t, &r, "r1", "ospfd");
         eprintln!("{ospf}");
         assert!(ospf.contains("router ospf vrf red\n"), "{ospf}");
@@ -929,7 +938,8 @@ mod vrf_tests {
         // vtysh's dry run parses what FRR would load, where FRR is installed.
         if std::path::Path::new("/usr/bin/vtysh").exists() {
             for (d, text) in configs(&t, &r, t.node_by_name("r1").unwrap().id) {
-                let path = std::env::temp_dir().join(format!("nt-vrf-{}-{d}.conf", std::process::id()));
+                let path =
+                    std::env::temp_dir().join(format!("nt-vrf-{}-{d}.conf", std::process::id()));
                 std::fs::write(&path, &text).unwrap();
                 let out = std::process::Command::new("/usr/bin/vtysh")
                     .args(["--dryrun", "-f"])

@@ -151,8 +151,7 @@ pub fn read_table(ns: &str, table: &str) -> Result<Vec<RealRoute>, EmuError> {
 /// `lo`, or a VRF loopback dummy (`lo10001`): routes out of them are the router's own.
 pub fn is_loopback_dev(d: &str) -> bool {
     d == "lo"
-        || d
-            .strip_prefix("lo")
+        || d.strip_prefix("lo")
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 

@@ -394,8 +394,10 @@ pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
         }
         for i in &n.interfaces {
             if let Some(k) = i.vrf {
-                nsp.batch
-                    .push(format!("link set {} master {}", i.name, n.vrfs[k as usize].name));
+                nsp.batch.push(format!(
+                    "link set {} master {}",
+                    i.name, n.vrfs[k as usize].name
+                ));
             }
             for a in [i.ipv4, i.ipv6].into_iter().flatten() {
                 nsp.addrs.push(addr_cmd(&a, &i.name));

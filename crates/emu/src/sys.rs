@@ -227,7 +227,9 @@ pub fn kernel_has_vrf() -> bool {
     }
     let ok = run(
         "ip",
-        &["-n", &ns, "link", "add", "name", "probe", "type", "vrf", "table", "1"],
+        &[
+            "-n", &ns, "link", "add", "name", "probe", "type", "vrf", "table", "1",
+        ],
     )
     .is_ok();
     let _ = run_cleanup("ip", &["netns", "del", &ns]);

@@ -3429,11 +3429,7 @@ impl<'d> Loader<'d> {
         }
     }
 
-    fn check_unique(
-        &mut self,
-        topo: &Topology,
-        explicit: &[(IpAddr, Span, Path, IfRef, String)],
-    ) {
+    fn check_unique(&mut self, topo: &Topology, explicit: &[(IpAddr, Span, Path, IfRef, String)]) {
         // Per routing table: the same address may be used in two VRFs.
         let mut seen: HashMap<(String, IpAddr), (Span, String)> = HashMap::new();
         for n in &topo.nodes {

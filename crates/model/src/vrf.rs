@@ -95,7 +95,8 @@ fn is_int(v: &yaml::Node) -> Option<u64> {
 /// A valid netlab identifier (`_keytype: id`).
 fn valid_id(name: &str) -> bool {
     let mut c = name.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '-')
         && name.len() <= 15
 }
@@ -294,9 +295,9 @@ fn read_loopback(v: &yaml::Node, p: &Path, global: bool, diags: &mut Diagnostics
 /// A VRF loopback address: a bare address is a host route; a prefix gets its first host
 /// (`vrf_loopbacks`: "host bits are set to 1").
 fn lb_addr(text: &str, span: Span, p: &Path, diags: &mut Diagnostics) -> Option<IfAddr> {
-    match IfAddr::parse(text, None).or_else(|_| {
-        IfAddr::parse(text, Some(if text.contains(':') { 128 } else { 32 }))
-    }) {
+    match IfAddr::parse(text, None)
+        .or_else(|_| IfAddr::parse(text, Some(if text.contains(':') { 128 } else { 32 })))
+    {
         Ok(a) => {
             let max = a.family().max_len();
             if a.len == max {
@@ -304,7 +305,10 @@ fn lb_addr(text: &str, span: Span, p: &Path, diags: &mut Diagnostics) -> Option<
             }
             let net = a.subnet();
             if net.network() == a.addr {
-                net.nth(1).map(|x| IfAddr { addr: x, len: a.len })
+                net.nth(1).map(|x| IfAddr {
+                    addr: x,
+                    len: a.len,
+                })
             } else {
                 Some(a)
             }
@@ -320,7 +324,11 @@ fn lb_addr(text: &str, span: Span, p: &Path, diags: &mut Diagnostics) -> Option<
 fn rd_as(sections: &[&ModuleConfig]) -> String {
     for key in ["bgp", "vrf"] {
         for s in sections {
-            if let Some(a) = s.get(key).and_then(|b| b.get("as")).and_then(|v| v.as_scalar()) {
+            if let Some(a) = s
+                .get(key)
+                .and_then(|b| b.get("as"))
+                .and_then(|v| v.as_scalar())
+            {
                 return a.to_string();
             }
         }
@@ -558,8 +566,8 @@ pub(crate) fn resolve(
                 if_vrf.push(None);
                 continue;
             };
-            let known = defs.iter().any(|(n, _)| *n == name)
-                || global.iter().any(|(n, _)| *n == name);
+            let known =
+                defs.iter().any(|(n, _)| *n == name) || global.iter().any(|(n, _)| *n == name);
             if !known {
                 let mut names: Vec<&str> = global.iter().map(|(n, _)| n.as_str()).collect();
                 names.extend(defs.iter().map(|(n, _)| n.as_str()));
@@ -684,7 +692,9 @@ pub(crate) fn resolve(
         }
         let node = &mut topo.nodes[ni];
         for (ii, name) in if_vrf.into_iter().enumerate() {
-            node.interfaces[ii].vrf = name.and_then(|n| vrfs.iter().position(|v| v.name == n)).map(|i| i as u32);
+            node.interfaces[ii].vrf = name
+                .and_then(|n| vrfs.iter().position(|v| v.name == n))
+                .map(|i| i as u32);
         }
         if !node.modules.iter().any(|m| m == "vrf") {
             node.modules.push("vrf".to_string());

@@ -127,8 +127,24 @@ fn ids_rds_route_targets_tables_and_loopbacks_are_netlabs() {
     assert_eq!(
         vrfs(&t, "r1"),
         vec![
-            v("red", 2, 100, "65000:2", "65000:2", "65000:2", "10.2.0.1/32"),
-            v("blue", 3, 101, "65000:3", "65000:3", "65000:3", "10.2.0.2/32"),
+            v(
+                "red",
+                2,
+                100,
+                "65000:2",
+                "65000:2",
+                "65000:2",
+                "10.2.0.1/32"
+            ),
+            v(
+                "blue",
+                3,
+                101,
+                "65000:3",
+                "65000:3",
+                "65000:3",
+                "10.2.0.2/32"
+            ),
         ]
     );
     assert_eq!(
@@ -136,7 +152,15 @@ fn ids_rds_route_targets_tables_and_loopbacks_are_netlabs() {
         vec![
             v("green", 4, 101, "65001:4", "65001:4", "65001:4", ""),
             v("red", 2, 100, "65000:2", "65000:2", "65000:2", ""),
-            v("black", 5, 102, "65001:5", "65303:3", "65001:5", "10.0.0.1/32"),
+            v(
+                "black",
+                5,
+                102,
+                "65001:5",
+                "65303:3",
+                "65001:5",
+                "10.0.0.1/32"
+            ),
         ]
     );
     assert_eq!(
@@ -220,15 +244,33 @@ nodes:
     assert_eq!(
         vrfs(&t, "r1"),
         vec![
-            v("red", 1, 100, "65000:1", "65000:1", "65000:1", "10.2.0.1/32"),
-            v("blue", 2, 101, "65000:2", "65000:2", "65000:2", "10.2.0.2/32"),
+            v(
+                "red",
+                1,
+                100,
+                "65000:1",
+                "65000:1",
+                "65000:1",
+                "10.2.0.1/32"
+            ),
+            v(
+                "blue",
+                2,
+                101,
+                "65000:2",
+                "65000:2",
+                "65000:2",
+                "10.2.0.2/32"
+            ),
         ]
     );
 }
 
 #[test]
 fn a_global_vrf_without_interfaces_on_a_node_is_not_there() {
-    let t = load("module: [vrf]\nvrfs: {red: , blue: }\nnodes: [r1, r2]\nlinks:\n- {r1: {vrf: red}, r2: }\n");
+    let t = load(
+        "module: [vrf]\nvrfs: {red: , blue: }\nnodes: [r1, r2]\nlinks:\n- {r1: {vrf: red}, r2: }\n",
+    );
     assert_eq!(vrfs(&t, "r1").len(), 1);
     assert!(t.node_by_name("r2").unwrap().vrfs.is_empty());
 }
@@ -255,7 +297,15 @@ links:
         vec![
             v("red", 1, 100, "65100:1", "65100:1 65100:7", "65100:1", ""),
             v("blue", 2, 101, "65100:2", "65100:2 65100:7", "65100:2", ""),
-            v("common", 3, 102, "65100:7", "65100:7 65100:1 65100:2", "65100:7", ""),
+            v(
+                "common",
+                3,
+                102,
+                "65100:7",
+                "65100:7 65100:1 65100:2",
+                "65100:7",
+                ""
+            ),
         ]
     );
 }
@@ -273,7 +323,14 @@ fn mistakes_are_named_with_their_place() {
     assert_eq!(e.len(), 3, "{e:#?}");
     assert!(e[0].contains("VRF name `mgmt` is reserved"), "{}", e[0]);
     assert!(e[1].contains("(x:y) is not in N:N format"), "{}", e[1]);
-    assert!(e[2].contains("unknown VRF attribute `imports` (did you mean `import`?)"), "{}", e[2]);
+    assert!(
+        e[2].contains("unknown VRF attribute `imports` (did you mean `import`?)"),
+        "{}",
+        e[2]
+    );
     let e = errors("module: [vrf, mpls]\nmpls.vpn: true\nvrfs: {red: }\nnodes: [r1]\n");
-    assert!(e[0].contains("MPLS/VPN is not modelled by nettwin"), "{e:#?}");
+    assert!(
+        e[0].contains("MPLS/VPN is not modelled by nettwin"),
+        "{e:#?}"
+    );
 }

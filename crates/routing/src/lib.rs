@@ -17,8 +17,8 @@ pub mod explain;
 pub mod igp;
 pub mod rib;
 mod statics;
-pub mod whatif;
 pub mod vrf;
+pub mod whatif;
 
 pub use bgp::{BgpPath, BgpRouter, Community, Origin, Peer, SessionKind, Step};
 pub use config::RoutingConfig;

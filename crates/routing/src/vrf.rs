@@ -15,7 +15,8 @@
 //! routes learned from A's neighbours; never routes A itself imported) is copied into every
 //! other VRF B of the router whose import route targets meet A's export route targets, with A's
 //! next hops (so packets leave through A's interfaces) at eBGP distance. B's BGP then announces
-//! the leaked prefixes to B's own neighbours (a second pass where B originates them).
+//! the leaked prefixes to B's own neighbours (a second pass where B originates them), as it
+//! announces the VRF's OSPF routes (netlab's `redistribute ospf` in the VRF's BGP).
 
 use crate::config::RoutingConfig;
 use crate::rib::{Action, NextHop, Protocol, Target};
@@ -75,9 +76,8 @@ pub(crate) fn split(topo: &Topology) -> Option<VrfMap> {
             inst.loopback = v.loopback;
             inst.vrfs = Vec::new();
             // IS-IS stays in the global table (netlab removes VRF interfaces from IS-IS).
-            inst.modules.retain(|m| {
-                m != "isis" && !(m == "ospf" && blocked(v, "ospf")) && m != "vrf"
-            });
+            inst.modules
+                .retain(|m| m != "isis" && !(m == "ospf" && blocked(v, "ospf")) && m != "vrf");
             inst.statics.retain(|s| static_in(node, s, Some(k as u32)));
             for iface in &mut inst.interfaces {
                 if iface.vrf != Some(k as u32) {
@@ -188,7 +188,12 @@ fn vrf_originate(inst: &Node, v: &nettwin_model::Vrf) -> Vec<Prefix> {
     let mut out: Vec<Prefix> = lb_prefixes(&v.loopback);
     if !blocked(v, "bgp") {
         for iface in inst.interfaces.iter().filter(|i| i.up) {
-            out.extend([iface.ipv4, iface.ipv6].into_iter().flatten().map(|a| a.subnet()));
+            out.extend(
+                [iface.ipv4, iface.ipv6]
+                    .into_iter()
+                    .flatten()
+                    .map(|a| a.subnet()),
+            );
         }
     }
     out.sort();
@@ -274,6 +279,30 @@ fn leaks(map: &VrfMap, real: &Topology, cfg: &RoutingConfig, r: &Routing) -> Vec
     out
 }
 
+/// OSPF routes of VRF instances that run OSPF and BGP (BGP not blocked): what netlab's
+/// `redistribute ospf` in the VRF's BGP announces.
+fn redistributed_ospf(
+    map: &VrfMap,
+    real: &Topology,
+    icfg: &RoutingConfig,
+    r: &Routing,
+) -> Vec<(NodeId, Prefix)> {
+    let mut out = Vec::new();
+    for (i, &(node, vrf)) in map.of.iter().enumerate().skip(real.nodes.len()) {
+        let v = &real.node(node).vrfs[vrf.expect("VRF instance") as usize];
+        let id = NodeId(i as u32);
+        if blocked(v, "bgp") || icfg.bgp[i].is_none() || icfg.ospf[i].is_none() {
+            continue;
+        }
+        for route in r.fib(id).routes() {
+            if matches!(route.protocol, Protocol::Ospf | Protocol::OspfInterArea) {
+                out.push((id, route.prefix));
+            }
+        }
+    }
+    out
+}
+
 /// The pipeline on the instance topology, with leaking.
 pub(crate) fn compute(
     real: &Topology,
@@ -283,15 +312,19 @@ pub(crate) fn compute(
     let icfg = derive(&map, real, &cfg);
     let first = compute_config_classes(&map.topo, icfg.clone(), true)?;
     let leaked = leaks(&map, real, &cfg, &first);
-    let mut r = if leaked.is_empty() {
+    // netlab redistributes a VRF's OSPF routes into its BGP (`bgp.import: ospf`) unless the
+    // VRF blocks BGP: the VRF's BGP announces them to its eBGP peers.
+    let mut extra: Vec<(NodeId, Prefix)> = redistributed_ospf(&map, real, &icfg, &first);
+    extra.extend(leaked.iter().map(|l| (l.into, l.prefix)));
+    let mut r = if extra.is_empty() {
         first
     } else {
         // B's BGP announces what it imported to its own neighbours.
         let mut again = icfg;
-        for l in &leaked {
-            if let Some(b) = again.bgp[l.into.index()].as_mut() {
-                if !b.originate.contains(&l.prefix) {
-                    b.originate.push(l.prefix);
+        for (into, prefix) in extra {
+            if let Some(b) = again.bgp[into.index()].as_mut() {
+                if !b.originate.contains(&prefix) {
+                    b.originate.push(prefix);
                     b.originate.sort();
                 }
             }
@@ -380,7 +413,12 @@ impl Routing {
 
 /// Whether an egress interface of a leaked route lies in another VRF than the table's: `(vrf
 /// name)` for display.
-pub fn hop_vrf<'t>(topo: &'t Topology, node: NodeId, table_vrf: Option<u32>, hop: &NextHop) -> Option<&'t str> {
+pub fn hop_vrf<'t>(
+    topo: &'t Topology,
+    node: NodeId,
+    table_vrf: Option<u32>,
+    hop: &NextHop,
+) -> Option<&'t str> {
     let n = topo.node(node);
     let v = n.interfaces.get(hop.interface as usize)?.vrf;
     if v == table_vrf {

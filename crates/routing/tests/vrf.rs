@@ -98,3 +98,47 @@ fn the_overlapping_subnet_is_connected_in_both_vrfs() {
         assert_eq!(n.interfaces[hop.interface as usize].vrf, k, "{vrf}");
     }
 }
+
+#[test]
+fn a_vrfs_ospf_routes_are_announced_by_its_bgp_and_vrf_lite_ends_can_be_global() {
+    // r1's VRF red runs OSPF with r2 (one AS) and eBGP with r3, whose end is in r3's global
+    // table (VRF-lite): netlab redistributes red's OSPF routes into red's BGP.
+    let text = "module: [vrf, ospf, bgp]
+addressing:
+  loopback: {ipv4: 198.18.0.0/24}
+  router_id: {ipv4: 198.18.0.0/24}
+  p2p: {ipv4: 198.18.1.0/24}
+  lan: {ipv4: 198.18.2.0/24}
+vrfs:
+  red:
+nodes:
+  r1: {bgp.as: 65001}
+  r2: {bgp.as: 65001, vrfs: {red: {loopback: 198.18.100.2}}}
+  r3: {bgp.as: 65003}
+links:
+- {r1: , r2: , vrf: red}
+- {r1: {vrf: red}, r3: }
+";
+    let topo = nettwin_model::load_str("t.yml", text).unwrap_or_else(|e| panic!("{e}"));
+    let r = compute(&topo).unwrap_or_else(|e| panic!("{e}"));
+    // r3's global loopback reaches r1's red table over the eBGP session in red.
+    assert_eq!(
+        table(&topo, &r, "r1", Some("red")),
+        vec![
+            "B 198.18.0.3/32 198.18.1.6@eth2(red)",
+            "O 198.18.100.2/32 198.18.1.2@eth1(red)"
+        ]
+    );
+    let r3 = table(&topo, &r, "r3", None);
+    assert!(
+        r3.contains(&"B 198.18.100.2/32 198.18.1.5@eth1(global)".to_string()),
+        "{r3:?}"
+    );
+    // r1's global table has neither.
+    let g = table(&topo, &r, "r1", None);
+    assert!(
+        g.iter()
+            .all(|l| !l.contains("198.18.100.2") && !l.contains("198.18.0.3/32")),
+        "{g:?}"
+    );
+}

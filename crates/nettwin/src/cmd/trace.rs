@@ -149,7 +149,11 @@ pub fn vrf_index(topo: &Topology, node: nettwin_model::NodeId, name: &str) -> an
         bad(if names.is_empty() {
             format!("--vrf {name}: {} has no VRFs", n.name)
         } else {
-            format!("--vrf {name}: {} has no VRF {name}; its VRFs are: {}", n.name, names.join(", "))
+            format!(
+                "--vrf {name}: {} has no VRF {name}; its VRFs are: {}",
+                n.name,
+                names.join(", ")
+            )
         })
     })
 }
@@ -163,7 +167,9 @@ fn vrf_source(
     dst: std::net::IpAddr,
 ) -> Option<std::net::IpAddr> {
     let n = net.topo.node(node);
-    let fam = |a: Option<nettwin_model::IfAddr>| a.map(|a| a.addr).filter(|a| a.is_ipv4() == dst.is_ipv4());
+    let fam = |a: Option<nettwin_model::IfAddr>| {
+        a.map(|a| a.addr).filter(|a| a.is_ipv4() == dst.is_ipv4())
+    };
     let of = |i: &nettwin_model::Interface| fam(i.ipv4).or(fam(i.ipv6));
     let k = vrf?;
     let via_route = net

@@ -390,10 +390,10 @@ fn set_rts(
         .iter()
         .map(|(n, d)| (n.clone(), d.rd.clone()))
         .collect();
-    for i in 0..defs.len() {
-        let name = defs[i].0.clone();
+    for (name, def) in defs.iter_mut() {
+        let name = name.clone();
         for which in ["import", "export"] {
-            let d = &defs[i].1;
+            let d = &*def;
             let written = if which == "import" {
                 d.import.clone()
             } else {
@@ -445,9 +445,9 @@ fn set_rts(
                 }
             };
             if which == "import" {
-                defs[i].1.import_rt = Some(resolved);
+                def.import_rt = Some(resolved);
             } else {
-                defs[i].1.export_rt = Some(resolved);
+                def.export_rt = Some(resolved);
             }
         }
     }
@@ -537,6 +537,7 @@ pub(crate) fn resolve(
 
     // Interfaces name their VRF on the end, else on the link.
     let mut lb_counters: HashMap<String, u128> = HashMap::new();
+    #[allow(clippy::needless_range_loop)] // `topo.nodes` is borrowed and changed inside
     for ni in 0..topo.nodes.len() {
         let mut defs = std::mem::take(&mut node_defs[ni]);
         let mut if_vrf: Vec<Option<String>> = Vec::new();

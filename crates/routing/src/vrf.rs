@@ -145,7 +145,7 @@ fn static_in(node: &Node, s: &nettwin_model::StaticRoute, vrf: Option<u32>) -> b
         H::Address { interface, .. } => interface,
         H::Discard => None,
     };
-    iface.map_or(None, |i| node.interfaces[i as usize].vrf) == vrf
+    iface.and_then(|i| node.interfaces[i as usize].vrf) == vrf
 }
 
 /// The routing configuration of the instances: the global instances keep the node's; a VRF

@@ -544,11 +544,14 @@ pub(crate) fn resolve(
         let mut has_if = false;
         for ii in 0..topo.nodes[ni].interfaces.len() {
             let iface = &topo.nodes[ni].interfaces[ii];
-            let v = iface
-                .config
-                .get("vrf")
-                .cloned()
-                .or_else(|| topo.links[iface.link.index()].config.get("vrf").cloned());
+            // A link's `vrf` reaches only the nodes that run the vrf module (netlab copies a
+            // module's link attributes to the interfaces of its nodes): hosts stay global.
+            let runs_vrf = topo.nodes[ni].modules.iter().any(|m| m == "vrf");
+            let v = iface.config.get("vrf").cloned().or_else(|| {
+                runs_vrf
+                    .then(|| topo.links[iface.link.index()].config.get("vrf").cloned())
+                    .flatten()
+            });
             let Some(v) = v else {
                 if_vrf.push(None);
                 continue;
@@ -698,7 +701,21 @@ pub(crate) fn resolve(
                 .map(|i| i as u32);
         }
         if !node.modules.iter().any(|m| m == "vrf") {
-            node.modules.push("vrf".to_string());
+            // netlab: `vrfs` and `vrf` `_requires: [vrf]`.
+            let (span, path) = match vrfs.first() {
+                Some(v) if v.span != Span::default() => {
+                    (v.span, Path::root().key("vrfs").key(&v.name))
+                }
+                _ => (node.span, Path::root().key("nodes").key(&node.name)),
+            };
+            diags.error(
+                span,
+                &path,
+                format!(
+                    "node {} uses VRFs but does not run netlab's vrf module; add `vrf` to its `module` list",
+                    node.name
+                ),
+            );
         }
         node.vrfs = vrfs;
     }

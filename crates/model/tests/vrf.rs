@@ -328,9 +328,27 @@ fn mistakes_are_named_with_their_place() {
         "{}",
         e[2]
     );
+    let e = errors("module: [ospf]\nvrfs: {red: }\nnodes: [r1]\nlinks: [{r1: {vrf: red}}]\n");
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(
+        e[0].contains("node r1 uses VRFs but does not run netlab's vrf module"),
+        "{}",
+        e[0]
+    );
     let e = errors("module: [vrf, mpls]\nmpls.vpn: true\nvrfs: {red: }\nnodes: [r1]\n");
     assert!(
         e[0].contains("MPLS/VPN is not modelled by nettwin"),
         "{e:#?}"
     );
+}
+
+#[test]
+fn a_links_vrf_reaches_only_nodes_running_the_vrf_module() {
+    // netlab's docs: a host on a VRF link keeps its interface in its global table.
+    let t = load(
+        "module: [vrf]\nvrfs: {red: }\nnodes: {r1: , h1: {device: linux}}\nlinks:\n- {r1: , h1: , vrf: red}\n",
+    );
+    assert_eq!(if_vrf(&t, "r1")[0].1.as_deref(), Some("red"));
+    assert_eq!(if_vrf(&t, "h1")[0].1, None);
+    assert!(t.node_by_name("h1").unwrap().vrfs.is_empty());
 }

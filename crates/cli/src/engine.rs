@@ -355,3 +355,60 @@ impl Forwarding {
         out
     }
 }
+
+/// The label FIB of `node` as `show mpls forwarding-table` lists it.
+pub(crate) fn mpls_forwarding(
+    topo: &Topology,
+    routing: &Routing,
+    node: NodeId,
+) -> Option<Vec<crate::twin::MplsForwarding>> {
+    use crate::twin::{MplsForwarding, MplsOutgoing};
+    use nettwin_routing::mpls::{Fec, Out};
+    routing.label_config(node)?;
+    let n = topo.node(node);
+    let mut out = Vec::new();
+    for e in &routing.labels.nodes[node.index()].lfib {
+        let fec = match e.fec {
+            Fec::Prefix { prefix } => prefix.to_string(),
+            Fec::Adjacency { .. } => "SR Adj".to_string(),
+        };
+        for p in &e.paths {
+            out.push(MplsForwarding {
+                local: e.in_label,
+                outgoing: match p.out {
+                    Out::Swap(l) => MplsOutgoing::Label(l),
+                    Out::Pop => MplsOutgoing::Pop,
+                    Out::Untagged => MplsOutgoing::NoLabel,
+                },
+                fec: fec.clone(),
+                interface: n.interfaces[p.next_hop.interface as usize].name.clone(),
+                next_hop: p.next_hop.address,
+            });
+        }
+    }
+    Some(out)
+}
+
+/// The LDP LIB of `node`, peers named by their LDP router id (the IPv4 loopback).
+pub(crate) fn ldp_bindings(
+    topo: &Topology,
+    routing: &Routing,
+    node: NodeId,
+) -> Option<Vec<crate::twin::LdpLibEntry>> {
+    routing.label_config(node)?.ldp.as_ref()?;
+    Some(
+        routing
+            .ldp_bindings(node)
+            .iter()
+            .map(|b| crate::twin::LdpLibEntry {
+                prefix: b.prefix,
+                local: b.local,
+                remote: b
+                    .remote
+                    .iter()
+                    .map(|(peer, l)| (router_id(topo, *peer), *l))
+                    .collect(),
+            })
+            .collect(),
+    )
+}

@@ -373,6 +373,16 @@ impl TwinView for ModelView {
             .unwrap_or_default()
     }
 
+    fn mpls_forwarding(&self, node: NodeId) -> Option<Vec<crate::twin::MplsForwarding>> {
+        let routing = &self.engine.as_ref()?.forwarding.routing;
+        crate::engine::mpls_forwarding(&self.topology, routing, node)
+    }
+
+    fn ldp_bindings(&self, node: NodeId) -> Option<Vec<crate::twin::LdpLibEntry>> {
+        let routing = &self.engine.as_ref()?.forwarding.routing;
+        crate::engine::ldp_bindings(&self.topology, routing, node)
+    }
+
     fn ping(&self, node: NodeId, destination: IpAddr, count: u32) -> PingResult {
         if let Some(e) = &self.engine {
             return e.forwarding.ping(node, destination, count);

@@ -779,6 +779,71 @@ pub fn running_config(view: &dyn TwinView, node: NodeId) -> String {
     )
 }
 
+/// A label as IOS prints it in LDP output.
+fn ldp_label(l: u32) -> String {
+    match l {
+        0 => "exp-null".into(),
+        3 => "imp-null".into(),
+        l => l.to_string(),
+    }
+}
+
+/// `show mpls forwarding-table` in IOS XE's layout (the byte counter is always 0: the twin
+/// switches no traffic).
+pub fn show_mpls_forwarding_table(view: &dyn TwinView, node: NodeId) -> String {
+    let Some(rows) = view.mpls_forwarding(node) else {
+        return "% MPLS not enabled\n".to_string();
+    };
+    let mut out = String::from(
+        "Local      Outgoing   Prefix           Bytes Label   Outgoing   Next Hop    \nLabel      Label      or Tunnel Id     Switched      interface              \n",
+    );
+    let mut last = None;
+    for r in rows {
+        let local = if last == Some(r.local) {
+            String::new()
+        } else {
+            r.local.to_string()
+        };
+        last = Some(r.local);
+        let outgoing = match r.outgoing {
+            crate::twin::MplsOutgoing::Label(l) => l.to_string(),
+            crate::twin::MplsOutgoing::Pop => "Pop Label".into(),
+            crate::twin::MplsOutgoing::NoLabel => "No Label".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{local:<10} {outgoing:<10} {:<16} {:<13} {:<10} {}",
+            r.fec,
+            0,
+            crate::ifname::short_name(&r.interface),
+            r.next_hop.map(|a| a.to_string()).unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// `show mpls ldp bindings` in IOS's layout.
+pub fn show_mpls_ldp_bindings(view: &dyn TwinView, node: NodeId) -> String {
+    let Some(lib) = view.ldp_bindings(node) else {
+        return "% LDP is not running\n".to_string();
+    };
+    let mut out = String::new();
+    for (i, e) in lib.iter().enumerate() {
+        let _ = writeln!(out, "  lib entry: {}, rev {}", e.prefix, 2 * (i + 1));
+        if let Some(l) = e.local {
+            let _ = writeln!(out, "        local binding:  label: {}", ldp_label(l));
+        }
+        for (lsr, l) in &e.remote {
+            let _ = writeln!(
+                out,
+                "        remote binding: lsr: {lsr}:0, label: {}",
+                ldp_label(*l)
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

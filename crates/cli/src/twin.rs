@@ -146,6 +146,37 @@ pub struct TraceHop {
     pub rtt_ms: u32,
 }
 
+/// The outgoing label of a `show mpls forwarding-table` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MplsOutgoing {
+    Label(u32),
+    /// `Pop Label`: penultimate-hop pop.
+    Pop,
+    /// `No Label`: the next hop has no binding; the packet leaves as IP.
+    NoLabel,
+}
+
+/// One line of `show mpls forwarding-table`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MplsForwarding {
+    pub local: u32,
+    pub outgoing: MplsOutgoing,
+    /// The prefix, or `SR Adj` for an adjacency SID.
+    pub fec: String,
+    /// Model interface name (`eth1`).
+    pub interface: String,
+    pub next_hop: Option<IpAddr>,
+}
+
+/// One LIB entry of `show mpls ldp bindings`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LdpLibEntry {
+    pub prefix: Prefix,
+    pub local: Option<u32>,
+    /// (peer LSR id, label).
+    pub remote: Vec<(Ipv4Addr, u32)>,
+}
+
 /// One consistent, converged state of the whole network.
 pub trait TwinView: Send + Sync {
     fn topology(&self) -> &Topology;
@@ -164,6 +195,14 @@ pub trait TwinView: Send + Sync {
     /// BGP neighbours administratively shut on `node` (for `show running-config`).
     fn bgp_shutdown_neighbors(&self, _node: NodeId) -> Vec<IpAddr> {
         Vec::new()
+    }
+    /// The label FIB; `None` when neither MPLS nor SR runs on the node.
+    fn mpls_forwarding(&self, _node: NodeId) -> Option<Vec<MplsForwarding>> {
+        None
+    }
+    /// The LDP label information base; `None` when LDP does not run on the node.
+    fn ldp_bindings(&self, _node: NodeId) -> Option<Vec<LdpLibEntry>> {
+        None
     }
     fn ping(&self, node: NodeId, destination: IpAddr, count: u32) -> PingResult;
     fn traceroute(&self, node: NodeId, destination: IpAddr) -> Vec<TraceHop>;

@@ -409,3 +409,44 @@ fn concurrent_writers_and_readers_see_whole_states() {
         }
     });
 }
+
+/// `show mpls forwarding-table` and `show mpls ldp bindings` on a Cisco LDP chain: the LFIB
+/// and LIB of the routing engine in IOS's layouts (ntc-templates has no template for either,
+/// so the layout is checked here line by line).
+#[test]
+fn show_mpls_forwarding_table_and_ldp_bindings() {
+    let text = nettwin_model::generate::with_benchmark_pools(
+        "module: [ospf, mpls]\ndefaults.platform: cisco-xe\nnodes: [pe1, p1, pe2]\nlinks: [pe1-p1, p1-pe2]\n",
+    );
+    let topo = nettwin_model::load_str("t.yml", &text).unwrap();
+    let twin: Arc<dyn Twin> = Arc::new(ModelTwin::with_routing(topo).unwrap());
+    let mut s = session(&twin, "p1", false);
+    let out = type_line(&mut s, "show mpls forwarding-table");
+    let lines: Vec<&str> = out.split("\r\n").collect();
+    assert_eq!(
+        &lines[1..5],
+        &[
+            "Local      Outgoing   Prefix           Bytes Label   Outgoing   Next Hop    ",
+            "Label      Label      or Tunnel Id     Switched      interface              ",
+            "16         Pop Label  198.18.0.1/32    0             Gi0/1      198.19.0.0",
+            "17         Pop Label  198.18.0.3/32    0             Gi0/2      198.19.0.3",
+        ],
+        "{out}"
+    );
+    let out = type_line(&mut s, "sh mpls ldp bind");
+    let lines: Vec<&str> = out.split("\r\n").collect();
+    assert_eq!(
+        &lines[1..5],
+        &[
+            "  lib entry: 198.18.0.1/32, rev 2",
+            "        local binding:  label: 16",
+            "        remote binding: lsr: 198.18.0.1:0, label: imp-null",
+            "        remote binding: lsr: 198.18.0.3:0, label: 16",
+        ],
+        "{out}"
+    );
+    // Without MPLS the command says so.
+    let plain = lab();
+    let mut s = session(&plain, "r1", false);
+    assert!(type_line(&mut s, "show mpls forwarding-table").contains("% MPLS not enabled"));
+}

@@ -23,7 +23,7 @@ pub mod whatif;
 pub use packet::{flow_hash, Probe, Proto, DEFAULT_TTL};
 pub use pmtu::{path_mtu, PmtuReport};
 pub use reach::{reach, Reach, ReachOptions};
-pub use trace::{demo_traces, trace, Disposition, End, Hop, Trace, TraceNode};
+pub use trace::{demo_traces, trace, trace_labelled, Disposition, End, Hop, Trace, TraceNode};
 
 use nettwin_model::{IfRef, NodeId, Topology};
 use nettwin_routing::Routing;

@@ -18,6 +18,9 @@ pub enum Role {
     Bridge,
     /// Any interface (router, host, bridge port) receiving a frame.
     Receiver,
+    /// A label switching router sending a labelled packet on (swap), whose IP packet plus
+    /// label stack does not fit the egress MTU.
+    LabelSwitch,
 }
 
 /// What the device does.
@@ -43,6 +46,8 @@ pub struct MtuRule {
     pub df: Option<bool>,
     /// For bridges: whether `br_netfilter` is loaded.
     pub bridge_netfilter: Option<bool>,
+    /// For label switching: whether the Linux kernel forwards the labels (FRR's platform).
+    pub kernel_mpls: Option<bool>,
     pub action: Oversize,
     pub reason: &'static str,
 }
@@ -60,6 +65,7 @@ const fn rule(
         family,
         df,
         bridge_netfilter,
+        kernel_mpls: None,
         action,
         reason,
     }
@@ -89,7 +95,44 @@ pub const RULES: &[MtuRule] = &[
         "with br_netfilter loaded, IPv4 without DF is handed to the IP layer, which fragments it to the port MTU (br_nf_dev_queue_xmit)"),
     rule(Bridge, None, None, None, SilentDrop,
         "a bridge has no IP address to send ICMP from: a frame longer than the egress port MTU is dropped (br_dev_queue_push_xmit / is_skb_forwardable), an MTU black hole"),
+    lsr(Some(true), None, None, SilentDrop,
+        "the Linux kernel (FRR) drops an MPLS packet whose labels do not fit the egress MTU in mpls_forward (mpls_pkt_too_big, counted as tx_errors) and sends no ICMP"),
+    lsr(Some(false), Some(Ipv4), Some(false), Fragment,
+        "an LSR may fragment the IPv4 packet under the label stack when DF is clear, each fragment carrying the stack (RFC 3032 section 3.4)"),
+    lsr(Some(false), None, None, IcmpTooBig,
+        "with DF set, or IPv6, the LSR drops and sends ICMP too big with the MTU less the label stack (RFC 3032 sections 3.4 and 3.5), routed back to the source"),
 ];
+
+const fn lsr(
+    kernel_mpls: Option<bool>,
+    family: Option<Family>,
+    df: Option<bool>,
+    action: Oversize,
+    reason: &'static str,
+) -> MtuRule {
+    MtuRule {
+        role: LabelSwitch,
+        family,
+        df,
+        bridge_netfilter: None,
+        kernel_mpls,
+        action,
+        reason,
+    }
+}
+
+/// The rule for a labelled packet too big at a label switching router.
+pub fn rule_for_label_switch(family: Family, df: bool, kernel_mpls: bool) -> &'static MtuRule {
+    RULES
+        .iter()
+        .find(|r| {
+            r.role == LabelSwitch
+                && r.family.is_none_or(|f| f == family)
+                && r.df.is_none_or(|d| d == df)
+                && r.kernel_mpls.is_none_or(|k| k == kernel_mpls)
+        })
+        .expect("the label switching rules cover every family and DF combination")
+}
 
 /// The first rule that applies.
 pub fn rule_for(role: Role, family: Family, df: bool, bridge_netfilter: bool) -> &'static MtuRule {
@@ -119,6 +162,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn label_switching_follows_the_kernel_or_rfc3032() {
+        for fam in [Ipv4, Ipv6] {
+            for df in [false, true] {
+                assert_eq!(rule_for_label_switch(fam, df, true).action, SilentDrop);
+            }
+        }
+        assert_eq!(rule_for_label_switch(Ipv4, false, false).action, Fragment);
+        assert_eq!(rule_for_label_switch(Ipv4, true, false).action, IcmpTooBig);
+        assert_eq!(rule_for_label_switch(Ipv6, false, false).action, IcmpTooBig);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::mtu::{self, Oversize, Role};
 use crate::packet::{family_of, flow_hash, fragment, header_len, Probe, Proto, DEFAULT_TTL};
 use crate::Net;
 use nettwin_model::{Family, IfRef, NodeId, NodeKind, Prefix, Topology};
+use nettwin_routing::mpls::{LabelSource, Out, EXPLICIT_NULL_V4, EXPLICIT_NULL_V6, LABEL_BYTES};
 use nettwin_routing::{Action, NextHop, Protocol, Routing};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -89,7 +90,8 @@ pub struct Matched {
     pub protocol: Protocol,
 }
 
-/// One Linux bridge crossed on a LAN, with the MTUs of both ports.
+/// One Linux bridge crossed on a LAN, with the MTUs of both ports and, on a VLAN, the 802.1Q
+/// tag of the frame on the wire on each side (none on an access port or an SVI).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BridgeHop {
     pub switch: String,
@@ -97,6 +99,10 @@ pub struct BridgeHop {
     pub in_mtu: u32,
     pub out_port: String,
     pub out_mtu: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_tag: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_tag: Option<u16>,
 }
 
 /// How the next hop's link-layer address was found.
@@ -108,6 +114,9 @@ pub struct Resolution {
     pub target: IpAddr,
     /// The interface that answered, `node:ifname`.
     pub owner: String,
+    /// The 802.1Q tag of the frame on the wire out of the egress (a routed subinterface).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<u16>,
     /// The bridges the frame crosses to get there, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bridges: Vec<BridgeHop>,
@@ -121,6 +130,54 @@ pub struct Fragmentation {
     pub mtu: u32,
     /// Number of packets after the split.
     pub fragments: u32,
+}
+
+/// What a router did with labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelOp {
+    /// An IP packet entered an LSP: the ingress pushed a stack.
+    Push,
+    Swap,
+    /// Penultimate-hop pop (the next hop asked for implicit null).
+    Pop,
+    /// The next hop has no label: every label removed, the packet leaves as IP.
+    Untagged,
+    /// Explicit null popped at the egress, the IP packet looked up here.
+    PopExplicitNull,
+}
+
+impl LabelOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            LabelOp::Push => "push",
+            LabelOp::Swap => "swap",
+            LabelOp::Pop => "pop",
+            LabelOp::Untagged => "untagged",
+            LabelOp::PopExplicitNull => "pop-explicit-null",
+        }
+    }
+}
+
+/// The label stack at a hop and the operation on it (stacks top first).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LabelHop {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub in_stack: Vec<u32>,
+    pub op: LabelOp,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out_stack: Vec<u32>,
+    /// TTL of the top label as it leaves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_ttl: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<LabelSource>,
+    /// The FEC of the LSP (an LFIB entry's prefix, or the imposition's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fec: Option<Prefix>,
+    /// Why the ingress pushed these labels (which rule and platform default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One node on a branch, with the one egress it uses on this branch.
@@ -163,6 +220,9 @@ pub struct Hop {
     pub packets: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fragmented: Vec<Fragmentation>,
+    /// MPLS at this hop, when the packet arrives or leaves labelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelHop>,
 }
 
 /// An ICMP error sent back towards the source, and what became of it.
@@ -301,15 +361,40 @@ struct Ctx<'n, 'a> {
 
 #[derive(Clone)]
 struct Pkt {
+    /// IP TTL / hop limit.
     ttl: u8,
     /// Sizes of the packet's pieces (one until fragmented).
     frags: Vec<u32>,
+    /// MPLS label stack, bottom first: (label, TTL).
+    labels: Vec<(u32, u8)>,
 }
 
 impl Pkt {
     fn largest(&self) -> u32 {
         self.frags.iter().copied().max().unwrap_or(0)
     }
+
+    /// The largest piece on the wire: the IP packet and 4 bytes per label.
+    fn wire(&self) -> u32 {
+        self.largest() + LABEL_BYTES * self.labels.len() as u32
+    }
+
+    /// Top of the stack first.
+    fn stack(&self) -> Vec<u32> {
+        self.labels.iter().rev().map(|l| l.0).collect()
+    }
+}
+
+/// Whether `node` copies TTL between IP and label (uniform model, RFC 3443), for packets it
+/// originates (`local`) or forwards.
+fn propagates_ttl(routing: &Routing, node: NodeId, local: bool) -> bool {
+    routing.label_config(node).is_none_or(|c| {
+        if local {
+            c.defaults.ttl_propagate_local
+        } else {
+            c.defaults.ttl_propagate
+        }
+    })
 }
 
 /// Follows `probe` from its sender through the network.
@@ -317,7 +402,18 @@ pub fn trace(net: &Net, probe: &Probe) -> Trace {
     run(net, probe, false)
 }
 
+/// Follows `probe` sent with a label stack (top first) already on it, as a head-end sends an
+/// SR SID list: the sender's own LFIB forwards the top label (its TTL starts at the probe's).
+pub fn trace_labelled(net: &Net, probe: &Probe, stack: &[u32]) -> Trace {
+    let labels = stack.iter().rev().map(|l| (*l, probe.ttl)).collect();
+    run_with(net, probe, false, labels)
+}
+
 fn run(net: &Net, probe: &Probe, is_icmp_error: bool) -> Trace {
+    run_with(net, probe, is_icmp_error, Vec::new())
+}
+
+fn run_with(net: &Net, probe: &Probe, is_icmp_error: bool, labels: Vec<(u32, u8)>) -> Trace {
     let mut ctx = Ctx {
         net,
         probe,
@@ -328,6 +424,7 @@ fn run(net: &Net, probe: &Probe, is_icmp_error: bool) -> Trace {
     let pkt = Pkt {
         ttl: probe.ttl,
         frags: vec![probe.size],
+        labels,
     };
     let branches = visit(&mut ctx, probe.from, None, pkt, &mut Vec::new());
     Trace {
@@ -364,7 +461,7 @@ fn visit(
     ctx: &mut Ctx,
     node: NodeId,
     ingress: Option<u32>,
-    pkt: Pkt,
+    mut pkt: Pkt,
     path: &mut Vec<NodeId>,
 ) -> Vec<TraceNode> {
     let topo = ctx.net.topo;
@@ -389,6 +486,7 @@ fn visit(
         size: pkt.largest(),
         packets: pkt.frags.len() as u32,
         fragmented: Vec::new(),
+        labels: None,
     };
     if let Some(pos) = path.iter().position(|p| *p == node) {
         let names: Vec<&str> = path[pos..]
@@ -403,6 +501,36 @@ fn visit(
             format!("forwarding loop: {}", names.join(" -> ")),
         );
         return vec![leaf(hop, e)];
+    }
+    if !pkt.labels.is_empty() {
+        let in_stack = pkt.stack();
+        // Explicit null on top: this router is the egress; pop it and look at what is below.
+        let mut popped = false;
+        while let Some(&(l, ttl)) = pkt.labels.last() {
+            if l != EXPLICIT_NULL_V4 && l != EXPLICIT_NULL_V6 {
+                break;
+            }
+            pkt.labels.pop();
+            popped = true;
+            if pkt.labels.is_empty() && propagates_ttl(ctx.net.routing, node, false) {
+                pkt.ttl = pkt.ttl.min(ttl);
+            }
+        }
+        if !pkt.labels.is_empty() {
+            return switch_label(ctx, node, hop, pkt, path);
+        }
+        if popped {
+            hop.labels = Some(LabelHop {
+                in_stack,
+                op: LabelOp::PopExplicitNull,
+                out_stack: Vec::new(),
+                label_ttl: None,
+                source: None,
+                fec: None,
+                reason: None,
+            });
+            hop.ttl_in = pkt.ttl;
+        }
     }
     // A packet is looked up in the table of the VRF it arrived in (VRF-lite).
     let vrf = match ingress {
@@ -494,10 +622,168 @@ fn visit(
         } else {
             next_hops.to_vec()
         };
+    // Label imposition: the LSP (LDP or SR) the route or its BGP next hop resolves over.
+    let imposition = ctx
+        .net
+        .routing
+        .label_config(node)
+        .and_then(|_| ctx.net.routing.imposition(node, &route).imposition);
+    let label_ttl = if propagates_ttl(ctx.net.routing, node, is_source) {
+        hop.ttl_out.expect("set above")
+    } else {
+        255
+    };
     path.push(node);
     let out = chosen
         .into_iter()
-        .map(|h| egress(ctx, node, hop.clone(), h, pkt.clone(), path))
+        .map(|h| {
+            let mut hop = hop.clone();
+            let mut pkt = pkt.clone();
+            if let Some(imp) = &imposition {
+                let push = imp.push_for(&h);
+                if !push.is_empty() {
+                    pkt.labels = push.iter().rev().map(|l| (*l, label_ttl)).collect();
+                    hop.labels = Some(LabelHop {
+                        in_stack: Vec::new(),
+                        op: LabelOp::Push,
+                        out_stack: push,
+                        label_ttl: Some(label_ttl),
+                        source: Some(imp.source),
+                        fec: Some(imp.fec),
+                        reason: Some(imp.reason.clone()),
+                    });
+                }
+            }
+            egress(ctx, node, hop, h, pkt, path)
+        })
+        .collect();
+    path.pop();
+    out
+}
+
+/// A labelled packet at a label switching router: the top label's LFIB entry decides.
+fn switch_label(
+    ctx: &mut Ctx,
+    node: NodeId,
+    mut hop: Hop,
+    pkt: Pkt,
+    path: &mut Vec<NodeId>,
+) -> Vec<TraceNode> {
+    let routing = ctx.net.routing;
+    let n = ctx.net.topo.node(node);
+    let in_stack = pkt.stack();
+    let (top, label_ttl) = *pkt.labels.last().expect("labelled");
+    let Some(entry) = routing.lfib(node, top) else {
+        hop.labels = Some(LabelHop {
+            in_stack,
+            op: LabelOp::Swap,
+            out_stack: Vec::new(),
+            label_ttl: None,
+            source: None,
+            fec: None,
+            reason: None,
+        });
+        let e = end(
+            ctx,
+            node,
+            Disposition::NoRoute,
+            format!("{} has no LFIB entry for label {top}: dropped", n.name),
+        );
+        return vec![leaf(hop, e)];
+    };
+    let fec = match entry.fec {
+        nettwin_routing::mpls::Fec::Prefix { prefix } => Some(prefix),
+        nettwin_routing::mpls::Fec::Adjacency { .. } => None,
+    };
+    let base = LabelHop {
+        in_stack,
+        op: LabelOp::Swap,
+        out_stack: Vec::new(),
+        label_ttl: None,
+        source: Some(entry.source),
+        fec,
+        reason: None,
+    };
+    if label_ttl <= 1 {
+        hop.labels = Some(base);
+        let mut e = end(
+            ctx,
+            node,
+            Disposition::TtlExceeded,
+            format!("label TTL {label_ttl} expires at {}", n.name),
+        );
+        // The Linux kernel (FRR) drops it silently (`mpls_forward`); routers send time
+        // exceeded (RFC 3032 section 2.3.2).
+        let kernel = routing
+            .label_config(node)
+            .is_some_and(|c| c.defaults.kernel_mpls);
+        if !kernel {
+            e.icmp = icmp_error(ctx, node, IcmpKind::TimeExceeded, &pkt);
+        }
+        return vec![leaf(hop, e)];
+    }
+    let paths = &entry.paths;
+    if paths.is_empty() {
+        hop.labels = Some(base);
+        let e = end(
+            ctx,
+            node,
+            Disposition::NoRoute,
+            format!("label {top} at {} has no next hop", n.name),
+        );
+        return vec![leaf(hop, e)];
+    }
+    if paths.len() > 1 {
+        hop.ecmp = Some(paths.len());
+    }
+    let chosen: Vec<_> = if paths.len() > 1 && (ctx.probe.flow_hash || ctx.leaves >= MAX_LEAVES) {
+        if !ctx.probe.flow_hash {
+            ctx.truncated = true;
+        }
+        let i = (flow_hash(ctx.probe, node) % paths.len() as u64) as usize;
+        vec![paths[i]]
+    } else {
+        paths.clone()
+    };
+    let propagate = propagates_ttl(routing, node, false);
+    // The sender forwards its own stack without spending a hop.
+    let spent = u8::from(hop.ingress.is_some());
+    path.push(node);
+    let out = chosen
+        .into_iter()
+        .map(|p| {
+            let mut hop = hop.clone();
+            let mut pkt = pkt.clone();
+            let mut lh = base.clone();
+            let ttl = label_ttl - spent;
+            match p.out {
+                Out::Swap(l) => {
+                    *pkt.labels.last_mut().expect("labelled") = (l, ttl);
+                    lh.op = LabelOp::Swap;
+                }
+                Out::Pop | Out::Untagged => {
+                    if p.out == Out::Pop {
+                        pkt.labels.pop();
+                        lh.op = LabelOp::Pop;
+                    } else {
+                        pkt.labels.clear();
+                        lh.op = LabelOp::Untagged;
+                    }
+                    match pkt.labels.last_mut() {
+                        // The label below inherits the TTL (RFC 3443 uniform model).
+                        Some(below) if propagate => below.1 = below.1.min(ttl),
+                        Some(_) => {}
+                        None if propagate => pkt.ttl = pkt.ttl.min(ttl),
+                        None => {}
+                    }
+                }
+            }
+            lh.out_stack = pkt.stack();
+            lh.label_ttl = pkt.labels.last().map(|l| l.1);
+            hop.labels = Some(lh);
+            hop.ttl_out = Some(pkt.ttl);
+            egress(ctx, node, hop, p.next_hop, pkt, path)
+        })
         .collect();
     path.pop();
     out
@@ -543,27 +829,58 @@ fn egress(
     hop.next_hop = Some(target);
     pkt.ttl = hop.ttl_out.expect("set before egress");
 
-    // The IP layer of the sender or router against the egress MTU.
-    if pkt.largest() > iface.mtu {
-        let role = if is_source {
-            Role::Source
+    // The IP layer of the sender or router against the egress MTU, less 4 bytes per label
+    // it leaves with (an ingress that pushes sees the smaller MTU, RFC 3032 section 3.2).
+    let label_bytes = LABEL_BYTES * pkt.labels.len() as u32;
+    let ip_mtu = iface.mtu.saturating_sub(label_bytes);
+    if pkt.largest() > ip_mtu {
+        let switched = !is_source
+            && !pkt.labels.is_empty()
+            && hop.labels.as_ref().is_some_and(|l| !l.in_stack.is_empty());
+        let (role, rule) = if switched {
+            let kernel = ctx
+                .net
+                .routing
+                .label_config(node)
+                .is_some_and(|c| c.defaults.kernel_mpls);
+            (
+                Role::LabelSwitch,
+                mtu::rule_for_label_switch(family, probe.df, kernel),
+            )
+        } else if is_source {
+            (
+                Role::Source,
+                mtu::rule_for(Role::Source, family, probe.df, false),
+            )
         } else {
-            Role::Router
+            (
+                Role::Router,
+                mtu::rule_for(Role::Router, family, probe.df, false),
+            )
         };
-        let rule = mtu::rule_for(role, family, probe.df, false);
         match rule.action {
             Oversize::Fragment => {
-                pkt.frags = fragment(&pkt.frags, iface.mtu, family);
+                pkt.frags = fragment(&pkt.frags, ip_mtu, family);
                 hop.fragmented.push(Fragmentation {
                     by: hop.node.clone(),
-                    mtu: iface.mtu,
+                    mtu: ip_mtu,
                     fragments: pkt.frags.len() as u32,
                 });
             }
             action => {
+                let size = if label_bytes > 0 {
+                    format!(
+                        "{} bytes + {} label{} ({label_bytes} bytes) = {}",
+                        pkt.largest(),
+                        pkt.labels.len(),
+                        if pkt.labels.len() == 1 { "" } else { "s" },
+                        pkt.wire()
+                    )
+                } else {
+                    format!("{} bytes", pkt.largest())
+                };
                 let detail = format!(
-                    "{} bytes > MTU {} of {}: {}",
-                    pkt.largest(),
+                    "{size} > MTU {} of {}: {}",
                     iface.mtu,
                     topo.if_name(eif),
                     match action {
@@ -574,10 +891,10 @@ fn egress(
                 );
                 let mut e = end(ctx, node, Disposition::DroppedByMtu, detail);
                 e.interface = Some(topo.if_name(eif));
-                e.mtu = Some(iface.mtu);
+                e.mtu = Some(ip_mtu);
                 e.mtu_role = Some(role);
                 if action == Oversize::IcmpTooBig {
-                    e.icmp = icmp_error(ctx, node, IcmpKind::TooBig(iface.mtu), &pkt);
+                    e.icmp = icmp_error(ctx, node, IcmpKind::TooBig(ip_mtu), &pkt);
                 }
                 return leaf(hop, e);
             }
@@ -604,6 +921,7 @@ fn egress(
         protocol: if target.is_ipv4() { "arp" } else { "nd" },
         target,
         owner: topo.if_name(nb.owner),
+        tag: nb.tag,
         bridges: nb
             .bridges
             .iter()
@@ -613,6 +931,8 @@ fn egress(
                 in_mtu: topo.interface(c.in_port).mtu,
                 out_port: topo.interface(c.out_port).name.clone(),
                 out_mtu: topo.interface(c.out_port).mtu,
+                in_tag: c.in_tag,
+                out_tag: c.out_tag,
             })
             .collect(),
     });
@@ -623,7 +943,7 @@ fn egress(
             return leaf(hop, e);
         }
         let port = topo.interface(c.out_port);
-        if pkt.largest() > port.mtu {
+        if pkt.wire() > port.mtu {
             let sw = topo.node(c.switch);
             let nf = sw.bridge_netfilter.unwrap_or(false);
             let rule = mtu::rule_for(Role::Bridge, family, probe.df, nf);
@@ -665,7 +985,7 @@ fn egress(
 fn receive_check(ctx: &mut Ctx, pkt: &Pkt, at: IfRef) -> Option<End> {
     let topo = ctx.net.topo;
     let iface = topo.interface(at);
-    if pkt.largest() <= iface.mtu {
+    if pkt.wire() <= iface.mtu {
         return None;
     }
     debug_assert_eq!(
@@ -674,7 +994,7 @@ fn receive_check(ctx: &mut Ctx, pkt: &Pkt, at: IfRef) -> Option<End> {
     );
     let detail = format!(
         "{} bytes > MTU {} of receiving interface {}: dropped silently",
-        pkt.largest(),
+        pkt.wire(),
         iface.mtu,
         topo.if_name(at)
     );

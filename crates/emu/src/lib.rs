@@ -16,12 +16,14 @@ pub mod compare;
 pub mod converge;
 pub mod frr;
 pub mod kernel;
+pub mod mpls;
 pub mod plan;
 pub mod probe;
 pub mod state;
 pub mod sys;
 pub mod up;
 pub mod verify;
+pub mod vlan;
 
 pub use compare::{Diff, NodeReport, RealRoute};
 pub use state::RunState;

@@ -1,6 +1,7 @@
 //! What to build for a topology: namespaces, veth pairs, bridges, addresses, sysctls. Pure: it
 //! only describes the commands, so it is checked (address ranges, names) before anything is made.
 
+use crate::vlan::{self, VlanBuild};
 use crate::EmuError;
 use nettwin_model::{IfAddr, NodeKind, Prefix, Topology};
 use std::net::IpAddr;
@@ -65,6 +66,8 @@ pub struct NsPlan {
     pub dummies: Vec<(String, u32)>,
     /// `ip -batch` lines: bridges, ports, link state.
     pub batch: Vec<String>,
+    /// `bridge -batch` lines run after `batch`: the VLANs of VLAN-aware bridge ports.
+    pub bridge: Vec<String>,
     /// `ip -batch` lines run once every link of every namespace is up: addresses, so each is
     /// added on an interface with carrier (an IPv6 address added before carrier misses its
     /// solicited-node group and the first neighbour solicitation for it goes unanswered).
@@ -270,8 +273,14 @@ pub fn bridge_name(ports: &[&str]) -> &'static str {
     }
 }
 
-/// Builds the plan for `topo` (operational state applied) under run name `run`.
+/// Builds the plan for `topo` (operational state applied) under run name `run`, VLANs with
+/// 802.1Q.
 pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
+    plan_with(topo, run, VlanBuild::Tagged)
+}
+
+/// Builds the plan with VLANs built as `build` says.
+pub fn plan_with(topo: &Topology, run: &str, build: VlanBuild) -> Result<Plan, EmuError> {
     check(topo)?;
     let mut namespaces: Vec<NsPlan> = topo
         .nodes
@@ -282,6 +291,7 @@ pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
             sysctls: base_sysctls(n.kind.forwards_ip(), n.kind == NodeKind::Switch),
             dummies: Vec::new(),
             batch: vec!["link set lo up".to_string()],
+            bridge: Vec::new(),
             addrs: Vec::new(),
         })
         .collect();
@@ -354,17 +364,22 @@ pub fn plan(topo: &Topology, run: &str) -> Result<Plan, EmuError> {
                     sysctls: base_sysctls(false, true),
                     dummies: Vec::new(),
                     batch,
+                    bridge: Vec::new(),
                     addrs: Vec::new(),
                 });
             }
         }
+    }
+    if build == VlanBuild::Wires {
+        veths.extend(vlan::wires(topo, run)?);
     }
     for n in &topo.nodes {
         let nsp = &mut namespaces[n.id.index()];
         for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
             nsp.addrs.push(addr_cmd(&a, "lo"));
         }
-        if n.kind == NodeKind::Switch {
+        vlan::node_plan(n, build, nsp);
+        if n.kind == NodeKind::Switch && !vlan::bridges_vlans(n) {
             let ports: Vec<&str> = n.interfaces.iter().map(|i| i.name.as_str()).collect();
             let br = bridge_name(&ports);
             nsp.batch.push(format!(

@@ -184,6 +184,16 @@ pub fn ip_batch(ns: &str, lines: &[String]) -> Result<(), EmuError> {
     run_stdin("ip", &["-n", ns, "-batch", "-"], Some(&text)).map(|_| ())
 }
 
+/// `bridge -n NS -batch -` with one command per line.
+pub fn bridge_batch(ns: &str, lines: &[String]) -> Result<(), EmuError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    run_stdin("bridge", &["-n", ns, "-batch", "-"], Some(&text)).map(|_| ())
+}
+
 /// `ip netns exec NS PROGRAM ARGS...`.
 pub fn in_ns(ns: &str, program: &str, args: &[&str]) -> Result<String, EmuError> {
     let mut all = vec!["netns", "exec", ns, program];

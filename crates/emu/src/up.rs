@@ -224,12 +224,8 @@ fn build(
     opts: &UpOptions,
     notes: &mut Vec<String>,
 ) -> Result<Option<Duration>, EmuError> {
-    let Plan {
-        namespaces,
-        veths,
-        shaping,
-    } = plan::plan(topo, &st.run)?;
-    for ns in &namespaces {
+    let mut planned = plan::plan(topo, &st.run)?;
+    for ns in &planned.namespaces {
         st.record(Created::Netns {
             name: ns.name.clone(),
         })?;
@@ -245,6 +241,21 @@ fn build(
             ],
         )?;
     }
+    // VLANs with 802.1Q where the kernel has it, else a veth per VLAN (`vlan.rs`); the
+    // namespaces are the same either way.
+    if crate::vlan::any(topo) {
+        if let Some(first) = planned.namespaces.first() {
+            if crate::vlan::kernel_build(&first.name)? == crate::vlan::VlanBuild::Wires {
+                notes.push("VLANs are built as one veth pair per VLAN per trunk and one bridge per VLAN: this kernel has no 802.1Q VLAN devices or VLAN-filtering bridges, so frames carry no tags (reachability and paths are the same)".to_string());
+                planned = plan::plan_with(topo, &st.run, crate::vlan::VlanBuild::Wires)?;
+            }
+        }
+    }
+    let Plan {
+        namespaces,
+        veths,
+        shaping,
+    } = planned;
     // Both ends are created straight inside their namespaces: nothing ever appears in the root
     // namespace, and a veth dies with its namespace, so the namespaces are all `down` needs.
     for (a, b) in &veths {
@@ -265,17 +276,28 @@ fn build(
             .collect();
         lines.extend(ns.batch.iter().cloned());
         sys::ip_batch(&ns.name, &lines)?;
+        sys::bridge_batch(&ns.name, &ns.bridge)?;
     }
     shape(&shaping, notes)?;
     wait_carrier(&veths)?;
     for ns in &namespaces {
         sys::ip_batch(&ns.name, &ns.addrs)?;
     }
+    // Labels: installed where the kernel switches them, else said plainly.
+    let has_mpls = crate::mpls::kernel_has_mpls();
+    if let Some(note) =
+        crate::mpls::without_mpls_note(routing, has_mpls, opts.routes == RoutesMode::Frr)
+    {
+        notes.push(note);
+    }
     match opts.routes {
         RoutesMode::None => Ok(None),
         RoutesMode::Static => {
             for n in topo.nodes.iter().filter(|n| n.kind.is_ip()) {
                 kernel::install(topo, routing, n.id, st.netns(&n.name)?)?;
+                if has_mpls {
+                    crate::mpls::install(topo, routing, n.id, st.netns(&n.name)?)?;
+                }
             }
             Ok(None)
         }

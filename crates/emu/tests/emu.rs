@@ -564,6 +564,169 @@ fn frr_agrees_on_loopbacks_written_with_a_mask() {
     assert!(rep.reach.as_ref().unwrap().agree >= 12);
 }
 
+/// A lab with LDP and SR: where the kernel has no MPLS (this machine) `up` says so and the
+/// comparison covers the IP part only, which agrees; where it has MPLS, the twin's label routes
+/// are installed and the same comparison holds.
+#[test]
+fn labels_are_named_when_the_kernel_has_no_mpls_and_ip_still_agrees() {
+    if skip("labels_are_named_when_the_kernel_has_no_mpls_and_ip_still_agrees") {
+        return;
+    }
+    let topo = load(
+        "module: [isis, mpls, sr]\ndefaults.platform: cisco-xr\nnodes: [pe1, p1, pe2]\nlinks: [pe1-p1, p1-pe2]\n",
+    );
+    let _g = Guard("tmpls".into());
+    let rep = nettwin_emu::verify(
+        &topo,
+        &VerifyOptions {
+            routes: RoutesMode::Static,
+            name: Some("tmpls".into()),
+            ..VerifyOptions::default()
+        },
+    )
+    .unwrap();
+    let named = rep
+        .notes
+        .iter()
+        .any(|n| n.starts_with("this kernel has no MPLS"));
+    assert_eq!(
+        named,
+        !nettwin_emu::mpls::kernel_has_mpls(),
+        "{:?}",
+        rep.notes
+    );
+    assert_eq!(
+        rep.differences(),
+        0,
+        "{}",
+        serde_json::to_string_pretty(&rep).unwrap()
+    );
+}
+
+/// Hosts in two VLANs on two VLAN-aware bridges joined by a trunk, a router with SVIs on a
+/// second trunk routing between them, and a third VLAN the first trunk does not carry.
+const VLAN_LAB: &str = "
+defaults.device: frr
+addressing:
+  loopback: {ipv4: 198.18.0.0/24}
+  lan: {ipv4: 198.19.0.0/16}
+  p2p: {ipv4: 198.18.128.0/17}
+vlans:
+  red: {}
+  blue: {id: 20}
+  iso: {id: 30}
+nodes:
+  s1: {module: [vlan], vlan.mode: bridge}
+  s2: {module: [vlan], vlan.mode: bridge}
+  r1: {module: [vlan]}
+  h1: {device: linux}
+  h2: {device: linux}
+  h3: {device: linux}
+  h4: {device: linux}
+  h5: {device: linux}
+  h6: {device: linux}
+links:
+- {s1: {}, s2: {}, vlan.trunk: [red, blue]}
+- {h1: {}, s1: {vlan.access: red}}
+- {h2: {}, s1: {vlan.access: blue}}
+- {h3: {}, s2: {vlan.access: red}}
+- {h4: {}, s2: {vlan.access: blue}}
+- {r1: {}, s2: {}, vlan.trunk: [red, blue]}
+- {h5: {}, s1: {vlan.access: iso}}
+- {h6: {}, s2: {vlan.access: iso}}
+";
+
+#[test]
+fn vlans_in_namespaces_agree_with_the_twin() {
+    if skip("vlans_in_namespaces_agree_with_the_twin") {
+        return;
+    }
+    let topo = nettwin_model::load_str("vlan-lab.yml", VLAN_LAB).unwrap();
+    let run = nettwin_emu::up(
+        &topo,
+        &UpOptions {
+            routes: RoutesMode::Static,
+            name: Some("tvlan".into()),
+            ..UpOptions::default()
+        },
+    )
+    .unwrap();
+    let _g = Guard(run.state.run.clone());
+    eprintln!("vlan lab notes: {:?}", run.notes);
+    let ns = |n: &str| run.state.netns(n).unwrap().to_string();
+    let cases = [
+        // Same VLAN across the trunk, no router.
+        ("h1", "h3", "delivered"),
+        // Between VLANs through r1's SVIs.
+        ("h1", "h4", "delivered"),
+        ("h2", "h3", "delivered"),
+        // iso is on both switches, but the trunk does not carry it and no router is in it.
+        ("h5", "h6", "unreachable-neighbour"),
+    ];
+    for (from, to, want) in cases {
+        let dst = addr_of(&topo, to, false);
+        assert_eq!(
+            twin_disposition(&topo, from, dst, 1500),
+            want,
+            "twin {from} -> {to}"
+        );
+        let p = ping(&ns(from), None, dst, 1500).unwrap();
+        assert_eq!(
+            p.reached,
+            want == "delivered",
+            "kernel {from} -> {to}: {p:?}"
+        );
+    }
+    // The kernel's router: its SVIs are where the twin puts them.
+    let svis = nettwin_emu::sys::ip_ns(&ns("r1"), &["-br", "-4", "addr", "show"]).unwrap();
+    assert!(
+        svis.contains("198.19.0.3/24") && svis.contains("198.19.1.3/24"),
+        "{svis}"
+    );
+    // Every pair and every path, as the twin says.
+    let rep = nettwin_emu::probe::compare_reach(&run.topo, &run.routing, &run.state, 1500).unwrap();
+    assert!(rep.pairs > 0);
+    assert!(rep.diffs.is_empty(), "{:#?}", rep.diffs);
+    let paths = nettwin_emu::probe::compare_paths(&run.topo, &run.routing, &run.state).unwrap();
+    assert!(paths.diffs.is_empty(), "{:#?}", paths.diffs);
+}
+
+/// The 802.1Q tag and the MTU in the kernel: a 1500-byte DF packet crosses 1500-byte veths as
+/// a tagged frame (trunks, a VLAN-aware bridge, a routed subinterface) and 1501 bytes do not,
+/// as the twin says (docs/mtu.md). Needs 802.1Q and VLAN filtering in the kernel.
+#[test]
+fn the_vlan_tag_does_not_count_against_the_mtu_in_the_kernel() {
+    if skip("the_vlan_tag_does_not_count_against_the_mtu_in_the_kernel") {
+        return;
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/vlan.yml");
+    let topo = nettwin_model::load_file(std::path::Path::new(path)).unwrap();
+    let run = nettwin_emu::up(
+        &topo,
+        &UpOptions {
+            routes: RoutesMode::Static,
+            name: Some("tvmtu".into()),
+            ..UpOptions::default()
+        },
+    )
+    .unwrap();
+    let _g = Guard(run.state.run.clone());
+    if run.notes.iter().any(|n| n.contains("no 802.1Q")) {
+        eprintln!("SKIPPED the_vlan_tag_does_not_count_against_the_mtu_in_the_kernel: this kernel has no 802.1Q VLAN devices or VLAN-filtering bridges (CONFIG_VLAN_8021Q, CONFIG_BRIDGE_VLAN_FILTERING), so no frame is tagged");
+        return;
+    }
+    let ns = |n: &str| run.state.netns(n).unwrap().to_string();
+    // h1 -> h3: access, trunk tagged 1000, access. h1 -> h5: via r1's SVI and eth2.1001.
+    for to in ["h3", "h5"] {
+        let dst = addr_of(&topo, to, false);
+        assert_eq!(twin_disposition(&topo, "h1", dst, 1500), "delivered");
+        let p = ping(&ns("h1"), None, dst, 1500).unwrap();
+        assert!(p.reached, "h1 -> {to} at 1500 bytes, tagged: {p:?}");
+        assert_eq!(twin_disposition(&topo, "h1", dst, 1501), "dropped-by-mtu");
+        assert!(!ping(&ns("h1"), None, dst, 1501).unwrap().reached);
+    }
+}
+
 /// VRF-lite with FRR: two routers, VRFs red and blue reusing 198.18.10.0/30, OSPF in red, eBGP
 /// in blue, and on r1 red's loopback leaked into blue (`rt vpn import`). Under netlab's rules
 /// OSPF does not run on a link between two ASes and iBGP does not run in a VRF, so blue's eBGP

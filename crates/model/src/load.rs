@@ -15,8 +15,11 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+#[path = "vlan.rs"]
+mod vlan;
+
 /// Module sections that later stages decode; accepted at top level, on nodes, links and ends.
-pub const MODULES: [&str; 6] = ["ospf", "isis", "bgp", "mpls", "sr", "policies"];
+pub const MODULES: [&str; 7] = ["ospf", "isis", "bgp", "mpls", "sr", "policies", "vlan"];
 
 /// The vrf module's sections, kept as spanned YAML for `vrf::resolve`: `vrfs` (definitions)
 /// and `vrf` (`vrf.as`, `vrf.loopback`) at the top level and on nodes; `vrf` (a name) on links
@@ -41,6 +44,8 @@ const TOP_KEYS: &[&str] = &[
     "validate",
     "vrfs",
     "vrf",
+    "vlan",
+    "vlans",
 ];
 
 const NODE_KEYS: &[&str] = &[
@@ -48,6 +53,7 @@ const NODE_KEYS: &[&str] = &[
     "id",
     "role",
     "device",
+    "platform",
     "group",
     "asn",
     "loopback",
@@ -65,6 +71,8 @@ const NODE_KEYS: &[&str] = &[
     "policies",
     "vrfs",
     "vrf",
+    "vlan",
+    "vlans",
 ];
 
 const LINK_KEYS: &[&str] = &[
@@ -89,11 +97,12 @@ const LINK_KEYS: &[&str] = &[
     "sr",
     "policies",
     "vrf",
+    "vlan",
 ];
 
 const END_KEYS: &[&str] = &[
     "node", "ifname", "ipv4", "ipv6", "mtu", "cost", "shutdown", "ospf", "isis", "bgp", "mpls",
-    "sr", "policies", "vrf",
+    "sr", "policies", "vlan", "vrf",
 ];
 
 const STATIC_KEYS: &[&str] = &["prefix", "nexthop", "interface", "discard", "distance"];
@@ -537,6 +546,10 @@ struct Loader<'d> {
     default_if_mtu: Option<u32>,
     /// Per node, in order: settings addressing needs.
     node_extra: Vec<NodeExtra>,
+    /// netlab's VLANs (`vlan.rs`).
+    vlans: vlan::Vlans,
+    /// Per segment: how the VLAN module addresses it.
+    vlan_seg: Vec<vlan::SegAddr>,
 }
 
 /// A netlab setting that nettwin reads and ignores, with why (listed by `-v`).
@@ -574,10 +587,12 @@ fn unmodelled_module(key: &str) -> Option<&'static str> {
 enum Notice {
     /// An `ospf`/`isis`/`bgp` section where no router it applies to runs the module.
     NotEnabled(&'static str),
-    /// A module nettwin parses but does not model (`mpls`, `sr`, `policies`).
+    /// A module nettwin parses but does not model (`policies`).
     NotModelled(&'static str),
     /// `bgp` on a link or link end: BGP settings are per router.
     BgpOnLink,
+    /// An irb VLAN in a node's `vlans` that none of its interfaces carries (`vlan.rs`).
+    VlanWithoutPort,
 }
 
 impl Notice {
@@ -591,20 +606,18 @@ impl Notice {
         match self {
             Notice::NotEnabled(m) => format!("`{m}` settings are ignored{here}: no router they apply to runs the {m} module; enable it with `module: [{m}]` at the top level, in a group or on a node"),
             Notice::NotModelled(m) => {
-                let what = match m {
-                    "mpls" => "nettwin computes no MPLS label switching",
-                    "sr" => "nettwin computes no segment routing",
-                    _ => "BGP policies are written as `bgp.import` and `bgp.export`",
-                };
+                // Only `policies` is left unmodelled.
+                let what = "BGP policies are written as `bgp.import` and `bgp.export`";
                 format!("`{m}` is parsed but not modelled{here}: {what}, so these settings change nothing")
             }
             Notice::BgpOnLink => format!("`bgp` settings on links and link ends are not modelled{here}: they change nothing; BGP is configured at the top level and on nodes"),
+            Notice::VlanWithoutPort => format!("an irb VLAN that no interface of its node carries gets no SVI{here}: netlab creates one without ports (for VXLAN designs), nettwin only SVIs of VLANs the node bridges"),
         }
     }
 }
 
 /// Modules the loader accepts but nothing models yet.
-const UNMODELLED: [&str; 3] = ["mpls", "sr", "policies"];
+const UNMODELLED: [&str; 1] = ["policies"];
 
 /// The `&'static` name of a module section key.
 fn module_name(m: &str) -> &'static str {
@@ -743,6 +756,8 @@ impl<'d> Loader<'d> {
             default_device: None,
             default_if_mtu: None,
             node_extra: Vec::new(),
+            vlans: vlan::Vlans::default(),
+            vlan_seg: Vec::new(),
         }
     }
 
@@ -830,6 +845,7 @@ impl<'d> Loader<'d> {
         let nodes_node = top.take("nodes");
         let links_node = top.take("links");
         let module = top.take("module");
+        let vlans_node = top.take("vlans");
         let mut config = ModuleConfig::new();
         for m in MODULES.into_iter().chain(VRF_SECTIONS) {
             if let Some(v) = top.take(m) {
@@ -968,7 +984,7 @@ impl<'d> Loader<'d> {
             sources.extend(groups_of.iter().cloned());
             let n_groups = groups_of.len();
             sources.extend(default_sources.iter().cloned());
-            nodes.push(self.node(
+            let node = self.node(
                 NodeId(i as u32),
                 name,
                 *span,
@@ -976,7 +992,9 @@ impl<'d> Loader<'d> {
                 n_groups,
                 &top_modules,
                 &config,
-            ));
+            );
+            self.read_node_vlans(&sources, &node);
+            nodes.push(node);
         }
         self.assign_ids(&mut nodes);
 
@@ -1006,6 +1024,8 @@ impl<'d> Loader<'d> {
                 }
             }
         }
+        let vlan_links = self.read_global_vlans(vlans_node, &config, defaults);
+        self.vlan_access_links(vlan_links, &index, default_link, &mut raw_links);
         self.report_module_uses();
         let mut topo = self.resolve(name, nodes, raw_links, pools, config)?;
         topo.validate = validate;
@@ -1769,13 +1789,20 @@ impl<'d> Loader<'d> {
             None => self.default_device.clone(),
         };
         let kind = self.kind(sources, device.as_deref());
+        let platform = self.platform(sources, device.as_deref());
         let node_id = attr(sources, "id")
             .and_then(|(v, p)| read_u64(v, &p, 1..=u64::from(u32::MAX), self.diags))
             .map(|v| v as u32);
         // The node's module sections: each merged over the node, its groups and `defaults`.
         let mut config = ModuleConfig::new();
         for m in MODULES.into_iter().chain(VRF_SECTIONS) {
-            let found: Vec<&yaml::Node> = sources.iter().filter_map(|(s, _)| s.get(m)).collect();
+            // `defaults.vlan` holds the vlan module's defaults (`start_vlan_id`), not a
+            // setting of every node.
+            let found: Vec<&yaml::Node> = sources
+                .iter()
+                .filter(|(_, p)| m != "vlan" || p.as_str() != "defaults")
+                .filter_map(|(s, _)| s.get(m))
+                .collect();
             match found.len() {
                 0 => {}
                 1 => {
@@ -1955,6 +1982,7 @@ impl<'d> Loader<'d> {
             node_id: node_id.unwrap_or(0),
             id_set: node_id.is_some(),
             device,
+            platform,
             asn,
             loopback,
             router_id,
@@ -1966,6 +1994,29 @@ impl<'d> Loader<'d> {
             config,
             vrfs: Vec::new(),
             span,
+        }
+    }
+
+    /// The node's vendor personality: `platform`, else the one its netlab device has.
+    fn platform(&mut self, sources: &Sources, device: Option<&str>) -> Option<Platform> {
+        match attr(sources, "platform") {
+            Some((v, p)) => {
+                let text = read_str(v, &p, self.diags)?;
+                let found = Platform::parse(&text);
+                if found.is_none() {
+                    let names: Vec<&str> = Platform::ALL.iter().map(|(n, _)| *n).collect();
+                    self.err(
+                        v.span,
+                        &p,
+                        format!(
+                            "unknown platform `{text}`: expected one of {}",
+                            names.join(", ")
+                        ),
+                    );
+                }
+                found
+            }
+            None => device.and_then(Platform::of_device),
         }
     }
 
@@ -2620,6 +2671,10 @@ impl<'d> Loader<'d> {
             x
         }
         for l in &raw_links {
+            if l.has_vlan() {
+                // A VLAN link joins switches per VLAN (`vlan.rs`), not as one bridge.
+                continue;
+            }
             let switches: Vec<u32> = l
                 .ends
                 .iter()
@@ -2667,7 +2722,7 @@ impl<'d> Loader<'d> {
             let switch_root = l
                 .ends
                 .iter()
-                .find(|e| nodes[e.node.index()].kind == NodeKind::Switch)
+                .find(|e| nodes[e.node.index()].kind == NodeKind::Switch && !l.has_vlan())
                 .map(|e| find(&mut parent, e.node.0));
             let sid = match switch_root.and_then(|r| switch_segment.get(&r).copied()) {
                 Some(sid) => sid,
@@ -2691,6 +2746,7 @@ impl<'d> Loader<'d> {
                         members: Vec::new(),
                         ipv4: None,
                         ipv6: None,
+                        vlan: None,
                     });
                     seg_fixed.push([None, None]);
                     if let Some(r) = switch_root {
@@ -2764,6 +2820,7 @@ impl<'d> Loader<'d> {
                     cost: e.cost.or(l.cost),
                     bandwidth: l.bandwidth,
                     vrf: None,
+                    vlan: None,
                     config: e.config.clone(),
                 });
                 ends.push(r);
@@ -2829,6 +2886,7 @@ impl<'d> Loader<'d> {
             ignored: Vec::new(),
             included_files: self.diags.included_files().to_vec(),
         };
+        self.apply_vlans(&mut topo, &raw_links, &mut seg_fixed);
         self.check_explicit_subnets(&topo, &raw_links, &mut seg_fixed);
         self.assign_addresses(&mut topo, &pools, &seg_fixed, &raw_links);
         self.check_unique(&topo, &explicit_addrs);
@@ -2873,6 +2931,10 @@ impl<'d> Loader<'d> {
                         continue; // the vrf module's, resolved by `vrf::resolve`
                     }
                     let m = module_name(m);
+                    if m == "vlan" {
+                        // The vlan module reads its own settings (`vlan.rs`).
+                        continue;
+                    }
                     let notice = if UNMODELLED.contains(&m) {
                         Notice::NotModelled(m)
                     } else if m == "bgp" && on_link {
@@ -3140,6 +3202,7 @@ impl<'d> Loader<'d> {
         // `pool`, its role and its type (`assign_link_prefix`); the pool advances for every
         // link without a `prefix`, even one whose addresses the file sets.
         let mut cursors: HashMap<(usize, usize), u128> = HashMap::new();
+        self.allocate_vlan_subnets(pools, &mut cursors, &reserved);
         for si in 0..topo.segments.len() {
             if topo.segments[si].members.is_empty() {
                 continue;
@@ -3148,7 +3211,7 @@ impl<'d> Loader<'d> {
             let first = seg.links[0].index();
             let l = &raw_links[first];
             let members = seg.members.clone();
-            let is_p2p = seg.kind == SegmentKind::P2p;
+            let mut is_p2p = seg.kind == SegmentKind::P2p;
             let hosts = members
                 .iter()
                 .filter(|r| topo.node(r.node).kind == NodeKind::Host)
@@ -3158,7 +3221,14 @@ impl<'d> Loader<'d> {
             // Unnumbered by loopback (`unnumbered: true`): each node as its loopback allows.
             let mut by_loopback = false;
             let mut allocation = l.allocation;
-            if l.prefix_given {
+            let vlan = self.vlan_subnet(si, pools, &mut cursors, &reserved, members.len() == 2, l);
+            if let Some(v) = vlan {
+                let Some((s, u, a, p2p)) = v else { continue };
+                subnet = s;
+                unnum = u;
+                allocation = a.or(allocation);
+                is_p2p = p2p;
+            } else if l.prefix_given {
                 for fi in 0..2 {
                     subnet[fi] = seg_fixed[si][fi].as_ref().map(|x| x.0);
                 }
@@ -3261,11 +3331,19 @@ impl<'d> Loader<'d> {
     ) {
         let members = topo.segments[si].members.clone();
         let link0 = &raw_links[topo.segments[si].links[0].index()];
+        // A VLAN's addresses are the VLAN definition's business.
+        let (place_span, place_path) = self
+            .vlan_place(si)
+            .unwrap_or((link0.span, link0.path.clone()));
+        let svi_spec = self.vlans.svi_spec.clone();
         let spec_of = |r: &IfRef| {
             end_of
                 .get(r)
                 .and_then(|(li, ei)| raw_links[*li].ends.get(*ei))
-                .map_or(EndAf::Auto, |e| e.spec[fi])
+                .map_or_else(
+                    || svi_spec.get(r).map_or(EndAf::Auto, |s| s[fi]),
+                    |e| e.spec[fi],
+                )
         };
         let has_static = |topo: &Topology, r: &IfRef| {
             let i = topo.interface(*r);
@@ -3342,7 +3420,7 @@ impl<'d> Loader<'d> {
                 "subnet {subnet} is too small for the {} interfaces on its segment",
                 members.len()
             );
-            self.err(link0.span, &link0.path, msg);
+            self.err(place_span, &place_path, msg);
             return;
         };
         let start: u128 = u128::from(size > 2);
@@ -3376,14 +3454,14 @@ impl<'d> Loader<'d> {
             let addr = subnet.nth(host).filter(|_| host < size);
             let Some(addr) = addr else {
                 let msg = format!("host number {host} of {name} is outside the subnet {subnet}");
-                self.err(link0.span, &link0.path, msg);
+                self.err(place_span, &place_path, msg);
                 continue;
             };
             let bad =
                 size > 2 && (host == 0 || (subnet.family() == Family::Ipv4 && host == size - 1));
             if bad {
                 let msg = format!("address {addr} for {name} (host number {host}) is not a host address of the subnet {subnet}");
-                self.err(link0.span, &link0.path, msg);
+                self.err(place_span, &place_path, msg);
                 continue;
             }
             // Where the file set the same address on another interface, netlab stops with a
@@ -3413,7 +3491,7 @@ impl<'d> Loader<'d> {
                     "subnet {subnet} is too small for the {} interfaces on its segment",
                     members.len()
                 );
-                self.err(link0.span, &link0.path, msg);
+                self.err(place_span, &place_path, msg);
                 return;
             }
             let iface = &mut topo.nodes[r.node.index()].interfaces[r.index as usize];

@@ -96,6 +96,65 @@ impl fmt::Display for NodeKind {
     }
 }
 
+/// The vendor personality whose defaults a router follows where standards leave a choice (which
+/// prefixes LDP binds, whether IP routes use label-switched paths, TTL propagation). Set with
+/// `platform:` on a node, group or `defaults`, else derived from netlab's `device:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    CiscoXr,
+    CiscoXe,
+    Junos,
+    Sros,
+    Frr,
+}
+
+impl Platform {
+    pub const ALL: [(&'static str, Platform); 5] = [
+        ("cisco-xr", Platform::CiscoXr),
+        ("cisco-xe", Platform::CiscoXe),
+        ("junos", Platform::Junos),
+        ("sros", Platform::Sros),
+        ("frr", Platform::Frr),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Platform::ALL
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map(|(n, _)| *n)
+            .expect("every platform is listed")
+    }
+
+    pub fn parse(text: &str) -> Option<Platform> {
+        Platform::ALL
+            .iter()
+            .find(|(n, _)| *n == text)
+            .map(|(_, p)| *p)
+    }
+
+    /// The platform of a netlab device type (`netsim/devices/*.yml`), for those nettwin has
+    /// personalities for.
+    pub fn of_device(device: &str) -> Option<Platform> {
+        Some(match device {
+            "iosxr" | "xr" | "cisco8000v" => Platform::CiscoXr,
+            "csr" | "cat8000v" | "iosv" | "ios" | "iol" => Platform::CiscoXe,
+            "vmx" | "vptx" | "vsrx" | "junos" | "crpd" | "vjunos-router" | "vjunos-switch" => {
+                Platform::Junos
+            }
+            "sros" | "srsim" => Platform::Sros,
+            "frr" => Platform::Frr,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Module configuration (`ospf`, `isis`, `bgp`, `mpls`, `sr`, `policies`) as written in the file.
 /// The crates that implement a module decode it; the model only keeps it with its places. A
 /// section in `defaults` or a group is shared by every node it applies to, not copied.
@@ -153,6 +212,9 @@ pub struct Node {
     /// netlab's device type (`device:` or `defaults.device`), kept for platform behaviour.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// The vendor personality (`platform:`, else from `device`); `None` follows FRR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asn: Option<u32>,
     pub loopback: Loopback,
@@ -263,8 +325,55 @@ pub struct Interface {
     /// The VRF the interface is in (an index into the node's `vrfs`); `None`: the global table.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vrf: Option<u32>,
+    /// 802.1Q (netlab's vlan module): what the interface is in VLAN terms; `None` for an
+    /// interface that neither bridges nor tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<VlanIf>,
     #[serde(skip)]
     pub config: ModuleConfig,
+}
+
+/// An interface's part in 802.1Q VLANs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum VlanIf {
+    /// A port of a VLAN-aware bridge. Untagged frames belong to `pvid` (the access or native
+    /// VLAN; none on a trunk without a native VLAN); the `tagged` VLANs cross it with their tag.
+    /// The port has no address: the node's presence in a VLAN is its SVI.
+    Port {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pvid: Option<u16>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        tagged: Vec<u16>,
+    },
+    /// The node's routed interface in the bridged VLAN `vid` (netlab's SVI, `vlanNNNN` on
+    /// the node's VLAN-aware bridge). It has no cable: [`Interface::link`] is the link of the
+    /// node's first port carrying the VLAN.
+    Svi { vid: u16 },
+    /// A routed subinterface (`eth1.1001`): frames leave the node's interface `parent` tagged
+    /// `vid`. [`Interface::link`] is the parent's link.
+    Subif { vid: u16, parent: u32 },
+}
+
+impl VlanIf {
+    /// The 802.1Q tag a frame of VLAN `vid` carries on the wire out of this interface, or
+    /// `None` when it leaves untagged.
+    pub fn tag_for(&self, vid: u16) -> Option<u16> {
+        match self {
+            VlanIf::Port { pvid, .. } if *pvid == Some(vid) => None,
+            VlanIf::Port { tagged, .. } => tagged.contains(&vid).then_some(vid),
+            VlanIf::Svi { .. } => None,
+            VlanIf::Subif { vid: v, .. } => (*v == vid).then_some(vid),
+        }
+    }
+
+    /// Whether frames of VLAN `vid` cross this bridge port.
+    pub fn carries(&self, vid: u16) -> bool {
+        match self {
+            VlanIf::Port { pvid, tagged } => *pvid == Some(vid) || tagged.contains(&vid),
+            _ => false,
+        }
+    }
 }
 
 /// A cable or a shared medium joining interfaces, as written in `links`.
@@ -297,8 +406,8 @@ pub enum SegmentKind {
     Lan,
 }
 
-/// One IP subnet and broadcast domain: a point-to-point link, a multi-access link, or every link
-/// of a group of bridged switches.
+/// One IP subnet and broadcast domain: a point-to-point link, a multi-access link, every link
+/// of a group of bridged switches, or one VLAN across its access links and trunks.
 #[derive(Clone, Debug, Serialize)]
 pub struct Segment {
     pub id: SegmentId,
@@ -313,6 +422,11 @@ pub struct Segment {
     pub ipv4: Option<Prefix>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<Prefix>,
+    /// The 802.1Q VLAN id when the segment is a VLAN (netlab's vlan module): its links are
+    /// the access links and trunks carrying it, its switches the nodes bridging it, its members
+    /// the interfaces of nodes that are not VLAN-aware, SVIs and routed subinterfaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
 }
 
 /// A fully resolved network.

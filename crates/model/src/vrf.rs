@@ -767,7 +767,8 @@ fn allocate(
 fn refuse_vpn(topo: &Topology, diags: &mut Diagnostics) {
     let mut places: Vec<(Span, Path)> = Vec::new();
     let mut check = |cfg: &ModuleConfig, base: Path| {
-        for (m, keys) in [("mpls", &["vpn"][..]), ("bgp", &["vpnv4", "vpnv6"][..])] {
+        // `mpls.vpn` is refused by the routing crate's MPLS settings (`config::mpls`).
+        for (m, keys) in [("bgp", &["vpnv4", "vpnv6"][..])] {
             if let Some(sec) = cfg.get(m) {
                 for k in keys {
                     if let Some(v) = sec.get(k) {

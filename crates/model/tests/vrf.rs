@@ -335,7 +335,7 @@ fn mistakes_are_named_with_their_place() {
         "{}",
         e[0]
     );
-    let e = errors("module: [vrf, mpls]\nmpls.vpn: true\nvrfs: {red: }\nnodes: [r1]\n");
+    let e = errors("module: [vrf, bgp]\nbgp: {as: 1, vpnv4: true}\nvrfs: {red: }\nnodes: [r1]\n");
     assert!(
         e[0].contains("MPLS/VPN is not modelled by nettwin"),
         "{e:#?}"

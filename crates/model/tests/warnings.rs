@@ -48,16 +48,41 @@ fn a_section_on_a_host_end_is_ignored_even_with_the_module_on() {
 
 #[test]
 fn unmodelled_modules_warn_once_wherever_they_appear() {
+    // `mpls` and `sr` are modelled (routing's label computation): an `sr` section no router
+    // runs the module for is ignored like an `ospf` one; `policies` is still not modelled.
     let w = warnings(
         "module: [mpls]\nmpls: {ldp: true}\nsr: {}\nnodes:\n  r1: {mpls: {}, policies: {}}\n  r2: {}\nlinks:\n  - {r1: {}, r2: {mpls: {}}, sr: {}}\n",
     );
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].starts_with("t.yml:3:5: `sr` settings are ignored here and in 1 other place: no router they apply to runs the sr module"),
+        "{}",
+        w[0]
+    );
     assert_eq!(
-        w,
-        vec![
-            "t.yml:1:10: `mpls` is parsed but not modelled here and in 3 other places: nettwin computes no MPLS label switching, so these settings change nothing (at `module[0]`)",
-            "t.yml:3:5: `sr` is parsed but not modelled here and in 1 other place: nettwin computes no segment routing, so these settings change nothing (at `sr`)",
-            "t.yml:5:28: `policies` is parsed but not modelled: BGP policies are written as `bgp.import` and `bgp.export`, so these settings change nothing (at `nodes.r1.policies`)",
-        ]
+        w[1],
+        "t.yml:5:28: `policies` is parsed but not modelled: BGP policies are written as `bgp.import` and `bgp.export`, so these settings change nothing (at `nodes.r1.policies`)",
+    );
+}
+
+#[test]
+fn platform_comes_from_the_file_or_the_device() {
+    let t = nettwin_model::load_str(
+        "t.yml",
+        "defaults.device: frr\ngroups:\n  core: {members: [p1], platform: junos}\nnodes:\n  pe1: {device: iosxr}\n  pe2: {device: vmx, platform: cisco-xe}\n  p1: {}\n  p2: {}\n",
+    )
+    .unwrap();
+    let p = |n: &str| t.node_by_name(n).unwrap().platform.map(|p| p.name());
+    assert_eq!(p("pe1"), Some("cisco-xr"));
+    assert_eq!(p("pe2"), Some("cisco-xe"));
+    assert_eq!(p("p1"), Some("junos"));
+    assert_eq!(p("p2"), Some("frr"));
+    let e = nettwin_model::load_str("t.yml", "nodes:\n  r1: {platform: ios}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("t.yml:2:18: unknown platform `ios`: expected one of cisco-xr, cisco-xe, junos, sros, frr (at `nodes.r1.platform`)"),
+        "{e}"
     );
 }
 

@@ -29,6 +29,37 @@ fn trace_text_shows_hops_and_the_disposition() {
 }
 
 #[test]
+fn trace_shows_802_1q_tags_on_trunks_and_subinterfaces() {
+    let o = nettwin(&["trace", "examples/vlan.yml", "--from", "h1", "--to", "h5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("via s1(eth2 1500 -> eth1[tag 1000] 1500) via s2(eth1[tag 1000] 1500 -> eth4[tag 1000] 1500) via r1(eth1[tag 1000] 1500 -> vlan1000 1500)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("out eth2.1001 (mtu 1500) tag 1001 arp"),
+        "{out}"
+    );
+    assert!(out.contains("=> DELIVERED at h5"), "{out}");
+    let v = json(&nettwin(&[
+        "trace",
+        "examples/vlan.yml",
+        "--from",
+        "h1",
+        "--to",
+        "h4",
+        "--json",
+    ]));
+    let bridges = &v["branches"][0]["hop"]["resolution"]["bridges"];
+    assert_eq!(bridges[0]["out_tag"], 1000, "{v}");
+    assert!(
+        bridges[0].get("in_tag").is_none(),
+        "an access port is untagged: {v}"
+    );
+}
+
+#[test]
 fn trace_json_is_a_tree_with_ends() {
     let v = json(&nettwin(&[
         "trace",
@@ -235,6 +266,88 @@ fn whatif_bad_input_exits_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
     }
+}
+
+/// MPLS from the command line: `routes --labels` (text and JSON), a trace with label stacks,
+/// and `explain` naming the label source (examples/mpls-sr.yml, docs/lsp.md).
+#[test]
+fn labels_in_routes_trace_and_explain() {
+    let o = nettwin(&[
+        "routes",
+        "examples/mpls-sr.yml",
+        "--node",
+        "pe1",
+        "--labels",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("pe1 (cisco-xe, ldp, sr srgb 16000-23999), "),
+        "{out}"
+    );
+    assert!(
+        out.contains("Local  Outgoing   Prefix or Tunnel Id"),
+        "{out}"
+    );
+    assert!(out.contains("label imposition:"), "{out}");
+    let v = json(&nettwin(&[
+        "routes",
+        "examples/mpls-sr.yml",
+        "--node",
+        "pe1",
+        "--labels",
+        "--json",
+    ]));
+    let lfib = v["lfib"].as_array().unwrap();
+    assert!(lfib
+        .iter()
+        .any(|e| e["source"] == "sr" && e["in_label"] == 16006));
+    let bgp = v["imposition"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["prefix"] == "198.18.0.9/32")
+        .expect("x1's loopback, a BGP route, is labelled");
+    assert_eq!(bgp["fec"], "198.18.0.2/32");
+    assert_eq!(bgp["source"], "ldp");
+    assert!(bgp["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("BGP next hop 198.18.0.2"));
+
+    let o = nettwin(&[
+        "trace",
+        "examples/mpls-sr.yml",
+        "--from",
+        "h1",
+        "--to",
+        "x1",
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains("pe1 in eth2 [ibgp 198.18.0.9/32]"), "{out}");
+    assert!(
+        out.contains("push -> [24001] label-ttl 63 (ldp 198.18.0.2/32)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("labels [24001] pop (ldp 198.18.0.2/32)"),
+        "{out}"
+    );
+    assert_eq!(out.matches("=> DELIVERED at x1").count(), 2, "{out}");
+
+    let o = nettwin(&[
+        "explain",
+        "examples/mpls-sr.yml",
+        "--node",
+        "pe1",
+        "--prefix",
+        "198.18.0.9/32",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("labels: ldp via 198.18.0.2/32: push 24001 out eth1"),
+        "{out}"
+    );
 }
 
 #[test]

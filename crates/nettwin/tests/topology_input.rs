@@ -68,7 +68,8 @@ fn each_routing_mistake_is_named() {
 fn warnings_go_to_stderr_for_every_command_and_keep_status_0() {
     let file = input("ospf-without-module.yml");
     let ospf = format!("warning: {file}:2:7: `ospf` settings are ignored here and in 1 other place: no router they apply to runs the ospf module; enable it with `module: [ospf]` at the top level, in a group or on a node (at `ospf`)\n");
-    let mpls = format!("warning: {file}:6:28: `mpls` is parsed but not modelled: nettwin computes no MPLS label switching, so these settings change nothing (at `links[1].mpls`)\n");
+    // `mpls` is modelled now: a link's section where no router runs the module is ignored.
+    let mpls = format!("warning: {file}:6:28: `mpls` settings are ignored: no router they apply to runs the mpls module; enable it with `module: [mpls]` at the top level, in a group or on a node (at `links[1].mpls`)\n");
     for args in [
         vec!["check", &file],
         vec!["show", &file],

@@ -4,6 +4,8 @@
 //! Settings merge from the most general to the most specific: top-level section, node section,
 //! link section, link-end section.
 
+pub mod mpls;
+
 use crate::bgp::{Community, Policy, PrefixMatch, Rule};
 use crate::rib::Distances;
 use nettwin_model::load::parse_bandwidth;
@@ -78,6 +80,8 @@ pub struct RoutingConfig {
     /// Per node, per interface: OSPF and IS-IS interface settings.
     pub ospf_if: Vec<Vec<IgpIf>>,
     pub isis_if: Vec<Vec<IgpIf>>,
+    /// Per node: MPLS (LDP, SR-MPLS) settings and platform defaults where `mpls` or `sr` runs.
+    pub labels: Vec<Option<mpls::LabelNode>>,
 }
 
 const OSPF_KEYS: &[&str] = &[
@@ -281,6 +285,7 @@ impl<'t> Decoder<'t> {
             bgp: vec![None; topo.nodes.len()],
             ospf_if: Vec::with_capacity(topo.nodes.len()),
             isis_if: Vec::with_capacity(topo.nodes.len()),
+            labels: Vec::new(),
         };
         for n in &topo.nodes {
             let npath = key_path("nodes").key(&n.name);
@@ -646,9 +651,29 @@ impl<'t> Decoder<'t> {
 
 /// Decodes the protocol sections of `topo`.
 pub fn decode(topo: &Topology) -> Result<RoutingConfig, Diagnostics> {
-    Decoder {
+    let mut label_diags = topo.diagnostics();
+    let labels = mpls::decode(topo, &mut label_diags);
+    mpls::check_sid_conflicts(topo, &labels, &mut label_diags);
+    let decoded = Decoder {
         topo,
         diags: topo.diagnostics(),
     }
-    .decode()
+    .decode();
+    match decoded {
+        Ok(mut cfg) if label_diags.is_empty() => {
+            cfg.labels = labels;
+            Ok(cfg)
+        }
+        Ok(_) => {
+            label_diags.sort();
+            Err(label_diags)
+        }
+        Err(mut d) => {
+            for x in &label_diags {
+                d.push(x.clone());
+            }
+            d.sort();
+            Err(d)
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod bgp;
 pub mod config;
 pub mod explain;
 pub mod igp;
+pub mod mpls;
 pub mod rib;
 mod statics;
 pub mod vrf;
@@ -70,6 +71,8 @@ pub struct Routing {
     /// The routing instances when the network has VRFs: nodes past the topology's are VRF
     /// instances (see [`vrf`]).
     pub vrf: Option<std::sync::Arc<vrf::VrfMap>>,
+    /// LDP and SR-MPLS labels, beside the routes (`mpls`).
+    pub labels: mpls::Labels,
     /// How long each phase of the computation took, in order (for `bench routing`).
     pub phases: Vec<(&'static str, Duration)>,
 }
@@ -250,14 +253,19 @@ fn compute_config_classes(
         })
         .collect();
     phases.done("tables");
-    Ok(Routing {
+    let mut routing = Routing {
         nodes,
         config: cfg,
         prefixes,
         bgp: out.state,
         vrf: None,
-        phases: phases.list,
-    })
+        labels: mpls::Labels::default(),
+        phases: Vec::new(),
+    };
+    routing.labels = mpls::compute(topo, &routing);
+    phases.done("labels");
+    routing.phases = phases.list;
+    Ok(routing)
 }
 
 #[cfg(test)]

@@ -36,8 +36,23 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
         (None, None) => unreachable!("one of prefix or address is returned"),
     };
     let e = nettwin_routing::explain(&routing, &topo, id, &prefix);
+    // Which label source (LDP, SR) the installed route is pushed into, and why.
+    let labels = routing.label_config(id).and_then(|_| {
+        let r = routing.fib(id).get(&prefix)?;
+        Some(routing.imposition(id, &r))
+    });
     if g.json {
-        return output::print_json(&e);
+        #[derive(serde::Serialize)]
+        struct WithLabels<'a> {
+            #[serde(flatten)]
+            explanation: &'a nettwin_routing::Explanation<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            labels: Option<nettwin_routing::mpls::LabelDecision>,
+        }
+        return output::print_json(&WithLabels {
+            explanation: &e,
+            labels,
+        });
     }
     let node = topo.node(id);
     if e.candidates.is_empty() {
@@ -67,6 +82,31 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             if c.selected { "selected" } else { "rejected" },
             c.reason
         );
+    }
+    if let Some(d) = &labels {
+        match &d.imposition {
+            Some(imp) => {
+                let pushes: Vec<String> = imp
+                    .paths
+                    .iter()
+                    .map(|p| {
+                        let ifname = &node.interfaces[p.next_hop.interface as usize].name;
+                        match p.out {
+                            nettwin_routing::mpls::Out::Swap(l) => format!("push {l} out {ifname}"),
+                            _ => format!("no label out {ifname}"),
+                        }
+                    })
+                    .collect();
+                println!(
+                    "labels: {} via {}: {}\n    {}",
+                    imp.source.name(),
+                    imp.fec,
+                    pushes.join(", "),
+                    d.reason
+                );
+            }
+            None => println!("labels: none: {}", d.reason),
+        }
     }
     if !e.bgp_paths.is_empty() {
         println!("\nBGP paths (best first):");

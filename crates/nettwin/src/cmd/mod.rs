@@ -10,6 +10,7 @@ pub mod exec;
 pub mod explain;
 pub mod fabric;
 pub mod inet;
+pub mod labels;
 pub mod mesh;
 pub mod pmtu;
 pub mod policy;

@@ -71,5 +71,6 @@ fn role_name(r: nettwin_dataplane::mtu::Role) -> &'static str {
         Role::Router => "router egress",
         Role::Bridge => "bridge port",
         Role::Receiver => "receiving interface",
+        Role::LabelSwitch => "label switching router egress (IP packet plus labels)",
     }
 }

@@ -30,6 +30,9 @@ pub struct Args {
     /// named with --node).
     #[arg(long)]
     vrf: Option<String>,
+    /// Show the label FIB and label imposition instead (`show mpls forwarding-table`).
+    #[arg(long)]
+    labels: bool,
 }
 
 /// One JSON row.
@@ -155,6 +158,9 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             ))
             .into());
         }
+    }
+    if args.labels {
+        return super::labels::print(&topo, &routing, &nodes, want_prefix, want_addr, g);
     }
     let mut rows = Vec::new();
     let mut text = String::new();

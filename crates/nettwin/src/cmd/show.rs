@@ -1,7 +1,7 @@
 //! `nettwin show FILE`: the resolved model with every assigned address.
 
 use crate::{output, Global};
-use nettwin_model::Topology;
+use nettwin_model::{Topology, VlanIf};
 use std::path::PathBuf;
 
 /// Print the resolved topology: nodes, loopbacks, interfaces with their addresses, MTUs and
@@ -54,9 +54,20 @@ pub fn render(topo: &Topology) -> String {
     }
     out.push_str(&output::table(&rows));
     out.push('\n');
-    let mut rows = vec![["INTERFACE", "IPV4", "IPV6", "MTU", "LINK", "PEERS"]
-        .map(String::from)
-        .to_vec()];
+    // The VLAN columns only where the lab has VLANs.
+    let vlans = topo.segments.iter().any(|s| s.vlan.is_some());
+    let keep = |mut row: Vec<String>, col: usize| {
+        if !vlans {
+            row.remove(col);
+        }
+        row
+    };
+    let mut rows = vec![keep(
+        ["INTERFACE", "IPV4", "IPV6", "MTU", "VLAN", "LINK", "PEERS"]
+            .map(String::from)
+            .to_vec(),
+        4,
+    )];
     for n in &topo.nodes {
         for (i, iface) in n.interfaces.iter().enumerate() {
             let me = nettwin_model::IfRef {
@@ -64,33 +75,73 @@ pub fn render(topo: &Topology) -> String {
                 index: i as u32,
             };
             let link = topo.link(iface.link);
-            let peers: Vec<String> = link
-                .ends
-                .iter()
-                .filter(|e| **e != me)
-                .map(|e| topo.if_name(*e))
-                .collect();
-            rows.push(vec![
-                topo.if_name(me),
-                iface
-                    .ipv4
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                iface
-                    .ipv6
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                iface.mtu.to_string(),
-                link.name.clone(),
-                peers.join(" "),
-            ]);
+            // An SVI or subinterface is on its VLAN segment, not on the cable's ends.
+            let virt = matches!(iface.vlan, Some(VlanIf::Svi { .. } | VlanIf::Subif { .. }));
+            let peers: Vec<String> = match (virt, iface.segment) {
+                (true, Some(s)) => topo
+                    .segment(s)
+                    .members
+                    .iter()
+                    .filter(|e| **e != me)
+                    .map(|e| topo.if_name(*e))
+                    .collect(),
+                _ => link
+                    .ends
+                    .iter()
+                    .filter(|e| **e != me)
+                    .map(|e| topo.if_name(*e))
+                    .collect(),
+            };
+            let ids = |v: &[u16]| {
+                v.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let vlan = match &iface.vlan {
+                None => "-".to_string(),
+                Some(VlanIf::Port { pvid, tagged }) if tagged.is_empty() => {
+                    pvid.map_or("-".into(), |p| format!("access {p}"))
+                }
+                Some(VlanIf::Port { pvid, tagged }) => match pvid {
+                    Some(p) => format!("trunk {} native {p}", ids(tagged)),
+                    None => format!("trunk {}", ids(tagged)),
+                },
+                Some(VlanIf::Svi { vid }) => format!("svi {vid}"),
+                Some(VlanIf::Subif { vid, .. }) => format!("tagged {vid}"),
+            };
+            rows.push(keep(
+                vec![
+                    topo.if_name(me),
+                    iface
+                        .ipv4
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    iface
+                        .ipv6
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    iface.mtu.to_string(),
+                    vlan,
+                    if matches!(iface.vlan, Some(VlanIf::Svi { .. })) {
+                        "-".into()
+                    } else {
+                        link.name.clone()
+                    },
+                    peers.join(" "),
+                ],
+                4,
+            ));
         }
     }
     out.push_str(&output::table(&rows));
     out.push('\n');
-    let mut rows = vec![["SEGMENT", "TYPE", "IPV4", "IPV6", "MEMBERS"]
-        .map(String::from)
-        .to_vec()];
+    let mut rows = vec![keep(
+        ["SEGMENT", "TYPE", "VLAN", "IPV4", "IPV6", "MEMBERS"]
+            .map(String::from)
+            .to_vec(),
+        2,
+    )];
     for s in &topo.segments {
         let mut members: Vec<String> = s.members.iter().map(|m| topo.if_name(*m)).collect();
         members.extend(
@@ -98,13 +149,17 @@ pub fn render(topo: &Topology) -> String {
                 .iter()
                 .map(|w| format!("[{}]", topo.node(*w).name)),
         );
-        rows.push(vec![
-            s.id.0.to_string(),
-            format!("{:?}", s.kind).to_lowercase(),
-            s.ipv4.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            s.ipv6.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            members.join(" "),
-        ]);
+        rows.push(keep(
+            vec![
+                s.id.0.to_string(),
+                format!("{:?}", s.kind).to_lowercase(),
+                s.vlan.map_or("-".into(), |v| v.to_string()),
+                s.ipv4.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                s.ipv6.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                members.join(" "),
+            ],
+            2,
+        ));
     }
     out.push_str(&output::table(&rows));
     if topo.nodes.iter().any(|n| !n.vrfs.is_empty()) {

@@ -264,14 +264,26 @@ fn render_node(n: &TraceNode, num: usize, indent: &str, out: &mut String) {
         }
     }
     if let Some(res) = &h.resolution {
+        if let Some(t) = res.tag {
+            line.push_str(&format!(" tag {t}"));
+        }
         line.push_str(&format!(
             " {} {} is {}",
             res.protocol, res.target, res.owner
         ));
+        // 802.1Q tags on the wire: `eth1[tag 20]` is a trunk port the frame crosses tagged.
+        let port = |name: &str, tag: Option<u16>| match tag {
+            Some(t) => format!("{name}[tag {t}]"),
+            None => name.to_string(),
+        };
         for b in &res.bridges {
             line.push_str(&format!(
                 " via {}({} {} -> {} {})",
-                b.switch, b.in_port, b.in_mtu, b.out_port, b.out_mtu
+                b.switch,
+                port(&b.in_port, b.in_tag),
+                b.in_mtu,
+                port(&b.out_port, b.out_tag),
+                b.out_mtu
             ));
         }
     } else if let Some(nh) = h.next_hop {
@@ -284,6 +296,9 @@ fn render_node(n: &TraceNode, num: usize, indent: &str, out: &mut String) {
     line.push_str(&format!(" {}B", h.size));
     if h.packets > 1 {
         line.push_str(&format!(" x{}", h.packets));
+    }
+    if let Some(l) = &h.labels {
+        line.push_str(&super::labels::describe_hop(l));
     }
     out.push_str(&line);
     out.push('\n');

@@ -92,14 +92,23 @@ impl Net<'_> {
         if !out.up {
             return Err(NeighbourFailure::EgressDown);
         }
-        let owner = match self.owner_if(target) {
-            Some(o)
-                if topo.interface(o).segment.is_some()
-                    && topo.interface(o).segment == out.segment =>
-            {
-                o
-            }
-            _ => match self.unnumbered_owner(egress, target) {
+        let on_segment = |o: &IfRef| {
+            topo.interface(*o).segment.is_some() && topo.interface(*o).segment == out.segment
+        };
+        // VRFs may reuse an address on other segments: look on this segment when the index
+        // names an interface elsewhere.
+        let owner = match self.owner_if(target).filter(on_segment).or_else(|| {
+            let seg = topo.segment(out.segment?);
+            seg.members.iter().copied().find(|m| {
+                let i = topo.interface(*m);
+                [i.ipv4, i.ipv6]
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a.addr == target)
+            })
+        }) {
+            Some(o) => o,
+            None => match self.unnumbered_owner(egress, target) {
                 Some(o) => o,
                 None => return Err(NeighbourFailure::NoOwner),
             },

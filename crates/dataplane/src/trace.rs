@@ -190,6 +190,10 @@ pub struct Hop {
     /// Interface the packet came in on; `None` at the sender.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingress: Option<String>,
+    /// The VRF whose table the packet is looked up in (the ingress interface's, at the sender
+    /// the VRF of the source address); `None`: the global table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<String>,
     /// The FIB entry matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<Matched>,
@@ -469,6 +473,7 @@ fn visit(
         node_id: node,
         kind: n.kind,
         ingress: ingress.map(|i| n.interfaces[i as usize].name.clone()),
+        vrf: None,
         route: None,
         egress: None,
         egress_if: None,
@@ -527,7 +532,13 @@ fn visit(
             hop.ttl_in = pkt.ttl;
         }
     }
-    let Some(route) = ctx.net.routing.fib(node).lookup(dst) else {
+    // A packet is looked up in the table of the VRF it arrived in (VRF-lite).
+    let vrf = match ingress {
+        Some(i) => n.interfaces[i as usize].vrf,
+        None => source_vrf(n, ctx.probe.src),
+    };
+    hop.vrf = vrf.map(|k| n.vrfs[k as usize].name.clone());
+    let Some(route) = ctx.net.routing.fib_in(node, vrf).lookup(dst) else {
         let mut e = end(
             ctx,
             node,
@@ -776,6 +787,22 @@ fn switch_label(
         .collect();
     path.pop();
     out
+}
+
+/// The VRF a sender's packet starts in: that of the interface or VRF loopback holding its
+/// source address (a socket bound to the VRF), else the global table.
+pub fn source_vrf(n: &nettwin_model::Node, src: IpAddr) -> Option<u32> {
+    let has = |a: Option<nettwin_model::IfAddr>| a.is_some_and(|a| a.addr == src);
+    n.interfaces
+        .iter()
+        .find(|i| has(i.ipv4) || has(i.ipv6))
+        .and_then(|i| i.vrf)
+        .or_else(|| {
+            n.vrfs
+                .iter()
+                .position(|v| has(v.loopback.ipv4) || has(v.loopback.ipv6))
+                .map(|k| k as u32)
+        })
 }
 
 fn egress(

@@ -133,58 +133,65 @@ fn describe(topo: &Topology, node: NodeId, r: &Route) -> String {
 pub fn route_diff(before: &State, after: &State) -> RouteDiff {
     let mut d = RouteDiff::default();
     for n in before.topo.nodes.iter().filter(|n| n.kind.is_ip()) {
-        let a = before.routing.fib(n.id).routes();
-        let b = after.routing.fib(n.id).routes();
-        let (mut i, mut j) = (0, 0);
         let mut touched = false;
-        let mut push = |c: RouteChange| {
-            touched = true;
-            d.changes.push(c)
-        };
-        while i < a.len() || j < b.len() {
-            // Both tables are sorted by prefix: walk them side by side.
-            let order = match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) => x.prefix.cmp(&y.prefix),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => break,
+        // The global table, then each VRF's (`r1 vrf red`).
+        for vrf in std::iter::once(None).chain((0..n.vrfs.len() as u32).map(Some)) {
+            let a = before.routing.fib_in(n.id, vrf).routes();
+            let b = after.routing.fib_in(n.id, vrf).routes();
+            let name = match vrf {
+                Some(k) => nettwin_routing::vrf::instance_name(&n.name, &n.vrfs[k as usize].name),
+                None => n.name.clone(),
             };
-            match order {
-                std::cmp::Ordering::Equal => {
-                    if a[i].action != b[j].action
-                        || a[i].protocol != b[j].protocol
-                        || a[i].metric != b[j].metric
-                    {
+            let (mut i, mut j) = (0, 0);
+            let mut push = |c: RouteChange| {
+                touched = true;
+                d.changes.push(c)
+            };
+            while i < a.len() || j < b.len() {
+                // Both tables are sorted by prefix: walk them side by side.
+                let order = match (a.get(i), b.get(j)) {
+                    (Some(x), Some(y)) => x.prefix.cmp(&y.prefix),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => break,
+                };
+                match order {
+                    std::cmp::Ordering::Equal => {
+                        if a[i].action != b[j].action
+                            || a[i].protocol != b[j].protocol
+                            || a[i].metric != b[j].metric
+                        {
+                            push(RouteChange {
+                                node: name.clone(),
+                                prefix: a[i].prefix,
+                                change: "changed",
+                                before: Some(describe(&before.topo, n.id, &a[i])),
+                                after: Some(describe(&after.topo, n.id, &b[j])),
+                            });
+                        }
+                        i += 1;
+                        j += 1;
+                    }
+                    std::cmp::Ordering::Less => {
                         push(RouteChange {
-                            node: n.name.clone(),
+                            node: name.clone(),
                             prefix: a[i].prefix,
-                            change: "changed",
+                            change: "removed",
                             before: Some(describe(&before.topo, n.id, &a[i])),
+                            after: None,
+                        });
+                        i += 1;
+                    }
+                    std::cmp::Ordering::Greater => {
+                        push(RouteChange {
+                            node: name.clone(),
+                            prefix: b[j].prefix,
+                            change: "added",
+                            before: None,
                             after: Some(describe(&after.topo, n.id, &b[j])),
                         });
+                        j += 1;
                     }
-                    i += 1;
-                    j += 1;
-                }
-                std::cmp::Ordering::Less => {
-                    push(RouteChange {
-                        node: n.name.clone(),
-                        prefix: a[i].prefix,
-                        change: "removed",
-                        before: Some(describe(&before.topo, n.id, &a[i])),
-                        after: None,
-                    });
-                    i += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    push(RouteChange {
-                        node: n.name.clone(),
-                        prefix: b[j].prefix,
-                        change: "added",
-                        before: None,
-                        after: Some(describe(&after.topo, n.id, &b[j])),
-                    });
-                    j += 1;
                 }
             }
         }

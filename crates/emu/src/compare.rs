@@ -66,9 +66,20 @@ pub fn ignored_prefix(p: &Prefix) -> bool {
 
 /// The twin's FIB of a node in normal form.
 pub fn twin_routes(topo: &Topology, routing: &Routing, node: NodeId) -> Vec<RealRoute> {
+    twin_routes_in(topo, routing, node, node)
+}
+
+/// The twin's FIB of routing instance `inst` (a VRF of `node`, or `node` itself) in normal form;
+/// next hops are named by `node`'s interfaces, which every instance of it shares.
+pub fn twin_routes_in(
+    topo: &Topology,
+    routing: &Routing,
+    node: NodeId,
+    inst: NodeId,
+) -> Vec<RealRoute> {
     let n = topo.node(node);
     routing
-        .fib(node)
+        .fib(inst)
         .routes()
         .iter()
         .filter(|r| r.protocol != Protocol::Local && !ignored_prefix(&r.prefix))

@@ -91,18 +91,77 @@ fn header(out: &mut String, n: &Node) {
 /// The configuration files of one router: (daemon, text). zebra and staticd always; the
 /// protocol daemons when the node runs the protocol.
 pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static str, String)> {
+    // With VRFs the routes were computed per instance: each daemon's configuration is the
+    // global instance's, then one section per VRF (`router ospf vrf red`, ...).
+    let t = routing.instance_topology().unwrap_or(topo);
+    let mut out = daemon_configs(t, routing, id, None);
+    let node = topo.node(id);
+    for (k, v) in node.vrfs.iter().enumerate() {
+        let inst = routing.instance(id, Some(k as u32));
+        let ctx = VrfCtx {
+            vrf: v,
+            lo: crate::plan::vrf_loopback_name(node, k),
+            leaked: routing.leaked(inst),
+        };
+        for (d, text) in daemon_configs(t, routing, inst, Some(&ctx)) {
+            if text.is_empty() {
+                continue;
+            }
+            match out.iter_mut().find(|(x, _)| *x == d) {
+                Some((_, body)) => body.push_str(&text),
+                None => {
+                    let mut body = String::new();
+                    header(&mut body, node);
+                    body.push_str(&text);
+                    out.push((d, body));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What a VRF section of the configuration needs beyond its routing instance.
+struct VrfCtx<'a> {
+    vrf: &'a nettwin_model::Vrf,
+    /// The VRF loopback device, if any.
+    lo: Option<String>,
+    /// Prefixes the twin leaked into this VRF: FRR imports them (`import vpn`), they are not
+    /// `network`s of the VRF.
+    leaked: &'a [nettwin_model::Prefix],
+}
+
+/// The daemons' configuration of one routing instance: the node's global instance (with the
+/// header), or a VRF's sections.
+fn daemon_configs(
+    topo: &Topology,
+    routing: &Routing,
+    id: NodeId,
+    vrf: Option<&VrfCtx>,
+) -> Vec<(&'static str, String)> {
     let n = topo.node(id);
     let cfg = &routing.config;
     let i = id.index();
     let rid = router_id(n);
     let mut out = Vec::new();
+    let head = |t: &mut String| {
+        if vrf.is_none() {
+            header(t, n)
+        }
+    };
+    let in_vrf = vrf
+        .map(|v| format!(" vrf {}", v.vrf.name))
+        .unwrap_or_default();
 
     let mut zebra = String::new();
-    header(&mut zebra, n);
+    head(&mut zebra);
     out.push(("zebra", zebra));
 
     let mut st = String::new();
-    header(&mut st, n);
+    head(&mut st);
+    if let (Some(v), false) = (vrf, n.statics.is_empty()) {
+        let _ = writeln!(st, "vrf {}", v.vrf.name);
+    }
     for s in &n.statics {
         let fam = if s.prefix.family() == nettwin_model::Family::Ipv4 {
             "ip"
@@ -126,6 +185,9 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
         };
         let _ = writeln!(st, "{fam} route {} {target}{dist}", s.prefix);
     }
+    if vrf.is_some() && !n.statics.is_empty() {
+        let _ = writeln!(st, "exit-vrf\n!");
+    }
     out.push(("staticd", st));
 
     let seg_of = |k: usize| n.interfaces[k].segment.map(|s| topo.segment(s));
@@ -141,13 +203,24 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
         let v6 =
             n.loopback.ipv6.is_some() || ifaces.iter().any(|&k| n.interfaces[k].ipv6.is_some());
         for (daemon, ip, proto) in [("ospfd", "ip", "ospf"), ("ospf6d", "ipv6", "ospf6")] {
-            if daemon == "ospf6d" && !v6 {
+            // OSPFv3 in VRFs is not translated (see `untranslated`).
+            if daemon == "ospf6d" && (!v6 || vrf.is_some()) {
                 continue;
             }
             let mut t = String::new();
-            header(&mut t, n);
-            let mut passive = vec!["lo".to_string()];
-            let _ = writeln!(t, "interface lo\n {ip} {proto} area {}\n!", o.area);
+            head(&mut t);
+            let lo = match vrf {
+                Some(v) => v.lo.clone(),
+                None => Some("lo".to_string()),
+            };
+            let mut passive: Vec<String> = lo.iter().cloned().collect();
+            if let Some(lo) = &lo {
+                let _ = writeln!(
+                    t,
+                    "interface {lo}{in_vrf}\n {ip} {proto} area {}\n!",
+                    o.area
+                );
+            }
             for &k in &ifaces {
                 let iface = &n.interfaces[k];
                 // Each OSPF runs only where the interface has its family, as netlab configures
@@ -161,7 +234,7 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
                     continue;
                 }
                 let s = &cfg.ospf_if[i][k];
-                let _ = writeln!(t, "interface {}", iface.name);
+                let _ = writeln!(t, "interface {}{in_vrf}", iface.name);
                 let _ = writeln!(t, " {ip} {proto} area {}", s.area);
                 let _ = writeln!(t, " {ip} {proto} cost {}", s.cost);
                 let _ = writeln!(t, " {ip} {proto} hello-interval 1");
@@ -176,7 +249,7 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
                 let _ = writeln!(t, "!");
             }
             if daemon == "ospfd" {
-                let _ = writeln!(t, "router ospf\n ospf router-id {rid}");
+                let _ = writeln!(t, "router ospf{in_vrf}\n ospf router-id {rid}");
                 for p in &passive {
                     let _ = writeln!(t, " passive-interface {p}");
                 }
@@ -251,12 +324,13 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
 
     if let (Some(b), Some(br)) = (&cfg.bgp[i], &routing.node(id).bgp) {
         let mut t = String::new();
-        header(&mut t, n);
-        // Route-maps: node-wide import/export, and per neighbour where the file sets them.
-        if let Some(p) = &b.import {
+        head(&mut t);
+        // Route-maps: node-wide import/export, and per neighbour where the file sets them
+        // (a VRF's BGP uses the node's, written with the global instance).
+        if let (Some(p), None) = (&b.import, vrf) {
             route_map(&mut t, "NT-IMPORT", p, b.asn);
         }
-        if let Some(p) = &b.export {
+        if let (Some(p), None) = (&b.export, vrf) {
             route_map(&mut t, "NT-EXPORT", p, b.asn);
         }
         for nc in &b.neighbors {
@@ -269,7 +343,7 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
                 route_map(&mut t, &format!("NT-OUT-{pname}"), p, b.asn);
             }
         }
-        let _ = writeln!(t, "router bgp {}", b.asn);
+        let _ = writeln!(t, "router bgp {}{in_vrf}", b.asn);
         let _ = writeln!(t, " bgp router-id {}", br.router_id.unwrap_or(rid));
         let _ = writeln!(t, " no bgp ebgp-requires-policy");
         let _ = writeln!(t, " no bgp default ipv4-unicast");
@@ -306,6 +380,7 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
             .iter()
             .filter(|(_, paths)| paths.iter().any(|p| p.from.is_none()))
             .map(|(p, _)| *p)
+            .filter(|p| vrf.is_none_or(|v| !v.leaked.contains(p)))
             .collect();
         for (af, v6) in [("ipv4", false), ("ipv6", true)] {
             let peers: Vec<_> = br
@@ -317,10 +392,22 @@ pub fn configs(topo: &Topology, routing: &Routing, id: NodeId) -> Vec<(&'static 
                 .iter()
                 .filter(|p| (p.family() == nettwin_model::Family::Ipv6) == v6)
                 .collect();
-            if peers.is_empty() && nets.is_empty() {
+            if peers.is_empty() && nets.is_empty() && (vrf.is_none() || v6) {
                 continue;
             }
             let _ = writeln!(t, " address-family {af} unicast");
+            if let Some(v) = vrf {
+                // Leaking between the router's VRFs through its VPN table, as netlab writes it
+                // (`templates/vrf/frr.bgp.j2`).
+                let _ = writeln!(t, "  label vpn export auto\n  rd vpn export {}", v.vrf.rd);
+                if !v.vrf.import.is_empty() {
+                    let _ = writeln!(t, "  rt vpn import {}", v.vrf.import.join(" "));
+                }
+                if !v.vrf.export.is_empty() {
+                    let _ = writeln!(t, "  rt vpn export {}", v.vrf.export.join(" "));
+                }
+                let _ = writeln!(t, "  export vpn\n  import vpn");
+            }
             for p in nets {
                 let _ = writeln!(t, "  network {p}");
             }
@@ -740,7 +827,11 @@ pub fn parse_routes(doc: &Value, lls: &LinkLocals) -> Vec<RealRoute> {
             }
             // The router's own loopback prefixes: FRR's connected routes on `lo`, and the host
             // route ospfd installs for a loopback written with a shorter mask (`ospf dev lo`).
-            if !next_hops.is_empty() && next_hops.iter().all(|(a, d)| d == "lo" && a.is_none()) {
+            if !next_hops.is_empty()
+                && next_hops
+                    .iter()
+                    .all(|(a, d)| crate::kernel::is_loopback_dev(d) && a.is_none())
+            {
                 continue;
             }
             out.push(RealRoute {
@@ -757,6 +848,14 @@ pub fn parse_routes(doc: &Value, lls: &LinkLocals) -> Vec<RealRoute> {
 /// FRR's selected routes of one router, both families.
 pub fn read(ns: &str, lls: &LinkLocals) -> Result<Vec<RealRoute>, EmuError> {
     let docs = vtysh_json(ns, &["show ip route json", "show ipv6 route json"])?;
+    Ok(docs.iter().flat_map(|d| parse_routes(d, lls)).collect())
+}
+
+/// FRR's selected routes of one VRF of a router, both families.
+pub fn read_vrf(ns: &str, vrf: &str, lls: &LinkLocals) -> Result<Vec<RealRoute>, EmuError> {
+    let v4 = format!("show ip route vrf {vrf} json");
+    let v6 = format!("show ipv6 route vrf {vrf} json");
+    let docs = vtysh_json(ns, &[&v4, &v6])?;
     Ok(docs.iter().flat_map(|d| parse_routes(d, lls)).collect())
 }
 
@@ -799,5 +898,72 @@ mod tests {
                 "2001:db8::2/128 ospf via 2001:db8:1::2 eth1",
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod vrf_tests {
+    use super::*;
+
+    fn lab() -> (Topology, Routing) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/vrf-lite.yml");
+        let topo = nettwin_model::load_file(std::path::Path::new(path)).unwrap();
+        let routing = nettwin_routing::compute(&topo).unwrap();
+        (topo, routing)
+    }
+
+    fn daemon(topo: &Topology, r: &Routing, node: &str, d: &str) -> String {
+        let id = topo.node_by_name(node).unwrap().id;
+        configs(topo, r, id)
+            .into_iter()
+            .find(|(x, _)| *x == d)
+            .map(|(_, t)| t)
+            .unwrap_or_default()
+    }
+
+    /// The VRF sections netlab's FRR templates write (`vrf/frr.bgp.j2`, `ospf/frr.ospfv2.j2`).
+    #[test]
+    fn vrf_sections_follow_netlabs_templates() {
+        let (t, r) = lab();
+        let bgp = daemon(&t, &r, "r1", "bgpd");
+        eprintln!("{bgp}");
+        assert!(bgp.contains("router bgp 65001\n"), "{bgp}");
+        assert!(bgp.contains("router bgp 65001 vrf red\n"), "{bgp}");
+        assert!(bgp.contains("router bgp 65001 vrf blue\n"), "{bgp}");
+        assert!(bgp.contains("  rt vpn import 65000:2 65000:1\n"), "{bgp}");
+        assert!(bgp.contains("  network 198.18.100.1/32\n"), "{bgp}");
+        // The leaked prefix is imported into blue, not a `network` of blue.
+        let blue = &bgp[bgp.find("vrf blue").unwrap()..];
+        assert!(!blue.contains("network 198.18.100.1/32"), "{blue}");
+        assert!(
+            blue.contains("neighbor 198.18.10.2 remote-as 65003"),
+            "{blue}"
+        );
+        let ospf = daemon(&t, &r, "r1", "ospfd");
+        eprintln!("{ospf}");
+        assert!(ospf.contains("router ospf vrf red\n"), "{ospf}");
+        assert!(ospf.contains("interface lo10001 vrf red\n"), "{ospf}");
+        assert!(ospf.contains("interface eth1 vrf red\n"), "{ospf}");
+        assert!(!ospf.contains("vrf blue"), "blue blocks OSPF: {ospf}");
+        // vtysh's dry run parses what FRR would load, where FRR is installed.
+        if std::path::Path::new("/usr/bin/vtysh").exists() {
+            for (d, text) in configs(&t, &r, t.node_by_name("r1").unwrap().id) {
+                let path =
+                    std::env::temp_dir().join(format!("nt-vrf-{}-{d}.conf", std::process::id()));
+                std::fs::write(&path, &text).unwrap();
+                let out = std::process::Command::new("/usr/bin/vtysh")
+                    .args(["--dryrun", "-f"])
+                    .arg(&path)
+                    .output()
+                    .unwrap();
+                let _ = std::fs::remove_file(&path);
+                assert!(
+                    out.status.success(),
+                    "{d}: {}{}\n{text}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
 }

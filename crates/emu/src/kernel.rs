@@ -12,16 +12,34 @@ use std::collections::BTreeSet;
 /// kernel, which makes them from the addresses; every other route carries its protocol as the
 /// kernel's `proto` (static, ospf, isis, bgp), ECMP as a multipath route, discard as blackhole.
 pub fn route_lines(topo: &Topology, routing: &Routing, node: NodeId) -> Vec<String> {
+    let mut out = table_lines(topo, routing, node, None);
+    for (k, v) in topo.node(node).vrfs.iter().enumerate() {
+        out.extend(table_lines(topo, routing, node, Some((k as u32, v.table))));
+    }
+    out
+}
+
+/// The lines of one table: the global one, or VRF `k`'s kernel table.
+fn table_lines(
+    topo: &Topology,
+    routing: &Routing,
+    node: NodeId,
+    vrf: Option<(u32, u32)>,
+) -> Vec<String> {
     let n = topo.node(node);
     let mut out = Vec::new();
-    for r in routing.fib(node).routes() {
+    let table = vrf.map(|(_, t)| format!(" table {t}")).unwrap_or_default();
+    for r in routing.fib_in(node, vrf.map(|(k, _)| k)).routes() {
         if matches!(r.protocol, Protocol::Connected | Protocol::Local) {
             continue;
         }
         let proto = protocol_name(r.protocol);
         match r.action {
             Action::Receive => {}
-            Action::Discard => out.push(format!("route add blackhole {} proto {proto}", r.prefix)),
+            Action::Discard => out.push(format!(
+                "route add blackhole {} proto {proto}{table}",
+                r.prefix
+            )),
             Action::Forward { next_hops } => {
                 let hop = |h: &nettwin_routing::NextHop| {
                     let i = &n.interfaces[h.interface as usize];
@@ -44,7 +62,7 @@ pub fn route_lines(topo: &Topology, routing: &Routing, node: NodeId) -> Vec<Stri
                         None => format!("dev {dev}"),
                     }
                 };
-                let mut line = format!("route add {} proto {proto}", r.prefix);
+                let mut line = format!("route add {} proto {proto}{table}", r.prefix);
                 if let [one] = next_hops {
                     line.push(' ');
                     line.push_str(&hop(one));
@@ -94,6 +112,10 @@ pub fn parse_routes(json: &str, v6: bool, command: &str) -> Result<Vec<RealRoute
             continue;
         }
         let kind = r.get("type").and_then(Value::as_str).unwrap_or("unicast");
+        // A VRF's table also holds the kernel's local and broadcast routes of its interfaces.
+        if matches!(kind, "local" | "broadcast" | "anycast" | "multicast") {
+            continue;
+        }
         let protocol = match r.get("protocol").and_then(Value::as_str) {
             Some("kernel") | None => "connected".to_string(),
             Some("boot") => "static".to_string(),
@@ -108,7 +130,7 @@ pub fn parse_routes(json: &str, v6: bool, command: &str) -> Result<Vec<RealRoute
                 None => next_hops.extend(hop_of(r)),
             }
         }
-        if protocol == "connected" && next_hops.iter().all(|(_, d)| d == "lo") {
+        if protocol == "connected" && next_hops.iter().all(|(_, d)| is_loopback_dev(d)) {
             continue;
         }
         out.push(RealRoute {
@@ -123,16 +145,28 @@ pub fn parse_routes(json: &str, v6: bool, command: &str) -> Result<Vec<RealRoute
 
 /// The kernel's main routing table in namespace `ns`, both families.
 pub fn read(ns: &str) -> Result<Vec<RealRoute>, EmuError> {
+    read_table(ns, "main")
+}
+
+/// One kernel table (`main`, or a VRF's number) in namespace `ns`, both families.
+pub fn read_table(ns: &str, table: &str) -> Result<Vec<RealRoute>, EmuError> {
     let mut out = Vec::new();
     for (fam, v6) in [("-4", false), ("-6", true)] {
-        let json = sys::ip_ns(ns, &["-j", fam, "route", "show", "table", "main"])?;
+        let json = sys::ip_ns(ns, &["-j", fam, "route", "show", "table", table])?;
         out.extend(parse_routes(
             &json,
             v6,
-            &format!("ip -n {ns} -j {fam} route show table main"),
+            &format!("ip -n {ns} -j {fam} route show table {table}"),
         )?);
     }
     Ok(out)
+}
+
+/// `lo`, or a VRF loopback dummy (`lo10001`): routes out of them are the router's own.
+pub fn is_loopback_dev(d: &str) -> bool {
+    d == "lo"
+        || d.strip_prefix("lo")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

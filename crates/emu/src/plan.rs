@@ -34,6 +34,17 @@ pub fn lan_ns(run: &str, link: u32) -> String {
     format!("nt-{run}-_lan{link}")
 }
 
+/// The device of VRF `k`'s loopback on a node, if it has one: netlab's FRR name
+/// (`loopback_interface_name: lo{ifindex}`, VRF loopbacks numbered from 10001 in VRF order).
+pub fn vrf_loopback_name(n: &nettwin_model::Node, k: usize) -> Option<String> {
+    let has = |v: &nettwin_model::Vrf| v.loopback.ipv4.is_some() || v.loopback.ipv6.is_some();
+    if !has(&n.vrfs[k]) {
+        return None;
+    }
+    let rank = n.vrfs[..k].iter().filter(|v| has(v)).count();
+    Some(format!("lo{}", 10001 + rank))
+}
+
 /// One end of a veth pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VethEnd {
@@ -177,6 +188,22 @@ pub fn check(topo: &Topology) -> Result<(), EmuError> {
                 problems.push(format!(
                     "node `{}` loopback address {}/{} is outside 198.18.0.0/15 and 2001:db8::/32",
                     n.name, a.addr, a.len
+                ));
+            }
+        }
+        for v in &n.vrfs {
+            for a in [v.loopback.ipv4, v.loopback.ipv6].into_iter().flatten() {
+                if !address_allowed(a.addr) {
+                    problems.push(format!(
+                        "node `{}` VRF {} loopback address {}/{} is outside 198.18.0.0/15 and 2001:db8::/32",
+                        n.name, v.name, a.addr, a.len
+                    ));
+                }
+            }
+            if n.interfaces.iter().any(|i| i.name == v.name) {
+                problems.push(format!(
+                    "node `{}`: VRF {} has the name of an interface (it names the VRF device)",
+                    n.name, v.name
                 ));
             }
         }
@@ -363,7 +390,30 @@ pub fn plan_with(topo: &Topology, run: &str, build: VlanBuild) -> Result<Plan, E
             }
             nsp.batch.push(format!("link set {br} up"));
         }
+        // VRFs as netlab's FRR template makes them (`templates/vrf/frr.j2`): a VRF device per
+        // VRF with its table, interfaces enslaved, and the VRF loopback a dummy in the VRF.
+        for (k, v) in n.vrfs.iter().enumerate() {
+            nsp.batch.push(format!(
+                "link add name {} type vrf table {}",
+                v.name, v.table
+            ));
+            nsp.batch.push(format!("link set {} up", v.name));
+            if let Some(lo) = vrf_loopback_name(n, k) {
+                nsp.dummies.push((lo.clone(), 1500));
+                nsp.batch.push(format!("link set {lo} master {}", v.name));
+                nsp.batch.push(format!("link set {lo} up"));
+                for a in [v.loopback.ipv4, v.loopback.ipv6].into_iter().flatten() {
+                    nsp.addrs.push(addr_cmd(&a, &lo));
+                }
+            }
+        }
         for i in &n.interfaces {
+            if let Some(k) = i.vrf {
+                nsp.batch.push(format!(
+                    "link set {} master {}",
+                    i.name, n.vrfs[k as usize].name
+                ));
+            }
             for a in [i.ipv4, i.ipv6].into_iter().flatten() {
                 nsp.addrs.push(addr_cmd(&a, &i.name));
             }

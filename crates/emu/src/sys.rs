@@ -228,6 +228,24 @@ pub fn netns_list() -> Result<Vec<String>, EmuError> {
         .collect())
 }
 
+/// Whether the kernel makes VRF devices (`CONFIG_NET_VRF`): tried in a namespace of its own,
+/// removed again whatever happens.
+pub fn kernel_has_vrf() -> bool {
+    let ns = format!("nt-vrfprobe-{}", std::process::id());
+    if run("ip", &["netns", "add", &ns]).is_err() {
+        return false;
+    }
+    let ok = run(
+        "ip",
+        &[
+            "-n", &ns, "link", "add", "name", "probe", "type", "vrf", "table", "1",
+        ],
+    )
+    .is_ok();
+    let _ = run_cleanup("ip", &["netns", "del", &ns]);
+    ok
+}
+
 /// The processes living in a namespace.
 pub fn netns_pids(ns: &str) -> Vec<u32> {
     run_cleanup("ip", &["netns", "pids", ns])

@@ -190,6 +190,12 @@ pub fn up(topo: &Topology, opts: &UpOptions) -> Result<Running, EmuError> {
     plan::check(&topo)?;
     let routing = nettwin_routing::compute(&topo)?;
     sys::require(&tools_needed(&topo, &routing, opts.routes))?;
+    if topo.nodes.iter().any(|n| !n.vrfs.is_empty()) && !sys::kernel_has_vrf() {
+        return Err(EmuError::Unsupported(format!(
+            "{}: cannot emulate VRFs: this kernel makes no VRF devices (CONFIG_NET_VRF)",
+            topo.file
+        )));
+    }
     let mut st = new_state(&topo, opts)?;
     let mut notes = Vec::new();
     match build(&topo, &routing, &mut st, opts, &mut notes) {

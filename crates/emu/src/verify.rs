@@ -97,6 +97,22 @@ pub fn compare_tables(
             &twin,
             &real,
         ));
+        // Each VRF's table on its own (`ip route show vrf red`, `show ip route vrf red`).
+        for (k, v) in n.vrfs.iter().enumerate() {
+            let real = if from_frr {
+                frr::read_vrf(ns, &v.name, &lls)?
+            } else {
+                kernel::read_table(ns, &v.table.to_string())?
+            };
+            let inst = routing.instance(n.id, Some(k as u32));
+            let twin = crate::compare::twin_routes_in(topo, routing, n.id, inst);
+            out.push(compare(
+                &nettwin_routing::vrf::instance_name(&n.name, &v.name),
+                if from_frr { "frr" } else { "kernel" },
+                &twin,
+                &real,
+            ));
+        }
     }
     Ok(out)
 }

@@ -11,6 +11,7 @@ pub mod generate;
 pub mod load;
 pub mod netlab;
 pub mod topology;
+pub mod vrf;
 pub mod yaml;
 
 pub use addr::{AddrParseError, Family, IfAddr, Prefix};

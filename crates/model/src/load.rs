@@ -21,6 +21,11 @@ mod vlan;
 /// Module sections that later stages decode; accepted at top level, on nodes, links and ends.
 pub const MODULES: [&str; 7] = ["ospf", "isis", "bgp", "mpls", "sr", "policies", "vlan"];
 
+/// The vrf module's sections, kept as spanned YAML for `vrf::resolve`: `vrfs` (definitions)
+/// and `vrf` (`vrf.as`, `vrf.loopback`) at the top level and on nodes; `vrf` (a name) on links
+/// and link ends.
+const VRF_SECTIONS: [&str; 2] = ["vrfs", "vrf"];
+
 const TOP_KEYS: &[&str] = &[
     "name",
     "description",
@@ -38,6 +43,8 @@ const TOP_KEYS: &[&str] = &[
     "policies",
     "validate",
     "prefix",
+    "vrfs",
+    "vrf",
     "vlan",
     "vlans",
 ];
@@ -63,6 +70,8 @@ const NODE_KEYS: &[&str] = &[
     "mpls",
     "sr",
     "policies",
+    "vrfs",
+    "vrf",
     "vlan",
     "vlans",
 ];
@@ -88,12 +97,13 @@ const LINK_KEYS: &[&str] = &[
     "mpls",
     "sr",
     "policies",
+    "vrf",
     "vlan",
 ];
 
 const END_KEYS: &[&str] = &[
     "node", "ifname", "ipv4", "ipv6", "mtu", "cost", "shutdown", "ospf", "isis", "bgp", "mpls",
-    "sr", "policies", "vlan",
+    "sr", "policies", "vlan", "vrf",
 ];
 
 const STATIC_KEYS: &[&str] = &["prefix", "nexthop", "interface", "discard", "distance"];
@@ -427,6 +437,17 @@ const NO_OVERLAP_CHECK: [&str; 3] = ["router_id", "vrf_loopback", "mgmt"];
 
 /// A segment's subnet as the file fixed it (link `prefix` or an explicit address), with where.
 type FixedSubnet = Option<(Prefix, Span, Path)>;
+
+/// The VRF a link end's interface is in as written (`vrf` on the end, else on the link); empty
+/// for the global table.
+fn end_table(l: &RawLink, e: &RawEnd) -> String {
+    e.config
+        .get("vrf")
+        .or_else(|| l.config.get("vrf"))
+        .and_then(|v| v.as_scalar())
+        .unwrap_or_default()
+        .to_string()
+}
 
 /// A link end as written, before interfaces exist.
 struct RawEnd {
@@ -838,7 +859,7 @@ impl<'d> Loader<'d> {
         let module = top.take("module");
         let vlans_node = top.take("vlans");
         let mut config = ModuleConfig::new();
-        for m in MODULES {
+        for m in MODULES.into_iter().chain(VRF_SECTIONS) {
             if let Some(v) = top.take(m) {
                 config.insert(m.to_string(), self.shared(v));
             }
@@ -993,6 +1014,28 @@ impl<'d> Loader<'d> {
             Some(l) => self.links(l, &index, default_link),
             None => Vec::new(),
         };
+        // netlab appends the `links` of global VRFs after the others (`create_vrf_links`).
+        if let Some(vrfs) = config.get("vrfs").cloned() {
+            for (k, def) in vrfs.as_map().unwrap_or_default() {
+                let (Some(vname), Some(items)) = (k.as_scalar(), def.get("links")) else {
+                    continue;
+                };
+                let lpath = Path::root().key("vrfs").key(vname).key("links");
+                for (i, item) in read_list(items, &lpath, self.diags).into_iter().enumerate() {
+                    if let Some(mut l) = self.link(item, &lpath.index(i), &index, default_link) {
+                        let name = yaml::Node {
+                            value: Value::Scalar {
+                                text: vname.to_string(),
+                                quoted: true,
+                            },
+                            span: k.span,
+                        };
+                        l.config.insert("vrf".to_string(), Arc::new(name));
+                        raw_links.push(l);
+                    }
+                }
+            }
+        }
         let vlan_links = self.read_global_vlans(vlans_node, &config, defaults);
         self.vlan_access_links(vlan_links, &index, default_link, &mut raw_links);
         self.report_module_uses();
@@ -1112,6 +1155,8 @@ impl<'d> Loader<'d> {
                     let notice = Notice::NotModelled(module_name(&name));
                     self.notices.push((notice, item.span, path.index(i)));
                 }
+                out.push(name);
+            } else if name == "vrf" {
                 out.push(name);
             } else if let Some(m) = unmodelled_module(&name) {
                 self.module_use(m, &name, item.span, &path.index(i));
@@ -1525,9 +1570,11 @@ impl<'d> Loader<'d> {
                             Some("vlan") => {
                                 self.module_use("vlan", "type: vlan", t.span, &gpath.key("type"))
                             }
-                            Some("vrf") => {
-                                self.module_use("vrf", "type: vrf", t.span, &gpath.key("type"))
-                            }
+                            Some("vrf") => self.err(
+                                t.span,
+                                &gpath.key("type"),
+                                "groups of type `vrf` (netlab's VRF groups with `vrfs` data per member) are not modelled by nettwin; put the `vrfs` on the nodes",
+                            ),
                             Some(o) => self.err(
                                 t.span,
                                 &gpath.key("type"),
@@ -1808,7 +1855,7 @@ impl<'d> Loader<'d> {
             .map(|v| v as u32);
         // The node's module sections: each merged over the node, its groups and `defaults`.
         let mut config = ModuleConfig::new();
-        for m in MODULES {
+        for m in MODULES.into_iter().chain(VRF_SECTIONS) {
             // `defaults.vlan` holds the vlan module's defaults (`start_vlan_id`), not a
             // setting of every node.
             let found: Vec<&yaml::Node> = sources
@@ -1993,6 +2040,7 @@ impl<'d> Loader<'d> {
             bridge_netfilter,
             modules,
             config,
+            vrfs: Vec::new(),
             span,
         }
     }
@@ -2621,7 +2669,7 @@ impl<'d> Loader<'d> {
                 };
             }
         }
-        for m in MODULES {
+        for m in MODULES.into_iter().chain(["vrf"]) {
             if let Some((v, _)) = attr(&attrs, m) {
                 link.config.insert(m.to_string(), self.shared(v));
             }
@@ -2723,7 +2771,7 @@ impl<'d> Loader<'d> {
         if let Some(v) = r.take("shutdown") {
             end.shutdown = read_bool(v, &path.key("shutdown"), self.diags).unwrap_or(false);
         }
-        for m in MODULES {
+        for m in MODULES.into_iter().chain(["vrf"]) {
             if let Some(v) = r.take(m) {
                 end.config.insert(m.to_string(), self.shared(v));
             }
@@ -2831,7 +2879,7 @@ impl<'d> Loader<'d> {
         let mut link_names: HashMap<String, u32> = HashMap::new();
         // Per segment: its subnet and where it was set (for errors), per family.
         let mut seg_fixed: Vec<[FixedSubnet; 2]> = Vec::new();
-        let mut explicit_addrs: Vec<(IpAddr, Span, Path, IfRef)> = Vec::new();
+        let mut explicit_addrs: Vec<(IpAddr, Span, Path, IfRef, String)> = Vec::new();
 
         for (li, l) in raw_links.iter().enumerate() {
             let lid = LinkId(li as u32);
@@ -2920,7 +2968,7 @@ impl<'d> Loader<'d> {
                 }
                 for (a, p) in [(&e.ipv4, e.path.key("ipv4")), (&e.ipv6, e.path.key("ipv6"))] {
                     if let (Some((a, span)), true) = (a, is_ip) {
-                        explicit_addrs.push((a.addr, *span, p, r));
+                        explicit_addrs.push((a.addr, *span, p, r, end_table(l, e)));
                     }
                 }
                 n.interfaces.push(Interface {
@@ -2935,6 +2983,7 @@ impl<'d> Loader<'d> {
                     up: !e.shutdown,
                     cost: e.cost.or(l.cost),
                     bandwidth: l.bandwidth,
+                    vrf: None,
                     vlan: None,
                     config: e.config.clone(),
                 });
@@ -3006,6 +3055,15 @@ impl<'d> Loader<'d> {
         self.assign_addresses(&mut topo, &pools, &seg_fixed, &raw_links);
         self.check_unique(&topo, &explicit_addrs);
         self.resolve_statics(&mut topo);
+        let pool_families = |name: &str| {
+            pools.get(name).map(|p| {
+                [0, 1].map(|fi| match p.af(fi) {
+                    Some(PoolAf::Prefix(x)) => Some((x, p.len(fi), p.skips_first(fi))),
+                    _ => None,
+                })
+            })
+        };
+        crate::vrf::resolve(&mut topo, &pool_families, self.diags);
         for n in &mut topo.nodes {
             if n.router_id.is_none() {
                 n.router_id = n.loopback.ipv4.and_then(|a| match a.addr {
@@ -3033,6 +3091,9 @@ impl<'d> Loader<'d> {
         let mut note =
             |config: &ModuleConfig, path: &Path, runs: &dyn Fn(&str) -> bool, on_link| {
                 for (m, v) in config {
+                    if VRF_SECTIONS.contains(&m.as_str()) {
+                        continue; // the vrf module's, resolved by `vrf::resolve`
+                    }
                     let m = module_name(m);
                     if m == "vlan" {
                         // The vlan module reads its own settings (`vlan.rs`).
@@ -3124,21 +3185,49 @@ impl<'d> Loader<'d> {
                 }
             }
         }
-        // Two segments must not share or nest address space, nor hold a loopback.
-        let mut all: Vec<(Prefix, Span, Path)> = Vec::new();
-        for f in seg_fixed.iter() {
-            all.extend(f.iter().flatten().cloned());
-        }
-        for n in &topo.nodes {
-            for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
-                all.push((
-                    Prefix::host(a.addr),
-                    n.span,
-                    Path::root().key("nodes").key(&n.name).key("loopback"),
-                ));
+        // Two segments must not share or nest address space, nor hold a loopback, when they
+        // share a routing table: VRFs may reuse each other's addresses (VRF-lite).
+        let seg_tables: Vec<Vec<String>> = topo
+            .segments
+            .iter()
+            .map(|seg| {
+                let mut t: Vec<String> = seg
+                    .links
+                    .iter()
+                    .flat_map(|lid| {
+                        let l = &raw_links[lid.index()];
+                        l.ends.iter().map(move |e| end_table(l, e))
+                    })
+                    .collect();
+                t.sort();
+                t.dedup();
+                t
+            })
+            .collect();
+        let mut tables: Vec<String> = seg_tables.iter().flatten().cloned().collect();
+        tables.push(String::new());
+        tables.sort();
+        tables.dedup();
+        for table in tables {
+            let mut all: Vec<(Prefix, Span, Path)> = Vec::new();
+            for (f, t) in seg_fixed.iter().zip(&seg_tables) {
+                if t.contains(&table) {
+                    all.extend(f.iter().flatten().cloned());
+                }
             }
+            if table.is_empty() {
+                for n in &topo.nodes {
+                    for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
+                        all.push((
+                            Prefix::host(a.addr),
+                            n.span,
+                            Path::root().key("nodes").key(&n.name).key("loopback"),
+                        ));
+                    }
+                }
+            }
+            self.report_overlaps(all);
         }
-        self.report_overlaps(all);
     }
 
     fn report_overlaps(&mut self, mut all: Vec<(Prefix, Span, Path)>) {
@@ -3668,16 +3757,21 @@ impl<'d> Loader<'d> {
         }
     }
 
-    fn check_unique(&mut self, topo: &Topology, explicit: &[(IpAddr, Span, Path, IfRef)]) {
-        let mut seen: HashMap<IpAddr, (Span, String)> = HashMap::new();
+    fn check_unique(&mut self, topo: &Topology, explicit: &[(IpAddr, Span, Path, IfRef, String)]) {
+        // Per routing table: the same address may be used in two VRFs.
+        let mut seen: HashMap<(String, IpAddr), (Span, String)> = HashMap::new();
         for n in &topo.nodes {
             for a in [n.loopback.ipv4, n.loopback.ipv6].into_iter().flatten() {
-                seen.insert(a.addr, (n.span, format!("{} loopback", n.name)));
+                seen.insert(
+                    (String::new(), a.addr),
+                    (n.span, format!("{} loopback", n.name)),
+                );
             }
         }
-        for (addr, span, path, r) in explicit {
+        for (addr, span, path, r, table) in explicit {
             let owner = topo.if_name(*r);
-            if let Some((other_span, other)) = seen.get(addr) {
+            let key = (table.clone(), *addr);
+            if let Some((other_span, other)) = seen.get(&key) {
                 if other != &owner {
                     let msg = format!(
                         "duplicate address {addr}: also on {other} (line {})",
@@ -3687,7 +3781,7 @@ impl<'d> Loader<'d> {
                     continue;
                 }
             }
-            seen.insert(*addr, (*span, owner));
+            seen.insert(key, (*span, owner));
         }
     }
 

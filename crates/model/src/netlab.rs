@@ -352,7 +352,6 @@ pub fn default_sources(root: &Node, skipped: &mut Vec<(String, String)>) -> Vec<
 /// netlab modules nettwin does not model yet that change what is routed, with what each does.
 /// Using one (in `module`, or its settings anywhere) is one error per module.
 pub const UNMODELLED_MODULES: &[(&str, &str)] = &[
-    ("vrf", "VRFs"),
     ("vxlan", "VXLAN"),
     ("evpn", "EVPN"),
     ("gateway", "first-hop gateways (anycast, VRRP)"),
@@ -365,9 +364,9 @@ pub const UNMODELLED_MODULES: &[(&str, &str)] = &[
     ("routing", "routing policies and netlab-style static routes"),
 ];
 
-/// Keys that belong to an unmodelled module wherever they appear, beside the module's own name:
-/// `vrfs:` is the vrf module's.
-pub const MODULE_KEYS: &[(&str, &str)] = &[("vrfs", "vrf")];
+/// Keys that belong to an unmodelled module wherever they appear, beside the module's own name
+/// (none left: `vlans` and `vrfs` are modelled).
+pub const MODULE_KEYS: &[(&str, &str)] = &[];
 
 /// netlab modules that change no route nettwin computes and are read and ignored.
 pub const IGNORED_MODULES: &[(&str, &str)] = &[

@@ -234,11 +234,55 @@ pub struct Node {
     pub modules: Vec<String>,
     #[serde(skip)]
     pub config: ModuleConfig,
+    /// The node's VRFs (netlab's vrf module, VRF-lite): each is its own routing table. Empty
+    /// unless an interface or a VRF loopback uses one (netlab removes the others).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vrfs: Vec<Vrf>,
     #[serde(skip)]
     pub span: Span,
 }
 
+/// One VRF of a node, with the values netlab's vrf module computes for it (`vrf.py`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Vrf {
+    pub name: String,
+    /// netlab's VRF id (`id`, else auto-assigned network-wide from 1).
+    pub id: u32,
+    /// netlab's `vrfidx`: 100, 101, ... in VRF-id order on this node; the Linux routing table
+    /// of the VRF device and FRR's OSPF instance number.
+    pub table: u32,
+    /// Route distinguisher, `ASN:N` or `IP:N`.
+    pub rd: String,
+    /// Route targets imported into and exported from this VRF.
+    pub import: Vec<String>,
+    pub export: Vec<String>,
+    /// The VRF's loopback addresses (`loopback: true`, `vrf.loopback`), if any.
+    pub loopback: Loopback,
+    /// `ospf`, `bgp` and `isis` settings in the VRF definition (global merged with the node's).
+    #[serde(skip)]
+    pub config: ModuleConfig,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Vrf {
+    /// Whether routes leak into or out of this VRF (an import or export other than its RD).
+    pub fn leaks(&self) -> bool {
+        let own = std::slice::from_ref(&self.rd);
+        (!self.import.is_empty() && self.import != own)
+            || (!self.export.is_empty() && self.export != own)
+    }
+}
+
 impl Node {
+    /// The index of the VRF called `name` on this node.
+    pub fn vrf(&self, name: &str) -> Option<u32> {
+        self.vrfs
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| i as u32)
+    }
+
     /// The interface called `name` (exact), if any.
     pub fn interface(&self, name: &str) -> Option<(u32, &Interface)> {
         self.interfaces
@@ -278,6 +322,9 @@ pub struct Interface {
     /// Bandwidth in bit/s from the link.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bandwidth: Option<u64>,
+    /// The VRF the interface is in (an index into the node's `vrfs`); `None`: the global table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<u32>,
     /// 802.1Q (netlab's vlan module): what the interface is in VLAN terms; `None` for an
     /// interface that neither bridges nor tags.
     #[serde(skip_serializing_if = "Option::is_none")]

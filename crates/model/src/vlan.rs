@@ -995,6 +995,7 @@ impl Loader<'_> {
                     cost: None,
                     bandwidth: None,
                     vlan: Some(VlanIf::Svi { vid }),
+                    vrf: None,
                     config: ModuleConfig::new(),
                 });
                 topo.segments[sid.index()].members.push(r);
@@ -1146,6 +1147,7 @@ impl Loader<'_> {
             up: p.up,
             cost: p.cost,
             bandwidth: p.bandwidth,
+            vrf: None,
             vlan: Some(VlanIf::Subif {
                 vid,
                 parent: parent.index,

@@ -197,15 +197,15 @@ links: [r1-r2]
 #[test]
 fn an_unmodelled_module_is_one_error() {
     let e = errors(
-        "module: [vrf, ospf]
-vrfs: {red: {}}
-nodes: [a, b]
+        "module: [vxlan, ospf]
+vxlan: {}
+nodes: {a: {vxlan: {}}, b: }
 links:
-- {a: {vrf: red}, b: {vrf: red}}
+- {a: {vxlan: {}}, b: {vxlan: {}}}
 ",
     );
     assert_eq!(e.len(), 1, "{e:#?}");
-    assert!(e[0].starts_with("t.yml:1:10: `vrf` is not modelled by nettwin yet: it needs netlab's vrf module (VRFs) (and 3 other places)"), "{}", e[0]);
+    assert!(e[0].starts_with("t.yml:1:10: `vxlan` is not modelled by nettwin yet: it needs netlab's vxlan module (VXLAN) (and 4 other places)"), "{}", e[0]);
 }
 
 #[test]

@@ -349,3 +349,61 @@ fn labels_in_routes_trace_and_explain() {
         "{out}"
     );
 }
+
+#[test]
+fn vrf_tables_and_traces_name_the_table_used() {
+    let o = nettwin(&[
+        "routes",
+        "examples/vrf-lite.yml",
+        "--node",
+        "r3",
+        "--vrf",
+        "blue",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("r3 (router), vrf blue (table 100), 4 routes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("B     198.18.100.1/32 [20/0] via 198.18.10.1, eth1"),
+        "{out}"
+    );
+    // r3 reaches the red loopback r1 leaked into blue; the lookups happen in blue.
+    let o = nettwin(&[
+        "trace",
+        "examples/vrf-lite.yml",
+        "--from",
+        "r3",
+        "--vrf",
+        "blue",
+        "--to",
+        "198.18.100.1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(" 1  r3 vrf blue [ebgp 198.18.100.1/32]"),
+        "{out}"
+    );
+    assert!(
+        out.contains(" 2  r1 vrf blue in eth2 [ebgp 198.18.100.1/32]"),
+        "{out}"
+    );
+    assert!(out.contains("=> DELIVERED at r1"), "{out}");
+    let o = nettwin(&[
+        "routes",
+        "examples/vrf-lite.yml",
+        "--node",
+        "r2",
+        "--vrf",
+        "blue",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--vrf blue: r2 has no VRF blue; its VRFs are: red"),
+        "{}",
+        stderr(&o)
+    );
+}

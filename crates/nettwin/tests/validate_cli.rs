@@ -22,7 +22,7 @@ fn passing_tests_exit_zero_and_print_netlab_style() {
 [PASS]    Test succeeded
 
 [vrf]     VRF OSPF neighbours are not modelled [ node(s): r1 ]
-[SKIPPED] r1: VRF blue: nettwin does not model VRFs yet
+[SKIPPED] r1: VRF blue: nettwin does not answer OSPF adjacencies in VRFs yet
 
 [SUCCESS] Tests passed: 2
 [INFO]    One test skipped: the twin cannot answer it (see the reasons above)

@@ -481,7 +481,7 @@ fn sessions(topo: &Topology, cfg: &RoutingConfig, base: &[Fib]) -> Vec<Vec<Peer>
                 else {
                     continue;
                 };
-                if ca.asn == cb.asn || ra.node == rb.node {
+                if ca.asn == cb.asn || ra.node == rb.node || !ca.ebgp || !cb.ebgp {
                     continue;
                 }
                 let (ia, ib) = (topo.interface(*ra), topo.interface(*rb));
@@ -510,7 +510,7 @@ fn sessions(topo: &Topology, cfg: &RoutingConfig, base: &[Fib]) -> Vec<Vec<Peer>
     // iBGP between loopbacks inside each AS.
     let mut by_as: BTreeMap<u32, Vec<NodeId>> = BTreeMap::new();
     for n in &topo.nodes {
-        if let Some(c) = &cfg.bgp[n.id.index()] {
+        if let Some(c) = cfg.bgp[n.id.index()].as_ref().filter(|c| c.ibgp) {
             by_as.entry(c.asn).or_default().push(n.id);
         }
     }

@@ -64,6 +64,10 @@ pub struct BgpNode {
     pub export: Option<Policy>,
     /// Per-neighbour settings, keyed by the neighbour node.
     pub neighbors: Vec<NeighborConfig>,
+    /// Whether the router forms iBGP and eBGP sessions (a VRF's BGP instance forms eBGP
+    /// sessions only, and none when the VRF blocks BGP).
+    pub ibgp: bool,
+    pub ebgp: bool,
 }
 
 /// Everything the routing computation needs to know beyond the topology itself.
@@ -534,6 +538,8 @@ impl<'t> Decoder<'t> {
             import,
             export,
             neighbors,
+            ibgp: true,
+            ebgp: true,
         })
     }
 

@@ -18,6 +18,7 @@ pub mod igp;
 pub mod mpls;
 pub mod rib;
 mod statics;
+pub mod vrf;
 pub mod whatif;
 
 pub use bgp::{BgpPath, BgpRouter, Community, Origin, Peer, SessionKind, Step};
@@ -67,6 +68,9 @@ pub struct Routing {
     /// Every prefix any router may hold a route for.
     pub prefixes: PrefixTable,
     pub(crate) bgp: bgp::BgpState,
+    /// The routing instances when the network has VRFs: nodes past the topology's are VRF
+    /// instances (see [`vrf`]).
+    pub vrf: Option<std::sync::Arc<vrf::VrfMap>>,
     /// LDP and SR-MPLS labels, beside the routes (`mpls`).
     pub labels: mpls::Labels,
     /// How long each phase of the computation took, in order (for `bench routing`).
@@ -179,7 +183,10 @@ pub fn compute(topo: &Topology) -> Result<Routing, RoutingError> {
 
 /// The pipeline, after what-if changes have been applied to `topo` and `cfg`.
 pub(crate) fn compute_config(topo: &Topology, cfg: RoutingConfig) -> Result<Routing, RoutingError> {
-    compute_config_classes(topo, cfg, true)
+    match vrf::split(topo) {
+        Some(map) => vrf::compute(topo, cfg, map),
+        None => compute_config_classes(topo, cfg, true),
+    }
 }
 
 /// The pipeline; `share_classes: false` propagates every BGP prefix on its own (what the
@@ -251,6 +258,7 @@ fn compute_config_classes(
         config: cfg,
         prefixes,
         bgp: out.state,
+        vrf: None,
         labels: mpls::Labels::default(),
         phases: Vec::new(),
     };

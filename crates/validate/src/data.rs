@@ -131,7 +131,7 @@ pub fn nodes(topo: &Topology, routing: &Routing) -> BTreeMap<String, Value> {
                 // lists them.
                 let mut neighbors: Vec<BTreeMap<String, Value>> = Vec::new();
                 for p in &b.peers {
-                    let name = &topo.node(p.node).name;
+                    let name = &topo.node(routing.instance_of(p.node).0).name;
                     let af = if p.remote_address.is_ipv4() {
                         "ipv4"
                     } else {

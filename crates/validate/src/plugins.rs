@@ -310,7 +310,7 @@ fn ospf_neighbor(ctx: &Ctx, node: NodeId, a: &Args, family: Family) -> R {
     let vrf = a.string("vrf", "default")?;
     if vrf != "default" {
         return Ok(Outcome::Skip(format!(
-            "VRF {vrf}: nettwin does not model VRFs yet"
+            "VRF {vrf}: nettwin does not answer OSPF adjacencies in VRFs yet"
         )));
     }
     let present = a.flag("present", true);

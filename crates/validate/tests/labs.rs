@@ -98,7 +98,7 @@ fn ospf_neighbours_prefixes_routes_and_pings() {
     );
     assert_eq!(
         message(&r, "vrf", "r1"),
-        "VRF blue: nettwin does not model VRFs yet"
+        "VRF blue: nettwin does not answer OSPF adjacencies in VRFs yet"
     );
     let c = &r.counts;
     assert_eq!((c.passed, c.failed, c.skipped, c.warnings), (8, 2, 1, 0));

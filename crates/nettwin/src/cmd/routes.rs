@@ -26,6 +26,10 @@ pub struct Args {
     /// Show every candidate in the RIB, not only the winners.
     #[arg(long)]
     all: bool,
+    /// The table of this VRF instead of the global table (nodes without it are skipped unless
+    /// named with --node).
+    #[arg(long)]
+    vrf: Option<String>,
     /// Show the label FIB and label imposition instead (`show mpls forwarding-table`).
     #[arg(long)]
     labels: bool,
@@ -35,6 +39,8 @@ pub struct Args {
 #[derive(serde::Serialize)]
 struct Row<'a> {
     node: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vrf: Option<&'a str>,
     prefix: Prefix,
     protocol: Protocol,
     distance: u8,
@@ -50,6 +56,9 @@ struct Row<'a> {
 struct HopRow {
     address: Option<std::net::IpAddr>,
     interface: String,
+    /// The egress interface's VRF when it is not the table's (a leaked route).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vrf: Option<String>,
 }
 
 pub fn load_routing(file: &std::path::Path) -> anyhow::Result<(Topology, Routing)> {
@@ -157,9 +166,18 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
     let mut text = String::new();
     for id in nodes {
         let node = topo.node(id);
-        let fib = routing.fib(id);
+        let vrf = match &args.vrf {
+            Some(name) if args.node.is_some() => Some(super::trace::vrf_index(&topo, id, name)?),
+            Some(name) => match node.vrf(name) {
+                Some(k) => Some(k),
+                None => continue,
+            },
+            None => None,
+        };
+        let inst = routing.instance(id, vrf);
+        let fib = routing.fib(inst);
         let mut routes: Vec<(Route, bool)> = if args.all {
-            routing.rib(id)
+            routing.rib(inst)
         } else {
             fib.routes().into_iter().map(|r| (r, true)).collect()
         };
@@ -177,6 +195,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             for (r, selected) in routes {
                 rows.push(Row {
                     node: &node.name,
+                    vrf: vrf.map(|k| node.vrfs[k as usize].name.as_str()),
                     prefix: r.prefix,
                     protocol: r.protocol,
                     distance: r.distance,
@@ -192,6 +211,8 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                         .map(|h| HopRow {
                             address: h.address,
                             interface: node.interfaces[h.interface as usize].name.clone(),
+                            vrf: nettwin_routing::vrf::hop_vrf(&topo, id, vrf, h)
+                                .map(str::to_string),
                         })
                         .collect(),
                     bgp: r.bgp,
@@ -199,14 +220,25 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                 });
             }
         } else {
+            let table = match vrf {
+                Some(k) => format!(
+                    ", vrf {} (table {})",
+                    node.vrfs[k as usize].name, node.vrfs[k as usize].table
+                ),
+                None => String::new(),
+            };
             text.push_str(&format!(
-                "{} ({}), {} routes\n",
+                "{} ({}){table}, {} routes\n",
                 node.name,
                 node.kind,
                 routes.len()
             ));
             for (r, selected) in routes {
-                text.push_str(&render_route(node, &r, args.all && !selected));
+                text.push_str(&render_route_in(node, vrf, &r, args.all && !selected));
+            }
+            if vrf.is_none() && !node.vrfs.is_empty() {
+                let names: Vec<&str> = node.vrfs.iter().map(|v| v.name.as_str()).collect();
+                text.push_str(&format!("  VRFs (see --vrf): {}\n", names.join(", ")));
             }
             text.push('\n');
         }
@@ -220,9 +252,27 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
 
 /// One route in `show ip route` style; `loser` marks a RIB candidate that is not installed.
 pub fn render_route(node: &nettwin_model::Node, r: &Route, loser: bool) -> String {
+    render_route_in(node, None, r, loser)
+}
+
+/// One route of VRF `vrf`'s table (`None`: global); an egress interface in another VRF (a
+/// leaked route) is marked with its VRF, as FRR writes `eth1 (vrf red)`.
+pub fn render_route_in(
+    node: &nettwin_model::Node,
+    vrf: Option<u32>,
+    r: &Route,
+    loser: bool,
+) -> String {
     let code = format!("{}{}", if loser { "  " } else { "" }, r.protocol.code());
     let head = format!("{code:<6}{}", r.prefix);
-    let ifname = |i: u32| node.interfaces[i as usize].name.clone();
+    let ifname = |i: u32| {
+        let iface = &node.interfaces[i as usize];
+        match iface.vrf {
+            v if v == vrf => iface.name.clone(),
+            Some(k) => format!("{} (vrf {})", iface.name, node.vrfs[k as usize].name),
+            None => format!("{} (vrf default)", iface.name),
+        }
+    };
     match r.action {
         Action::Receive => format!(
             "{head} is local ({})\n",

@@ -162,5 +162,52 @@ pub fn render(topo: &Topology) -> String {
         ));
     }
     out.push_str(&output::table(&rows));
+    if topo.nodes.iter().any(|n| !n.vrfs.is_empty()) {
+        out.push('\n');
+        out.push_str(&render_vrfs(topo));
+    }
     out
+}
+
+/// The VRFs of every node (netlab's vrf module), when there are any.
+fn render_vrfs(topo: &Topology) -> String {
+    let mut rows = vec![[
+        "VRF",
+        "TABLE",
+        "RD",
+        "IMPORT",
+        "EXPORT",
+        "LOOPBACK",
+        "INTERFACES",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for n in &topo.nodes {
+        for (k, v) in n.vrfs.iter().enumerate() {
+            let lo: Vec<String> = v
+                .loopback
+                .ipv4
+                .iter()
+                .chain(v.loopback.ipv6.iter())
+                .map(|a| a.to_string())
+                .collect();
+            let ifs: Vec<&str> = n
+                .interfaces
+                .iter()
+                .filter(|i| i.vrf == Some(k as u32))
+                .map(|i| i.name.as_str())
+                .collect();
+            let or_dash = |s: String| if s.is_empty() { "-".to_string() } else { s };
+            rows.push(vec![
+                format!("{}:{}", n.name, v.name),
+                v.table.to_string(),
+                v.rd.clone(),
+                or_dash(v.import.join(",")),
+                or_dash(v.export.join(",")),
+                or_dash(lo.join(" ")),
+                or_dash(ifs.join(" ")),
+            ]);
+        }
+    }
+    output::table(&rows)
 }

@@ -51,6 +51,10 @@ pub struct FlowArgs {
     /// Follow one ECMP branch chosen from the 5-tuple instead of all of them.
     #[arg(long)]
     pub flow_hash: bool,
+    /// Send from this VRF of the sending node (its source address is in the VRF, so the first
+    /// lookup uses the VRF's table).
+    #[arg(long)]
+    pub vrf: Option<String>,
 }
 
 fn bad(msg: String) -> anyhow::Error {
@@ -83,7 +87,18 @@ pub fn probe(net: &Net, f: &FlowArgs) -> anyhow::Result<Probe> {
             })?
         }
     };
+    let vrf = match &f.vrf {
+        Some(name) => Some(vrf_index(topo, from, name)?),
+        None => None,
+    };
     let src = match from_addr {
+        None if vrf.is_some() => vrf_source(net, from, vrf, dst).ok_or_else(|| {
+            bad(format!(
+                "--vrf {}: {from_name} has no {} address in the VRF",
+                f.vrf.as_deref().unwrap_or_default(),
+                if dst.is_ipv4() { "IPv4" } else { "IPv6" }
+            ))
+        })?,
         Some(a) => {
             let a = nettwin_model::addr::parse_addr(a).map_err(|e| bad(format!("--from: {e}")))?;
             if net.owner_node(a) != Some(from) {
@@ -124,6 +139,51 @@ pub fn probe(net: &Net, f: &FlowArgs) -> anyhow::Result<Probe> {
         ttl: f.ttl,
         flow_hash: f.flow_hash,
     })
+}
+
+/// The index of VRF `name` on a node, or an error naming the VRFs it has.
+pub fn vrf_index(topo: &Topology, node: nettwin_model::NodeId, name: &str) -> anyhow::Result<u32> {
+    let n = topo.node(node);
+    n.vrf(name).ok_or_else(|| {
+        let names: Vec<&str> = n.vrfs.iter().map(|v| v.name.as_str()).collect();
+        bad(if names.is_empty() {
+            format!("--vrf {name}: {} has no VRFs", n.name)
+        } else {
+            format!(
+                "--vrf {name}: {} has no VRF {name}; its VRFs are: {}",
+                n.name,
+                names.join(", ")
+            )
+        })
+    })
+}
+
+/// A source address in VRF `vrf` of `node` towards `dst`: the egress interface's on the VRF's
+/// route, else the VRF loopback, else any interface of the VRF.
+fn vrf_source(
+    net: &Net,
+    node: nettwin_model::NodeId,
+    vrf: Option<u32>,
+    dst: std::net::IpAddr,
+) -> Option<std::net::IpAddr> {
+    let n = net.topo.node(node);
+    let fam = |a: Option<nettwin_model::IfAddr>| {
+        a.map(|a| a.addr).filter(|a| a.is_ipv4() == dst.is_ipv4())
+    };
+    let of = |i: &nettwin_model::Interface| fam(i.ipv4).or(fam(i.ipv6));
+    let k = vrf?;
+    let via_route = net
+        .routing
+        .fib_in(node, vrf)
+        .lookup(dst)
+        .and_then(|r| r.next_hops().first().copied())
+        .map(|h| &n.interfaces[h.interface as usize])
+        .filter(|i| i.vrf == vrf)
+        .and_then(of);
+    let lb = n.vrfs[k as usize].loopback;
+    via_route
+        .or_else(|| fam(lb.ipv4).or(fam(lb.ipv6)))
+        .or_else(|| n.interfaces.iter().filter(|i| i.vrf == vrf).find_map(of))
 }
 
 /// Loads the file and returns the operational topology with its routing.
@@ -188,6 +248,9 @@ fn render_nodes(nodes: &[TraceNode], num: usize, indent: &str, out: &mut String)
 fn render_node(n: &TraceNode, num: usize, indent: &str, out: &mut String) {
     let h = &n.hop;
     let mut line = format!("{indent}{num:>2}  {}", h.node);
+    if let Some(v) = &h.vrf {
+        line.push_str(&format!(" vrf {v}"));
+    }
     if let Some(i) = &h.ingress {
         line.push_str(&format!(" in {i}"));
     }

@@ -9,6 +9,12 @@ if [ "$(id -u)" -eq 0 ]; then
     sh scripts/emu-deps.sh
 fi
 
+# netlab itself (PyPI networklab, in its own venv): the Rust tests that compare with `netlab
+# create` use it through NETTWIN_NETLAB, tests/netlab/run.sh below too. Without it they skip.
+if netlab="$(bash tests/netlab/run.sh --venv-only)"; then
+    export NETTWIN_NETLAB="$netlab"
+fi
+
 # Rust: unit, integration and property tests of every crate.
 cargo test --workspace --all-targets
 

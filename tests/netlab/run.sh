@@ -3,7 +3,8 @@
 # it: netlab (PyPI `networklab`) is installed into its own venv on first use, the nettwin binary
 # is built, and compare.py reports every difference (lab, node, interface, both values).
 # Without network access to create the venv it prints SKIPPED with the reason and passes.
-# Arguments: lab files to compare instead of the whole corpus.
+# Arguments: lab files to compare instead of the whole corpus, or `--venv-only`: make the venv,
+# print its netlab program and exit (1 when it cannot be made), for test.sh to hand the Rust tests.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -14,9 +15,14 @@ netlab_version="26.10"
 if [ "$("$venv/bin/pip" show networklab 2>/dev/null | sed -n 's/^Version: //p')" != "$netlab_version" ]; then
     if ! python3 -m venv "$venv" >/tmp/nettwin-netlab-venv.log 2>&1 \
         || ! "$venv/bin/pip" install -q "networklab==$netlab_version" >>/tmp/nettwin-netlab-venv.log 2>&1; then
-        echo "SKIPPED: cannot install networklab==$netlab_version into $venv: $(tail -n 1 /tmp/nettwin-netlab-venv.log)"
+        echo "SKIPPED: cannot install networklab==$netlab_version into $venv: $(tail -n 1 /tmp/nettwin-netlab-venv.log)" >&2
+        [ "${1:-}" = --venv-only ] && exit 1
         exit 0
     fi
+fi
+if [ "${1:-}" = --venv-only ]; then
+    echo "$venv/bin/netlab"
+    exit 0
 fi
 
 (cd "$repo" && cargo build -q -p nettwin)

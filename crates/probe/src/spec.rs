@@ -169,6 +169,8 @@ pub struct TlsSpec {
     pub server_name: Option<String>,
     /// `1.2` or `1.3`: refuse to negotiate anything older.
     pub min_version_13: bool,
+    /// `max_version: "1.2"`: never offer TLS 1.3 (a two round-trip handshake).
+    pub max_version_12: bool,
     /// PEM file of trusted CAs; the system's bundle when unset.
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
@@ -565,6 +567,7 @@ const TLS_KEYS: &[&str] = &[
     "query_response",
     "server_name",
     "min_version",
+    "max_version",
     "ca_file",
     "insecure_skip_verify",
     "min_days_to_expiry",
@@ -585,6 +588,7 @@ const HTTP_KEYS: &[&str] = &[
     "valid_http_versions",
     "server_name",
     "min_version",
+    "max_version",
     "ca_file",
     "insecure_skip_verify",
     "min_days_to_expiry",
@@ -704,6 +708,21 @@ fn read_tls(m: &mut MapReader, path: &Path, diags: &mut Diagnostics) -> TlsSpec 
                 ),
             ),
             None => {}
+        }
+    }
+    if let Some(n) = m.take("max_version") {
+        match yaml::read_str(n, &path.key("max_version"), diags).as_deref() {
+            Some("1.3" | "TLS13" | "TLS 1.3") => {}
+            Some("1.2" | "TLS12" | "TLS 1.2") => t.max_version_12 = true,
+            Some(other) => diags.error(
+                n.span,
+                &path.key("max_version"),
+                format!("max_version is 1.2 or 1.3, found `{other}`"),
+            ),
+            None => {}
+        }
+        if t.max_version_12 && t.min_version_13 {
+            diags.error(n.span, &path.key("max_version"), "max_version 1.2 is below min_version 1.3");
         }
     }
     if let Some(n) = m.take("insecure_skip_verify") {

@@ -22,6 +22,8 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub fn client_config(spec: &TlsSpec, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, String> {
     let versions: &[&rustls::SupportedProtocolVersion] = if spec.min_version_13 {
         &[&rustls::version::TLS13]
+    } else if spec.max_version_12 {
+        &[&rustls::version::TLS12]
     } else {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     };

@@ -13,6 +13,7 @@ pub mod inet;
 pub mod mesh;
 pub mod pmtu;
 pub mod policy;
+pub mod probe;
 pub mod reach;
 pub mod routes;
 pub mod serve;

@@ -52,7 +52,12 @@ impl Exporter {
     /// `/probe`: status and body, as blackbox_exporter answers.
     pub async fn probe(&self, query: &str) -> (u16, String) {
         let params = parse_query(query);
-        let get = |k: &str| params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.clone());
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(pk, _)| pk == k)
+                .map(|(_, v)| v.clone())
+        };
         let module = get("module").unwrap_or_else(|| "http_2xx".into());
         let Some(probe) = self.probes.iter().find(|p| p.name == module) else {
             return (400, format!("Unknown module \"{module}\"\n"));
@@ -74,7 +79,10 @@ impl Exporter {
             k => k.with_target(&target),
         };
         let r = crate::run::run_with(probe, &kind).await;
-        (200, exposition(&samples(&r, probe.timeout.as_secs_f64(), &[])))
+        (
+            200,
+            exposition(&samples(&r, probe.timeout.as_secs_f64(), &[])),
+        )
     }
 }
 
@@ -85,7 +93,10 @@ fn percent_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() => {
+            b'%' if i + 2 < b.len()
+                && b[i + 1].is_ascii_hexdigit()
+                && b[i + 2].is_ascii_hexdigit() =>
+            {
                 let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
                 out.push(hex(b[i + 1]) * 16 + hex(b[i + 2]));
                 i += 2;
@@ -123,10 +134,11 @@ pub async fn serve(
         };
         let exporter = exporter.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                let exporter = exporter.clone();
-                async move {
-                    let (status, ctype, body) = match req.uri().path() {
+            let svc = hyper::service::service_fn(
+                move |req: http::Request<hyper::body::Incoming>| {
+                    let exporter = exporter.clone();
+                    async move {
+                        let (status, ctype, body) = match req.uri().path() {
                         "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", exporter.metrics()),
                         "/probe" => {
                             let (s, b) = exporter.probe(req.uri().query().unwrap_or("")).await;
@@ -142,13 +154,17 @@ pub async fn serve(
                         ),
                         _ => (404, "text/plain", "not found\n".to_string()),
                     };
-                    let mut r = http::Response::new(Full::new(Bytes::from(body)));
-                    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
-                    r.headers_mut()
-                        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(ctype));
-                    Ok::<_, Infallible>(r)
-                }
-            });
+                        let mut r = http::Response::new(Full::new(Bytes::from(body)));
+                        *r.status_mut() =
+                            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+                        r.headers_mut().insert(
+                            http::header::CONTENT_TYPE,
+                            http::HeaderValue::from_static(ctype),
+                        );
+                        Ok::<_, Infallible>(r)
+                    }
+                },
+            );
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;

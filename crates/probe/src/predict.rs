@@ -111,7 +111,11 @@ pub fn node_id(topo: &Topology, name: &str) -> Result<NodeId, PredictError> {
 }
 
 /// Predicts every probe from `from` (or each probe's own `from:`).
-pub fn predict_all(twin: &Twin, probes: &[Probe], from: Option<&str>) -> Result<Vec<Predicted>, PredictError> {
+pub fn predict_all(
+    twin: &Twin,
+    probes: &[Probe],
+    from: Option<&str>,
+) -> Result<Vec<Predicted>, PredictError> {
     let net = Net::new(&twin.topo, &twin.routing);
     let mut out = Vec::new();
     for p in probes {
@@ -152,7 +156,9 @@ pub fn compare(before: Vec<Predicted>, after: Vec<Predicted>) -> Vec<Comparison>
 
 fn host_of(kind: &Kind) -> Option<(String, u16, Proto)> {
     match kind {
-        Kind::Http(h) => crate::http::parse_url(&h.url).ok().map(|u| (u.host, u.port, Proto::Tcp)),
+        Kind::Http(h) => crate::http::parse_url(&h.url)
+            .ok()
+            .map(|u| (u.host, u.port, Proto::Tcp)),
         Kind::Tcp(t) => crate::spec::host_port(&t.target).map(|(h, p)| (h, p, Proto::Tcp)),
         Kind::Dns(d) => Some(
             crate::spec::host_port(&d.server)
@@ -170,11 +176,21 @@ fn resolve(net: &Net, host: &str, v6: bool) -> Option<IpAddr> {
         return Some(a);
     }
     let n = net.topo.node_by_name(host)?;
-    net.node_address(n.id, v6).or_else(|| net.node_address(n.id, !v6))
+    net.node_address(n.id, v6)
+        .or_else(|| net.node_address(n.id, !v6))
 }
 
 /// One direction: the flow-hashed trace and what it costs.
-fn walk(net: &Net, from: NodeId, src: IpAddr, dst: IpAddr, proto: Proto, sport: u16, dport: u16, size: u32) -> (Trace, PathInfo) {
+fn walk(
+    net: &Net,
+    from: NodeId,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: Proto,
+    sport: u16,
+    dport: u16,
+    size: u32,
+) -> (Trace, PathInfo) {
     let probe = nettwin_dataplane::Probe {
         from,
         src,
@@ -204,7 +220,9 @@ fn walk(net: &Net, from: NodeId, src: IpAddr, dst: IpAddr, proto: Proto, sport: 
             if let Some(res) = &h.resolution {
                 for b in &res.bridges {
                     if let Some(sw) = net.topo.node_by_name(&b.switch) {
-                        if let Some(i) = sw.interfaces.iter().find(|i| i.name == b.out_port || b.out_port.ends_with(&format!(":{}", i.name))) {
+                        if let Some(i) = sw.interfaces.iter().find(|i| {
+                            i.name == b.out_port || b.out_port.ends_with(&format!(":{}", i.name))
+                        }) {
                             links.push(i.link);
                         }
                     }
@@ -222,7 +240,11 @@ fn walk(net: &Net, from: NodeId, src: IpAddr, dst: IpAddr, proto: Proto, sport: 
 }
 
 fn why_not(t: &Trace) -> String {
-    match t.paths().into_iter().find(|(_, e)| !e.disposition.is_delivered()) {
+    match t
+        .paths()
+        .into_iter()
+        .find(|(_, e)| !e.disposition.is_delivered())
+    {
         Some((_, e)) => {
             let mut s = format!("{} at {}", e.disposition.name(), e.at);
             if !e.detail.is_empty() {
@@ -241,10 +263,11 @@ fn segment_size(net: &Net, node: NodeId, addr: IpAddr, peer: IpAddr) -> u32 {
         .owner_if(addr)
         .map(|i| net.topo.node(i.node).interfaces[i.index as usize].mtu)
         .or_else(|| {
-            net.routing
-                .fib(node)
-                .lookup(peer)
-                .and_then(|r| r.next_hops().first().map(|h| n.interfaces[h.interface as usize].mtu))
+            net.routing.fib(node).lookup(peer).and_then(|r| {
+                r.next_hops()
+                    .first()
+                    .map(|h| n.interfaces[h.interface as usize].mtu)
+            })
         });
     own.unwrap_or(1500)
 }
@@ -277,6 +300,7 @@ pub fn predict(net: &Net, p: &Probe, from: NodeId) -> Predicted {
             let sp = Probe {
                 name: s.name.clone(),
                 kind: s.kind.clone(),
+                server_time: s.server_time.unwrap_or(p.server_time),
                 ..p.clone()
             };
             let r = predict(net, &sp, from);
@@ -289,7 +313,11 @@ pub fn predict(net: &Net, p: &Probe, from: NodeId) -> Predicted {
             if !r.success && pr.success {
                 pr.success = false;
                 pr.failed_phase = r.failed_phase;
-                pr.reason = Some(format!("step {}: {}", s.name, r.reason.clone().unwrap_or_default()));
+                pr.reason = Some(format!(
+                    "step {}: {}",
+                    s.name,
+                    r.reason.clone().unwrap_or_default()
+                ));
             }
             pr.steps.push(r);
         }
@@ -360,7 +388,12 @@ pub fn predict(net: &Net, p: &Probe, from: NodeId) -> Predicted {
         }
         Kind::Dns(d) => {
             phase("resolve", 0.0, 0.0, &mut pr);
-            phase("connect", if d.transport_tcp { 1.0 } else { 0.0 }, 0.0, &mut pr);
+            phase(
+                "connect",
+                if d.transport_tcp { 1.0 } else { 0.0 },
+                0.0,
+                &mut pr,
+            );
             phase("request", 1.0, server, &mut pr);
         }
         Kind::Tcp(t) => {
@@ -369,7 +402,11 @@ pub fn predict(net: &Net, p: &Probe, from: NodeId) -> Predicted {
             if let Some(tls) = &t.tls {
                 phase("tls", tls_trips(tls), 0.0, &mut pr);
             }
-            let exchanges = t.query_response.iter().filter(|q| q.expect.is_some()).count() as f64;
+            let exchanges = t
+                .query_response
+                .iter()
+                .filter(|q| q.expect.is_some())
+                .count() as f64;
             if exchanges > 0.0 {
                 phase("transfer", exchanges, server, &mut pr);
             }
@@ -378,7 +415,12 @@ pub fn predict(net: &Net, p: &Probe, from: NodeId) -> Predicted {
             let https = h.url.to_ascii_lowercase().starts_with("https://");
             phase("resolve", 0.0, 0.0, &mut pr);
             phase("connect", 1.0, 0.0, &mut pr);
-            phase("tls", if https { tls_trips(&h.tls) } else { 0.0 }, 0.0, &mut pr);
+            phase(
+                "tls",
+                if https { tls_trips(&h.tls) } else { 0.0 },
+                0.0,
+                &mut pr,
+            );
             phase("processing", 1.0, server, &mut pr);
             phase("transfer", 0.0, 0.0, &mut pr);
         }
@@ -400,7 +442,10 @@ pub fn predict(net: &Net, p: &Probe, from: NodeId) -> Predicted {
     // size on the way back swallows the server's full-size segments.
     if proto == Proto::Tcp {
         let seg = segment_size(net, from, src, dst).min(segment_size(net, dst_node, dst, src));
-        for (dir, from_n, s, d) in [("back from the server", dst_node, dst, src), ("towards the server", from, src, dst)] {
+        for (dir, from_n, s, d) in [
+            ("back from the server", dst_node, dst, src),
+            ("towards the server", from, src, dst),
+        ] {
             let probe = nettwin_dataplane::Probe {
                 from: from_n,
                 src: s,
@@ -424,9 +469,14 @@ pub fn predict(net: &Net, p: &Probe, from: NodeId) -> Predicted {
                 if is_tls && dir.starts_with("back") {
                     pr.success = false;
                     pr.failed_phase = Some("tls");
-                    pr.reason = Some(format!("{what}; the TLS handshake (the server's certificate flight) hangs"));
+                    pr.reason = Some(format!(
+                        "{what}; the TLS handshake (the server's certificate flight) hangs"
+                    ));
                 } else {
-                    pr.notes.push(format!("{what}; transfers larger than {} bytes hang", hole.limit.mtu));
+                    pr.notes.push(format!(
+                        "{what}; transfers larger than {} bytes hang",
+                        hole.limit.mtu
+                    ));
                 }
                 break;
             }

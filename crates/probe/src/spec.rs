@@ -286,6 +286,8 @@ pub struct Step {
     pub name: String,
     pub kind: Kind,
     pub captures: Vec<Capture>,
+    /// Server think time for predictions; the probe's `server_time` when unset.
+    pub server_time: Option<Duration>,
 }
 
 /// A value taken from a step's response into a variable, used later as `${name}`.
@@ -596,7 +598,7 @@ const HTTP_KEYS: &[&str] = &[
     "ip_protocol_fallback",
 ];
 const TRANSACTION_KEYS: &[&str] = &["steps"];
-const STEP_KEYS: &[&str] = &["name", "kind", "capture"];
+const STEP_KEYS: &[&str] = &["name", "kind", "capture", "server_time"];
 
 fn kind_keys(kind: Option<&Kind>) -> &'static [&'static str] {
     match kind {
@@ -722,7 +724,11 @@ fn read_tls(m: &mut MapReader, path: &Path, diags: &mut Diagnostics) -> TlsSpec 
             None => {}
         }
         if t.max_version_12 && t.min_version_13 {
-            diags.error(n.span, &path.key("max_version"), "max_version 1.2 is below min_version 1.3");
+            diags.error(
+                n.span,
+                &path.key("max_version"),
+                "max_version 1.2 is below min_version 1.3",
+            );
         }
     }
     if let Some(n) = m.take("insecure_skip_verify") {
@@ -1064,6 +1070,7 @@ fn decode_kind(
                         None
                     }
                 };
+                let server_time = read_dur(sm.take("server_time"), &ip, "server_time", diags);
                 let mut captures = Vec::new();
                 if let Some(c) = sm.take("capture") {
                     let cp = ip.key("capture");
@@ -1104,6 +1111,7 @@ fn decode_kind(
                         name,
                         kind,
                         captures,
+                        server_time,
                     });
                 }
             }

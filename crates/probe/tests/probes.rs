@@ -69,9 +69,15 @@ async fn http_success_phases_and_gauges() {
     assert_eq!(r.metric("probe_ip_protocol"), Some(4.0));
     assert_eq!(r.metric("probe_http_content_length"), Some(21.0));
     assert_eq!(r.metric("probe_http_uncompressed_body_length"), Some(21.0));
-    assert_eq!(r.metric("probe_http_last_modified_timestamp_seconds"), Some(1445412480.0));
+    assert_eq!(
+        r.metric("probe_http_last_modified_timestamp_seconds"),
+        Some(1445412480.0)
+    );
     let names: Vec<&str> = r.phases.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["resolve", "connect", "tls", "processing", "transfer"]);
+    assert_eq!(
+        names,
+        ["resolve", "connect", "tls", "processing", "transfer"]
+    );
     assert_eq!(r.phase("tls"), Some(0.0));
     assert!(r.phase("connect").unwrap() > 0.0);
 }
@@ -89,11 +95,25 @@ async fn https_with_the_generated_ca_over_http2() {
     assert_eq!(r.metric("probe_http_version"), Some(2.0));
     assert_eq!(r.metric("probe_http_ssl"), Some(1.0));
     assert!(r.phase("tls").unwrap() > 0.0);
-    let tls = r.metrics.iter().find(|m| m.name == "probe_tls_version_info").unwrap();
+    let tls = r
+        .metrics
+        .iter()
+        .find(|m| m.name == "probe_tls_version_info")
+        .unwrap();
     assert_eq!(tls.labels, [("version", "TLS 1.3".to_string())]);
-    let info = r.metrics.iter().find(|m| m.name == "probe_ssl_last_chain_info").unwrap();
-    assert!(info.labels.contains(&("subject", "CN=localhost,O=nettwin".to_string())), "{info:?}");
-    assert!(info.labels.contains(&("issuer", "CN=nettwin probe CA,O=nettwin".to_string())));
+    let info = r
+        .metrics
+        .iter()
+        .find(|m| m.name == "probe_ssl_last_chain_info")
+        .unwrap();
+    assert!(
+        info.labels
+            .contains(&("subject", "CN=localhost,O=nettwin".to_string())),
+        "{info:?}"
+    );
+    assert!(info
+        .labels
+        .contains(&("issuer", "CN=nettwin probe CA,O=nettwin".to_string())));
     let expiry = r.metric("probe_ssl_earliest_cert_expiry").unwrap();
     let days = (expiry - r.time) / 86400.0;
     assert!((89.0..=90.01).contains(&days), "{days}");
@@ -106,11 +126,22 @@ async fn tls_failures_name_their_phase() {
     let other = t.ca.with_file_name("other.pem");
     let other_ident = nettwin_probe::serve::Identity::generate(&["x".into()], 5).unwrap();
     std::fs::write(&other, other_ident.ca_pem).unwrap();
-    let r = run(&one(&format!("  kind: http\n  url: {}/\n  ca_file: {}\n", t.https(), other.display()))).await;
+    let r = run(&one(&format!(
+        "  kind: http\n  url: {}/\n  ca_file: {}\n",
+        t.https(),
+        other.display()
+    )))
+    .await;
     assert!(!r.success);
     assert_eq!(r.failed_phase, Some("tls"), "{r:?}");
     // Same CA name, another key: rustls says the signature does not verify.
-    assert!(r.error.as_deref().unwrap().contains("invalid peer certificate"), "{r:?}");
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap()
+            .contains("invalid peer certificate"),
+        "{r:?}"
+    );
     // A certificate closer to expiry than allowed.
     let addr = t.h.https.unwrap();
     let r = run(&one(&format!(
@@ -119,7 +150,11 @@ async fn tls_failures_name_their_phase() {
     )))
     .await;
     assert_eq!(r.failed_phase, Some("tls"), "{r:?}");
-    assert!(r.error.as_deref().unwrap().contains("fewer than min_days_to_expiry 30"));
+    assert!(r
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("fewer than min_days_to_expiry 30"));
     // TLS 1.3 required from a TLS 1.2 server.
     let t12 = target(|c| c.tls12_only = true).await;
     let r = run(&one(&format!(
@@ -136,25 +171,45 @@ async fn tls_failures_name_their_phase() {
     )))
     .await;
     assert!(r.success, "{r:?}");
-    let v = r.metrics.iter().find(|m| m.name == "probe_tls_version_info").unwrap();
+    let v = r
+        .metrics
+        .iter()
+        .find(|m| m.name == "probe_tls_version_info")
+        .unwrap();
     assert_eq!(v.labels[0].1, "TLS 1.2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_statuses_bodies_and_timeouts() {
     let t = target(|_| {}).await;
-    let r = run(&one(&format!("  kind: http\n  url: {}/redirect/3\n", t.http()))).await;
+    let r = run(&one(&format!(
+        "  kind: http\n  url: {}/redirect/3\n",
+        t.http()
+    )))
+    .await;
     assert!(r.success, "{r:?}");
     assert_eq!(r.metric("probe_http_redirects"), Some(3.0));
-    let r = run(&one(&format!("  kind: http\n  url: {}/redirect/3\n  no_follow_redirects: true\n", t.http()))).await;
+    let r = run(&one(&format!(
+        "  kind: http\n  url: {}/redirect/3\n  no_follow_redirects: true\n",
+        t.http()
+    )))
+    .await;
     assert!(!r.success);
     assert_eq!(r.metric("probe_http_status_code"), Some(302.0));
     assert_eq!(r.metric("probe_http_redirects"), Some(1.0));
     assert_eq!(r.failed_phase, Some("validate"));
-    let r = run(&one(&format!("  kind: http\n  url: {}/status/500\n", t.http()))).await;
+    let r = run(&one(&format!(
+        "  kind: http\n  url: {}/status/500\n",
+        t.http()
+    )))
+    .await;
     assert_eq!((r.success, r.failed_phase), (false, Some("validate")));
     assert!(r.error.unwrap().contains("status 500, wanted 2xx"));
-    let r = run(&one(&format!("  kind: http\n  url: {}/status/500\n  valid_status_codes: [500]\n", t.http()))).await;
+    let r = run(&one(&format!(
+        "  kind: http\n  url: {}/status/500\n  valid_status_codes: [500]\n",
+        t.http()
+    )))
+    .await;
     assert!(r.success);
     let r = run(&one(&format!(
         "  kind: http\n  url: {}/\n  fail_if_body_not_matches_regexp: [\"probe target\"]\n  fail_if_body_matches_regexp: [\"error\"]\n",
@@ -162,7 +217,11 @@ async fn redirects_statuses_bodies_and_timeouts() {
     )))
     .await;
     assert!(r.success, "{r:?}");
-    let r = run(&one(&format!("  kind: http\n  url: {}/\n  fail_if_body_matches_regexp: [\"target\"]\n", t.http()))).await;
+    let r = run(&one(&format!(
+        "  kind: http\n  url: {}/\n  fail_if_body_matches_regexp: [\"target\"]\n",
+        t.http()
+    )))
+    .await;
     assert!(!r.success);
     assert_eq!(r.metric("probe_failed_due_to_regex"), Some(1.0));
     let r = run(&format!(
@@ -173,7 +232,10 @@ async fn redirects_statuses_bodies_and_timeouts() {
     assert_eq!(r.failed_phase, Some("processing"), "{r:?}");
     assert!(r.duration < 2.0, "{}", r.duration);
     // A closed port: connection refused in phase connect.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let r = run(&one(&format!("  kind: http\n  url: http://{closed}/\n"))).await;
     assert_eq!(r.failed_phase, Some("connect"), "{r:?}");
     assert_eq!(r.metric("probe_http_status_code"), Some(0.0));
@@ -182,7 +244,10 @@ async fn redirects_statuses_bodies_and_timeouts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_ride_over_one_failure() {
     let t = target(|c| c.fail_every = 2).await;
-    let yaml = format!("probes:\n- name: p\n  kind: http\n  url: {}/\n  retries: 1\n", t.http());
+    let yaml = format!(
+        "probes:\n- name: p\n  kind: http\n  url: {}/\n  retries: 1\n",
+        t.http()
+    );
     let r1 = run(&yaml).await;
     assert!(r1.success);
     assert_eq!(r1.attempts, 1);
@@ -193,7 +258,11 @@ async fn retries_ride_over_one_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_answers_rcodes_and_record_checks() {
-    let t = target(|c| c.records.push(("db.example.test".into(), "198.18.0.7".parse().unwrap()))).await;
+    let t = target(|c| {
+        c.records
+            .push(("db.example.test".into(), "198.18.0.7".parse().unwrap()))
+    })
+    .await;
     let server = t.h.dns.unwrap();
     let r = run(&one(&format!(
         "  kind: dns\n  server: {server}\n  qname: www.example.test\n  type: A\n  validate_answer_rrs: {{fail_if_none_matches_regexp: [\"\\tA\\t127\\\\.0\\\\.0\\\\.1$\"]}}\n"
@@ -204,9 +273,15 @@ async fn dns_answers_rcodes_and_record_checks() {
     assert_eq!(r.metric("probe_dns_query_succeeded"), Some(1.0));
     let names: Vec<&str> = r.phases.iter().map(|p| p.name).collect();
     assert_eq!(names, ["resolve", "connect", "request"]);
-    let r = run(&one(&format!("  kind: dns\n  server: {server}\n  qname: db.example.test\n  type: A\n"))).await;
+    let r = run(&one(&format!(
+        "  kind: dns\n  server: {server}\n  qname: db.example.test\n  type: A\n"
+    )))
+    .await;
     assert!(r.success);
-    let r = run(&one(&format!("  kind: dns\n  server: {server}\n  qname: nope.example.test\n  type: A\n"))).await;
+    let r = run(&one(&format!(
+        "  kind: dns\n  server: {server}\n  qname: nope.example.test\n  type: A\n"
+    )))
+    .await;
     assert_eq!(r.failed_phase, Some("validate"));
     assert!(r.error.as_deref().unwrap().contains("NXDOMAIN"));
     assert_eq!(r.metric("probe_dns_authority_rrs"), Some(1.0));
@@ -215,7 +290,10 @@ async fn dns_answers_rcodes_and_record_checks() {
     )))
     .await;
     assert!(r.success);
-    let r = run(&one(&format!("  kind: dns\n  server: {server}\n  qname: example.test\n  type: SOA\n"))).await;
+    let r = run(&one(&format!(
+        "  kind: dns\n  server: {server}\n  qname: example.test\n  type: SOA\n"
+    )))
+    .await;
     assert_eq!(r.metric("probe_dns_serial"), Some(2026120301.0));
     // No answer in time: the request phase fails.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -257,14 +335,23 @@ async fn a_transaction_logs_in_and_uses_the_token() {
     let r = run(&yaml).await;
     assert!(r.success, "{r:?}");
     assert_eq!(r.steps.len(), 2);
-    assert!(r.steps[0].captured.iter().any(|(k, v)| k == "token" && v.starts_with("tok-")));
+    assert!(r.steps[0]
+        .captured
+        .iter()
+        .any(|(k, v)| k == "token" && v.starts_with("tok-")));
     assert!(r.steps[1].start >= r.steps[0].duration);
     assert_eq!(r.steps[1].status, Some(200));
     // A step that cannot authenticate fails the transaction at that step.
     let bad = yaml.replace("Bearer ${token}", "Bearer ${token}x");
     let r = run(&bad).await;
     assert!(!r.success);
-    assert!(r.error.as_deref().unwrap().starts_with("step me: status 401"), "{r:?}");
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap()
+            .starts_with("step me: status 401"),
+        "{r:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

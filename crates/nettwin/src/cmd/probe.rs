@@ -120,7 +120,8 @@ struct CheckArgs {
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
-    nettwin_probe::spec::parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration (500ms, 10s, 5m)"))
+    nettwin_probe::spec::parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration (500ms, 10s, 5m)"))
 }
 
 pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
@@ -141,7 +142,8 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
 }
 
 fn load(path: &Path) -> anyhow::Result<ProbeFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| BadInput(format!("error: cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BadInput(format!("error: cannot read {}: {e}", path.display())))?;
     nettwin_probe::parse(&path.display().to_string(), &text)
         .map_err(|d| BadInput(output::render_diagnostics(&d, &text)).into())
 }
@@ -159,7 +161,14 @@ fn check(a: CheckArgs, g: Global) -> anyhow::Result<()> {
             .collect();
         return output::print_json(&list);
     }
-    let mut rows = vec![vec!["probe".to_string(), "kind".into(), "target".into(), "interval".into(), "timeout".into(), "slo".into()]];
+    let mut rows = vec![vec![
+        "probe".to_string(),
+        "kind".into(),
+        "target".into(),
+        "interval".into(),
+        "timeout".into(),
+        "slo".into(),
+    ]];
     for p in &f.probes {
         rows.push(vec![
             p.name.clone(),
@@ -167,7 +176,11 @@ fn check(a: CheckArgs, g: Global) -> anyhow::Result<()> {
             p.kind.target(),
             format!("{:?}", p.interval),
             format!("{:?}", p.timeout),
-            if p.slo.is_some() { "yes".into() } else { "-".into() },
+            if p.slo.is_some() {
+                "yes".into()
+            } else {
+                "-".into()
+            },
         ]);
     }
     print!("{}", output::table(&rows));
@@ -208,7 +221,12 @@ fn live_line(r: &ProbeResult) -> String {
 
 /// A transaction's steps as a waterfall: one bar per step, placed at its start.
 fn waterfall(r: &ProbeResult) -> String {
-    let total = r.steps.iter().map(|s| s.start + s.duration).fold(0.0, f64::max).max(1e-9);
+    let total = r
+        .steps
+        .iter()
+        .map(|s| s.start + s.duration)
+        .fold(0.0, f64::max)
+        .max(1e-9);
     let width = 40.0;
     let mut out = String::new();
     for s in &r.steps {
@@ -221,7 +239,10 @@ fn waterfall(r: &ProbeResult) -> String {
             "#".repeat(len.min(40usize.saturating_sub(lead).max(1))),
             ms(s.duration),
             if s.success { "ok" } else { "FAIL" },
-            s.error.as_ref().map(|e| format!(" {e}")).unwrap_or_default()
+            s.error
+                .as_ref()
+                .map(|e| format!(" {e}"))
+                .unwrap_or_default()
         ));
     }
     out
@@ -238,7 +259,9 @@ fn append(path: &Path, line: &str) -> anyhow::Result<()> {
 
 fn run_probes(a: RunArgs, g: Global) -> anyhow::Result<()> {
     let file = load(&a.file)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let exporter = nettwin_probe::exporter::Exporter::new(file.probes.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -354,7 +377,10 @@ fn serve(a: ServeArgs, g: Global) -> anyhow::Result<()> {
     c.tls_listen = match a.tls_listen.as_deref() {
         None => c.tls_listen,
         Some("none") => None,
-        Some(s) => Some(s.parse().map_err(|_| BadInput(format!("error: --tls-listen {s}: not ADDR:PORT or none")))?),
+        Some(s) => Some(
+            s.parse()
+                .map_err(|_| BadInput(format!("error: --tls-listen {s}: not ADDR:PORT or none")))?,
+        ),
     };
     if !a.cert_names.is_empty() {
         c.cert_names = a.cert_names.clone();
@@ -372,7 +398,9 @@ fn serve(a: ServeArgs, g: Global) -> anyhow::Result<()> {
             .ok_or_else(|| BadInput(format!("error: --record {r}: write it as NAME=ADDRESS")))?;
         c.records.push((n, ip));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let h = nettwin_probe::serve::start(c).await.map_err(|e| BadInput(format!("error: {e}")))?;
         if let Some(p) = &a.ca_out {
@@ -401,21 +429,33 @@ fn serve(a: ServeArgs, g: Global) -> anyhow::Result<()> {
     })
 }
 
-fn changes(topo: &nettwin_model::Topology, fail: &[String]) -> anyhow::Result<Vec<nettwin_routing::whatif::Change>> {
+fn changes(
+    topo: &nettwin_model::Topology,
+    fail: &[String],
+) -> anyhow::Result<Vec<nettwin_routing::whatif::Change>> {
     use nettwin_routing::whatif::Change;
     let mut out = Vec::new();
     for name in fail {
         match (topo.link_by_name(name), topo.node_by_name(name)) {
             (Some(l), None) => out.push(Change::LinkDown(l.id)),
             (None, Some(n)) => out.push(Change::NodeDown(n.id)),
-            (Some(_), Some(_)) => return Err(BadInput(format!("error: --fail {name}: both a link and a node are called that")).into()),
+            (Some(_), Some(_)) => {
+                return Err(BadInput(format!(
+                    "error: --fail {name}: both a link and a node are called that"
+                ))
+                .into())
+            }
             (None, None) => {
                 let mut names: Vec<&str> = topo.links.iter().map(|l| l.name.as_str()).collect();
                 names.extend(topo.nodes.iter().map(|n| n.name.as_str()));
                 let near = nettwin_model::yaml::closest(name, &names)
                     .map(|n| format!(" (did you mean `{n}`?)"))
                     .unwrap_or_default();
-                return Err(BadInput(format!("error: --fail {name}: no such link or node in {}{near}", topo.file)).into());
+                return Err(BadInput(format!(
+                    "error: --fail {name}: no such link or node in {}{near}",
+                    topo.file
+                ))
+                .into());
             }
         }
     }
@@ -435,7 +475,8 @@ fn predict_cmd(a: PredictArgs, g: Global) -> anyhow::Result<()> {
     let topo = output::load_topology(&a.topology)?;
     super::routes::compute(&topo)?;
     let file = load(&a.file)?;
-    let err = |e: predict::PredictError| -> anyhow::Error { BadInput(format!("error: {e}")).into() };
+    let err =
+        |e: predict::PredictError| -> anyhow::Error { BadInput(format!("error: {e}")).into() };
     if let Some(f) = &a.from {
         predict::node_id(&topo, f).map_err(err)?;
     }
@@ -445,14 +486,28 @@ fn predict_cmd(a: PredictArgs, g: Global) -> anyhow::Result<()> {
         if g.json {
             return output::print_json(&before);
         }
-        let mut rows = vec![vec!["probe".to_string(), "kind".into(), "from".into(), "to".into(), "result".into(), "rtt ms".into(), "trips".into(), "total ms".into(), "phases".into()]];
+        let mut rows = vec![vec![
+            "probe".to_string(),
+            "kind".into(),
+            "from".into(),
+            "to".into(),
+            "result".into(),
+            "rtt ms".into(),
+            "trips".into(),
+            "total ms".into(),
+            "phases".into(),
+        ]];
         for p in &before {
             rows.push(vec![
                 p.probe.clone(),
                 p.kind.into(),
                 p.from.clone(),
                 p.dst.map_or(p.target.clone(), |d| d.to_string()),
-                if p.success { "ok".into() } else { format!("FAIL ({})", p.failed_phase.unwrap_or("")) },
+                if p.success {
+                    "ok".into()
+                } else {
+                    format!("FAIL ({})", p.failed_phase.unwrap_or(""))
+                },
                 format!("{:.1}", p.rtt_ms),
                 format!("{}", p.round_trips),
                 ms(p.duration),
@@ -469,7 +524,12 @@ fn predict_cmd(a: PredictArgs, g: Global) -> anyhow::Result<()> {
             }
             if let (Some(f), Some(r)) = (&p.forward, &p.reverse) {
                 if g.verbose > 0 {
-                    println!("{}: path {} / back {}", p.probe, f.nodes.join(" > "), r.nodes.join(" > "));
+                    println!(
+                        "{}: path {} / back {}",
+                        p.probe,
+                        f.nodes.join(" > "),
+                        r.nodes.join(" > ")
+                    );
                 }
             }
         }
@@ -482,14 +542,30 @@ fn predict_cmd(a: PredictArgs, g: Global) -> anyhow::Result<()> {
     if g.json {
         return output::print_json(&cmp);
     }
-    let mut rows = vec![vec!["probe".to_string(), "before ms".into(), "after ms".into(), "change".into(), "verdict".into()]];
+    let mut rows = vec![vec![
+        "probe".to_string(),
+        "before ms".into(),
+        "after ms".into(),
+        "change".into(),
+        "verdict".into(),
+    ]];
     for c in &cmp {
-        let show = |p: &Predicted| if p.success { ms(p.duration) } else { format!("FAIL ({})", p.failed_phase.unwrap_or("")) };
+        let show = |p: &Predicted| {
+            if p.success {
+                ms(p.duration)
+            } else {
+                format!("FAIL ({})", p.failed_phase.unwrap_or(""))
+            }
+        };
         rows.push(vec![
             c.probe.clone(),
             show(&c.before),
             show(&c.after),
-            if c.before.success && c.after.success { format!("{:+.1} ms", c.delta_ms) } else { "-".into() },
+            if c.before.success && c.after.success {
+                format!("{:+.1} ms", c.delta_ms)
+            } else {
+                "-".into()
+            },
             c.verdict.into(),
         ]);
     }

@@ -352,6 +352,7 @@ fn run_probes(a: RunArgs, g: Global) -> anyhow::Result<()> {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
         let sched = tokio::spawn(nettwin_probe::run::schedule(file.probes.clone(), tx, stop_rx.clone()));
         let deadline = a.duration.map(|d| tokio::time::Instant::now() + d);
+        let mut pending = Vec::new();
         loop {
             let next = async {
                 match deadline {
@@ -361,13 +362,16 @@ fn run_probes(a: RunArgs, g: Global) -> anyhow::Result<()> {
             };
             let Some(r) = next.await else { break };
             let ev = handle(&r)?;
-            for p in deliver(ev)? {
-                // Webhooks are posted in the background; the schedule does not wait for them.
-                drop(p);
-            }
+            // Webhooks are posted in the background; the schedule does not wait for them.
+            pending.retain(|p: &tokio::task::JoinHandle<()>| !p.is_finished());
+            pending.extend(deliver(ev)?);
         }
         let _ = stop_tx.send(true);
         let _ = sched.await;
+        // Alerts already decided are delivered before exiting (each POST has its own timeout).
+        for p in pending {
+            let _ = p.await;
+        }
         Ok(())
     })
 }

@@ -7,6 +7,8 @@ cd "$(dirname "$0")"
 # FRR, ping and traceroute here (without root they print SKIPPED and pass).
 if [ "$(id -u)" -eq 0 ]; then
     sh scripts/emu-deps.sh
+    # Debian's blackbox_exporter, the anchor nettwin probe's metrics are checked against.
+    sh scripts/probe-deps.sh
 fi
 
 # Rust: unit, integration and property tests of every crate.

@@ -34,7 +34,11 @@ fn tempdir(tag: &str) -> Dir {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls until `cond` holds, for at most `limit`.
@@ -74,7 +78,14 @@ fn serve(dir: &Dir, extra: &[&str]) -> Target {
     let https: SocketAddr = format!("127.0.0.1:{tp}").parse().unwrap();
     let ca = dir.0.join("ca.pem");
     let child = Command::new(BIN)
-        .args(["probe", "serve", "--listen", &http.to_string(), "--tls-listen", &https.to_string()])
+        .args([
+            "probe",
+            "serve",
+            "--listen",
+            &http.to_string(),
+            "--tls-listen",
+            &https.to_string(),
+        ])
         .arg("--ca-out")
         .arg(&ca)
         .args(extra)
@@ -83,10 +94,17 @@ fn serve(dir: &Dir, extra: &[&str]) -> Target {
         .unwrap();
     let p = Proc(child);
     assert!(
-        wait_for(Duration::from_secs(10), || TcpStream::connect(https).is_ok() && ca.exists()),
+        wait_for(Duration::from_secs(10), || TcpStream::connect(https)
+            .is_ok()
+            && ca.exists()),
         "probe serve did not come up"
     );
-    Target { _p: p, http, https, ca }
+    Target {
+        _p: p,
+        http,
+        https,
+        ca,
+    }
 }
 
 #[test]
@@ -104,8 +122,16 @@ fn run_once_against_probe_serve() {
         ),
     )
     .unwrap();
-    let out = Command::new(BIN).args(["probe", "run", "--once", "--json"]).arg(&file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["probe", "run", "--once", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -115,16 +141,42 @@ fn run_once_against_probe_serve() {
     assert_eq!(names, ["web", "tls", "dns", "tcp"]);
     assert!(lines.iter().all(|l| l["success"] == true));
     let tls = &lines[1];
-    let phases: Vec<&str> = tls["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(phases, ["resolve", "connect", "tls", "processing", "transfer"]);
-    assert!(tls["metrics"].as_array().unwrap().iter().any(|m| m["name"] == "probe_http_version" && m["value"] == 2.0));
+    let phases: Vec<&str> = tls["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        ["resolve", "connect", "tls", "processing", "transfer"]
+    );
+    assert!(tls["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "probe_http_version" && m["value"] == 2.0));
 
     // A failing probe: exit status 1, the phase and reason in the table.
-    std::fs::write(&file, format!("probes:\n- {{name: web, kind: http, url: \"http://{}/status/503\"}}\n", t.http)).unwrap();
-    let out = Command::new(BIN).args(["probe", "run", "--once"]).arg(&file).output().unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "probes:\n- {{name: web, kind: http, url: \"http://{}/status/503\"}}\n",
+            t.http
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["probe", "run", "--once"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("FAIL") && text.contains("[validate] status 503, wanted 2xx"), "{text}");
+    assert!(
+        text.contains("FAIL") && text.contains("[validate] status 503, wanted 2xx"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -132,12 +184,24 @@ fn bad_probe_files_exit_2_with_places() {
     let dir = tempdir("bad");
     let file = dir.0.join("bad.yml");
     std::fs::write(&file, "probes:\n  - name: a\n    kind: htp\n  - name: b\n    kind: dns\n    server: 127.0.0.1\n    qname: x\n    type: AAAAA\n").unwrap();
-    let out = Command::new(BIN).args(["probe", "run", "--once"]).arg(&file).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["probe", "run", "--once"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let name = file.display().to_string();
-    assert!(err.contains(&format!("{name}:3:11: unknown probe kind `htp` (did you mean `http`?)")), "{err}");
-    assert!(err.contains(&format!("{name}:8:11: unknown record type `AAAAA`")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{name}:3:11: unknown probe kind `htp` (did you mean `http`?)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{name}:8:11: unknown record type `AAAAA`")),
+        "{err}"
+    );
     assert!(err.contains("2 errors in"), "{err}");
 }
 
@@ -157,7 +221,14 @@ fn exporter_answers_metrics_and_probe() {
     let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let _run = Proc(
         Command::new(BIN)
-            .args(["probe", "run", "--duration", "60s", "--listen", &listen.to_string()])
+            .args([
+                "probe",
+                "run",
+                "--duration",
+                "60s",
+                "--listen",
+                &listen.to_string(),
+            ])
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -174,14 +245,29 @@ fn exporter_answers_metrics_and_probe() {
         "{metrics}"
     );
     assert!(metrics.contains("# TYPE probe_http_duration_seconds gauge"));
-    assert!(metrics.contains("probe_http_duration_seconds{phase=\"connect\",probe=\"web\",team=\"net\"}"));
+    assert!(metrics
+        .contains("probe_http_duration_seconds{phase=\"connect\",probe=\"web\",team=\"net\"}"));
     assert!(metrics.contains("probe_dns_answer_rrs{probe=\"dns_a\"} 1"));
     // /probe runs a module (a probe of the file) against the target given, as blackbox_exporter.
-    let (status, body) = get(listen, &format!("/probe?module=web&target=http%3A%2F%2F{}%2Fstatus%2F404", t.http)).unwrap();
+    let (status, body) = get(
+        listen,
+        &format!(
+            "/probe?module=web&target=http%3A%2F%2F{}%2Fstatus%2F404",
+            t.http
+        ),
+    )
+    .unwrap();
     assert_eq!(status, 200);
-    assert!(body.contains("probe_success 0\n") && body.contains("probe_http_status_code 404\n"), "{body}");
+    assert!(
+        body.contains("probe_success 0\n") && body.contains("probe_http_status_code 404\n"),
+        "{body}"
+    );
     let (_, body) = get(listen, &format!("/probe?module=dns_a&target={}", t.http)).unwrap();
-    assert!(body.contains("probe_success 1\n") && body.contains("probe_dns_duration_seconds{phase=\"request\"}"), "{body}");
+    assert!(
+        body.contains("probe_success 1\n")
+            && body.contains("probe_dns_duration_seconds{phase=\"request\"}"),
+        "{body}"
+    );
     let (status, body) = get(listen, "/probe?module=nope&target=x").unwrap();
     assert_eq!((status, body.as_str()), (400, "Unknown module \"nope\"\n"));
     let (status, _) = get(listen, "/probe?module=web").unwrap();
@@ -209,13 +295,23 @@ fn slo_burn_alerts_go_to_the_webhook() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("alert firing: web availability page"), "{stderr}");
+    assert!(
+        stderr.contains("alert firing: web availability page"),
+        "{stderr}"
+    );
     let written = std::fs::read_to_string(&alerts).unwrap();
     let first: serde_json::Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
     assert_eq!(first["state"], "firing");
-    assert!((first["burn_rate_long"].as_f64().unwrap() - 100.0).abs() < 1e-6, "{first}");
+    assert!(
+        (first["burn_rate_long"].as_f64().unwrap() - 100.0).abs() < 1e-6,
+        "{first}"
+    );
     assert_eq!(first["labels"]["site"], "lab");
     let mut hooks = serde_json::Value::Null;
     assert!(
@@ -236,16 +332,40 @@ fn predict_with_a_failed_link() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
     let out = Command::new(BIN)
         .current_dir(root)
-        .args(["probe", "predict", "examples/isp-dc.yml", "examples/probe/isp-dc.yml", "--fail", "pe2-ce1"])
+        .args([
+            "probe",
+            "predict",
+            "examples/isp-dc.yml",
+            "examples/probe/isp-dc.yml",
+            "--fail",
+            "pe2-ce1",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("web1-http") && text.contains("breaks"), "{text}");
-    assert!(text.contains("web1-http: unreachable on the twin: no-route at ce1"), "{text}");
+    assert!(
+        text.contains("web1-http") && text.contains("breaks"),
+        "{text}"
+    );
+    assert!(
+        text.contains("web1-http: unreachable on the twin: no-route at ce1"),
+        "{text}"
+    );
     let out = Command::new(BIN)
         .current_dir(root)
-        .args(["probe", "predict", "examples/isp-dc.yml", "examples/probe/isp-dc.yml", "--fail", "pe2-ce9"])
+        .args([
+            "probe",
+            "predict",
+            "examples/isp-dc.yml",
+            "examples/probe/isp-dc.yml",
+            "--fail",
+            "pe2-ce9",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -226,7 +226,7 @@ pub async fn probe(
         let _ = tcp.set_nodelay(true);
         let t_conn = Instant::now();
         out.add_phase("connect", (t_conn - t_dns).as_secs_f64());
-        let alpn: &[&[u8]] = if spec.http2 {
+        let alpn: &[&[u8]] = if spec.http2 != Some(false) {
             &[b"h2", b"http/1.1"]
         } else {
             &[b"http/1.1"]
@@ -260,7 +260,7 @@ pub async fn probe(
             let s = within(
                 deadline,
                 "processing",
-                handshake(TokioIo::new(tcp), spec.http2),
+                handshake(TokioIo::new(tcp), spec.http2 == Some(true)),
                 out,
             )
             .await;

@@ -190,8 +190,10 @@ pub struct HttpSpec {
     pub fail_if_body_not_matches: Vec<Regex>,
     pub json: Vec<JsonAssert>,
     pub follow_redirects: bool,
-    /// Ask for HTTP/2 (ALPN `h2` over TLS, prior knowledge in clear text).
-    pub http2: bool,
+    /// `None`: offer `h2` by ALPN over TLS and speak HTTP/1.1 in clear text, as Go's client in
+    /// blackbox_exporter does (`enable_http2` defaults to true); `Some(true)`: HTTP/2 in clear
+    /// text too (prior knowledge); `Some(false)`: HTTP/1.1 only.
+    pub http2: Option<bool>,
     /// `HTTP/1.1`, `HTTP/2.0`: fail on other versions (`valid_http_versions`).
     pub valid_http_versions: Vec<String>,
     pub tls: TlsSpec,
@@ -1009,8 +1011,7 @@ fn decode_kind(
                 .unwrap_or(false);
             let http2 = m
                 .take("http2")
-                .and_then(|n| yaml::read_bool(n, &path.key("http2"), diags))
-                .unwrap_or(false);
+                .and_then(|n| yaml::read_bool(n, &path.key("http2"), diags));
             let mut valid_http_versions = Vec::new();
             if let Some(n) = m.take("valid_http_versions") {
                 let p = path.key("valid_http_versions");

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_cli;
 pub mod bench_dataplane;
+pub mod bench_probe;
 pub mod check;
 pub mod demo;
 pub mod emu;

@@ -180,29 +180,30 @@ fn resolve(net: &Net, host: &str, v6: bool) -> Option<IpAddr> {
         .or_else(|| net.node_address(n.id, !v6))
 }
 
-/// One direction: the flow-hashed trace and what it costs.
-fn walk(
-    net: &Net,
+/// A small DF packet of the flow from `from` (`src`:`sport`) to `dst`:`dport`, one ECMP branch.
+fn flow(
     from: NodeId,
     src: IpAddr,
     dst: IpAddr,
     proto: Proto,
-    sport: u16,
-    dport: u16,
-    size: u32,
-) -> (Trace, PathInfo) {
-    let probe = nettwin_dataplane::Probe {
+    ports: (u16, u16),
+) -> nettwin_dataplane::Probe {
+    nettwin_dataplane::Probe {
         from,
         src,
         dst,
         proto,
-        sport,
-        dport,
-        size,
+        sport: ports.0,
+        dport: ports.1,
+        size: 64,
         df: true,
         ttl: nettwin_dataplane::DEFAULT_TTL,
         flow_hash: true,
-    };
+    }
+}
+
+/// One direction: the flow-hashed trace and what it costs.
+fn walk(net: &Net, probe: nettwin_dataplane::Probe) -> (Trace, PathInfo) {
     let t = nettwin_dataplane::trace(net, &probe);
     let mut info = PathInfo {
         nodes: Vec::new(),
@@ -348,7 +349,7 @@ pub fn predict(net: &Net, p: &Probe, from: NodeId) -> Predicted {
         Kind::Dns(_) => "request",
         _ => "connect",
     };
-    let (fwd, fwd_info) = walk(net, from, src, dst, proto, 40000, port, 64);
+    let (fwd, fwd_info) = walk(net, flow(from, src, dst, proto, (40000, port)));
     if !fwd.delivered() {
         pr.success = false;
         pr.failed_phase = Some(fail_phase);
@@ -362,7 +363,7 @@ pub fn predict(net: &Net, p: &Probe, from: NodeId) -> Predicted {
         pr.reason = Some(format!("no node owns {dst}"));
         return pr;
     };
-    let (rev, rev_info) = walk(net, dst_node, dst, src, proto, port, 40000, 64);
+    let (rev, rev_info) = walk(net, flow(dst_node, dst, src, proto, (port, 40000)));
     if !rev.delivered() {
         pr.success = false;
         pr.failed_phase = Some(fail_phase);

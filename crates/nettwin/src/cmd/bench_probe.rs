@@ -41,7 +41,9 @@ impl Drop for Kill {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn wait_port(addr: SocketAddr) -> anyhow::Result<()> {
@@ -109,13 +111,23 @@ pub fn run(a: ProbeBenchArgs, g: Global) -> anyhow::Result<()> {
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let _target = Kill(
         Command::new(&exe)
-            .args(["probe", "serve", "--listen", &http.to_string(), "--tls-listen", "none", "--no-dns"])
+            .args([
+                "probe",
+                "serve",
+                "--listen",
+                &http.to_string(),
+                "--tls-listen",
+                "none",
+                "--no-dns",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .context("starting probe serve")?,
     );
     wait_port(http)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut runs = Vec::new();
     // 1. In process: the scheduler runs `rate` probes a second (100 probes, each at rate/100).
     let n = 100u32;
@@ -123,12 +135,17 @@ pub fn run(a: ProbeBenchArgs, g: Global) -> anyhow::Result<()> {
     let text = (0..n)
         .map(|i| format!("- {{name: p{i}, kind: http, url: \"http://{http}/\", interval: {}ms, timeout: 2s}}\n", interval.as_millis()))
         .collect::<String>();
-    let file = nettwin_probe::parse("bench.yml", &format!("probes:\n{text}")).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let file = nettwin_probe::parse("bench.yml", &format!("probes:\n{text}"))
+        .map_err(|d| anyhow::anyhow!("{d}"))?;
     let me = std::process::id();
     runs.push(rt.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let sched = tokio::spawn(nettwin_probe::run::schedule(file.probes.clone(), tx, stop_rx));
+        let sched = tokio::spawn(nettwin_probe::run::schedule(
+            file.probes.clone(),
+            tx,
+            stop_rx,
+        ));
         let cpu0 = cpu_of(me);
         let start = Instant::now();
         let end = tokio::time::Instant::now() + a.duration;
@@ -204,7 +221,15 @@ pub fn run(a: ProbeBenchArgs, g: Global) -> anyhow::Result<()> {
             wait_port(*addr)?;
             let pid = child.0.id();
             let path = format!("/probe?module=web&target=http://{http}/");
-            runs.push(rt.block_on(drive(what, *addr, path, pid, a.rate, a.duration, a.sample_every)));
+            runs.push(rt.block_on(drive(
+                what,
+                *addr,
+                path,
+                pid,
+                a.rate,
+                a.duration,
+                a.sample_every,
+            )));
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -228,7 +253,11 @@ pub fn run(a: ProbeBenchArgs, g: Global) -> anyhow::Result<()> {
             format!("{:.0}", r.cpu_us_per_probe),
             format!("{:.2}", r.p50_ms),
             format!("{:.2}", r.p99_ms),
-            r.rss_mib.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" "),
+            r.rss_mib
+                .iter()
+                .map(|m| format!("{m:.1}"))
+                .collect::<Vec<_>>()
+                .join(" "),
         ]);
     }
     print!("{}", output::table(&rows));
@@ -243,7 +272,15 @@ pub fn run(a: ProbeBenchArgs, g: Global) -> anyhow::Result<()> {
 
 /// `rate` GETs of `path` a second to an exporter for `duration`, one connection each (as
 /// Prometheus scrapes do without keep-alive); CPU and memory of process `pid`.
-async fn drive(what: &str, addr: SocketAddr, path: String, pid: u32, rate: u32, duration: Duration, sample_every: u64) -> Run {
+async fn drive(
+    what: &str,
+    addr: SocketAddr,
+    path: String,
+    pid: u32,
+    rate: u32,
+    duration: Duration,
+    sample_every: u64,
+) -> Run {
     let cpu0 = cpu_of(pid);
     let start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
@@ -268,13 +305,19 @@ async fn drive(what: &str, addr: SocketAddr, path: String, pid: u32, rate: u32, 
             let t = Instant::now();
             let ok = async {
                 let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-                s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes()).await.ok()?;
+                s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+                    .await
+                    .ok()?;
                 let mut buf = Vec::new();
                 s.read_to_end(&mut buf).await.ok()?;
                 let text = String::from_utf8_lossy(&buf);
                 Some(text.starts_with("HTTP/1.") && text.contains("\nprobe_success 1"))
             };
-            let ok = tokio::time::timeout(Duration::from_secs(5), ok).await.ok().flatten().unwrap_or(false);
+            let ok = tokio::time::timeout(Duration::from_secs(5), ok)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(false);
             let _ = tx.send((ok, t.elapsed().as_secs_f64() * 1e3));
             drop(permit);
         });

@@ -102,3 +102,17 @@ fn a_black_hole_hangs_the_tls_handshake() {
     assert!(r[2].success && r[2].notes.is_empty());
     assert_eq!(r[2].rtt_ms, 10.0);
 }
+
+#[test]
+fn every_example_probe_file_parses() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/probe");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let f = nettwin_probe::parse(&p.display().to_string(), &text).unwrap_or_else(|d| panic!("{d}"));
+        assert!(!f.probes.is_empty());
+        n += 1;
+    }
+    assert!(n >= 2);
+}

@@ -371,3 +371,113 @@ fn predict_with_a_failed_link() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `pe2-ce1`?"));
 }
+
+fn root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Runs `nettwin emu down RUN` when dropped, also when the test fails.
+struct EmuGuard(&'static str);
+impl Drop for EmuGuard {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN).args(["emu", "down", self.0]).output();
+    }
+}
+
+const LAB: &str = "nodes:
+  h1: {kind: host}
+  r1: {loopback: 198.18.0.1/32}
+  h2: {kind: host}
+links:
+  - {h1: {ipv4: 198.18.1.2/24}, r1: {ipv4: 198.18.1.1/24}}
+  - {r1: {ipv4: 198.18.2.1/24}, h2: {ipv4: 198.18.2.2/24}, latency: 10ms}
+";
+
+const LAB_PROBES: &str = "defaults: {from: h1, timeout: 3s}
+probes:
+  - {name: web, kind: http, url: \"http://h2/\"}
+  - {name: web-tls, kind: http, url: \"https://h2/json\", http2: true}
+  - {name: dns, kind: dns, server: h2, qname: www.example.test, type: A}
+  - {name: ping, kind: icmp, target: h2}
+  - {name: nowhere, kind: tcp, target: \"198.18.9.9:80\", timeout: 1s}
+  - name: login
+    kind: transaction
+    steps:
+      - {name: login, kind: http, method: POST, url: \"http://h2/login\", body: '{\"user\": \"bob\"}', capture: {token: {json: $.token}}}
+      - {name: me, kind: http, url: \"http://h2/api/me\", headers: {Authorization: \"Bearer ${token}\"}}
+";
+
+#[test]
+fn probes_run_in_the_lab_beside_the_prediction() {
+    if !root() {
+        eprintln!(
+            "SKIPPED probes_run_in_the_lab_beside_the_prediction: needs root (network namespaces)"
+        );
+        return;
+    }
+    let dir = tempdir("lab");
+    let topo = dir.0.join("lab.yml");
+    let probes = dir.0.join("probes.yml");
+    std::fs::write(&topo, LAB).unwrap();
+    std::fs::write(&probes, LAB_PROBES).unwrap();
+    let up = Command::new(BIN)
+        .args(["emu", "up"])
+        .arg(&topo)
+        .args(["--name", "plabt"])
+        .output()
+        .unwrap();
+    let _g = EmuGuard("plabt");
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let netem = !String::from_utf8_lossy(&up.stdout).contains("no netem");
+    let out = Command::new(BIN)
+        .args(["probe", "run", "--emu", "plabt", "--json"])
+        .arg(&probes)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 6);
+    for r in list {
+        let (p, m) = (&r["predicted"], &r["measured"]);
+        assert_eq!(p["success"], m["success"], "{r}");
+        if p["probe"] == "nowhere" {
+            assert_eq!(p["failed_phase"], "connect");
+            assert_eq!(m["failed_phase"], "connect", "{m}");
+            continue;
+        }
+        assert_eq!(m["success"], true, "{m}");
+        if netem {
+            // 10 ms each way on r1-h2: the lab takes at least what the twin predicts.
+            let (pd, md) = (
+                p["duration"].as_f64().unwrap(),
+                m["duration"].as_f64().unwrap(),
+            );
+            assert!(
+                md >= 0.9 * pd && md < pd + 0.2,
+                "{} predicted {pd} measured {md}",
+                p["probe"]
+            );
+        }
+    }
+    let tls = list
+        .iter()
+        .find(|r| r["predicted"]["probe"] == "web-tls")
+        .unwrap();
+    assert_eq!(tls["predicted"]["round_trips"], 3.0);
+    assert!(tls["measured"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "probe_http_version" && m["value"] == 2.0));
+}

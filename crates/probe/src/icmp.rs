@@ -220,6 +220,17 @@ fn echo(ip: IpAddr, payload: u32, timeout: Duration) -> Result<Echo, EchoError> 
     }
 }
 
+thread_local! {
+    /// Echo on the calling thread instead of the blocking pool (set on threads that entered a
+    /// network namespace: the pool's threads are in another one).
+    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes ICMP probes started from this thread run their socket on it (see [`INLINE`]).
+pub fn run_inline_on_this_thread() {
+    INLINE.with(|i| i.set(true));
+}
+
 pub async fn probe(
     spec: &IcmpSpec,
     target: &str,
@@ -235,7 +246,11 @@ pub async fn probe(
     out.add_phase("resolve", lookup);
     let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
     let payload = spec.payload;
-    let r = tokio::task::spawn_blocking(move || echo(ip, payload, timeout)).await;
+    let r = if INLINE.with(|i| i.get()) {
+        Ok(echo(ip, payload, timeout))
+    } else {
+        tokio::task::spawn_blocking(move || echo(ip, payload, timeout)).await
+    };
     match r {
         Ok(Ok(e)) => {
             out.set_phase("setup", e.setup);

@@ -7,13 +7,14 @@
 //! Owns: probe files (`spec`), the probers (`http`, `dns`, `tcp`, `tls`, `icmp`, `net`), runs,
 //! retries and schedules (`run`), results (`result`), Prometheus exposition (`metrics`), the
 //! exporter's HTTP endpoints (`exporter`), SLOs (`slo`), the target server (`serve`) and
-//! predictions (`predict`). It does not compute routes or forward packets (it asks
+//! predictions (`predict`), and the same probes run in an `emu` run's namespaces (`lab`). It does not compute routes or forward packets (it asks
 //! `nettwin-dataplane`), and never prints: the binary renders what it returns.
 
 pub mod dns;
 pub mod exporter;
 pub mod http;
 pub mod icmp;
+pub mod lab;
 pub mod metrics;
 pub mod net;
 pub mod predict;

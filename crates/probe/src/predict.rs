@@ -171,7 +171,7 @@ fn host_of(kind: &Kind) -> Option<(String, u16, Proto)> {
 }
 
 /// The address a target host names on the twin: an address, or a node's name.
-fn resolve(net: &Net, host: &str, v6: bool) -> Option<IpAddr> {
+pub(crate) fn resolve(net: &Net, host: &str, v6: bool) -> Option<IpAddr> {
     if let Ok(a) = host.parse::<IpAddr>() {
         return Some(a);
     }

@@ -43,6 +43,8 @@ pub struct ServeConfig {
     pub tls_listen: Option<SocketAddr>,
     /// Serve DNS on UDP at `listen`'s address and port.
     pub dns: bool,
+    /// DNS on this UDP port instead of `listen`'s (53 in the lab).
+    pub dns_port: Option<u16>,
     /// Names in the certificate (DNS names or addresses).
     pub cert_names: Vec<String>,
     /// Days until the certificate expires.
@@ -65,6 +67,7 @@ impl ServeConfig {
             listen,
             tls_listen: Some(SocketAddr::new(listen.ip(), listen.port().wrapping_add(1))),
             dns: true,
+            dns_port: None,
             cert_names: vec![
                 "localhost".into(),
                 "probe.test".into(),
@@ -215,7 +218,7 @@ pub async fn start(config: ServeConfig) -> Result<ServeHandle, ServeError> {
     }
     let mut dns_addr = None;
     if config.dns {
-        let addr = SocketAddr::new(http_addr.ip(), http_addr.port());
+        let addr = SocketAddr::new(http_addr.ip(), config.dns_port.unwrap_or(http_addr.port()));
         let sock = UdpSocket::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;

@@ -110,7 +110,8 @@ fn every_example_probe_file_parses() {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         let text = std::fs::read_to_string(&p).unwrap();
-        let f = nettwin_probe::parse(&p.display().to_string(), &text).unwrap_or_else(|d| panic!("{d}"));
+        let f =
+            nettwin_probe::parse(&p.display().to_string(), &text).unwrap_or_else(|d| panic!("{d}"));
         assert!(!f.probes.is_empty());
         n += 1;
     }

@@ -57,6 +57,13 @@ struct RunArgs {
     /// Stop after this long (e.g. 30s, 10m); runs until interrupted otherwise.
     #[arg(long, value_parser = duration)]
     duration: Option<Duration>,
+    /// Run every probe once inside this `nettwin emu` run (root), against `probe serve` targets
+    /// started on the target nodes, and print measured and predicted side by side.
+    #[arg(long, value_name = "RUN")]
+    emu: Option<String>,
+    /// With --emu: the vantage node (else each probe's `from:`).
+    #[arg(long, requires = "emu")]
+    from: Option<String>,
 }
 
 /// A target for probes: HTTP/1.1 and HTTP/2, HTTPS with a generated certificate, DNS over UDP.
@@ -259,6 +266,9 @@ fn append(path: &Path, line: &str) -> anyhow::Result<()> {
 
 fn run_probes(a: RunArgs, g: Global) -> anyhow::Result<()> {
     let file = load(&a.file)?;
+    if let Some(run) = &a.emu {
+        return lab(&file, run, a.from.as_deref(), g);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -374,6 +384,83 @@ fn run_probes(a: RunArgs, g: Global) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+fn lab(file: &ProbeFile, run: &str, from: Option<&str>, g: Global) -> anyhow::Result<()> {
+    if !nettwin_emu::is_root() {
+        return Err(BadInput(
+            "error: probe run --emu needs root (it enters the run's network namespaces)".into(),
+        )
+        .into());
+    }
+    let state = nettwin_emu::RunState::load(run).map_err(|e| BadInput(format!("error: {e}")))?;
+    let topo = output::load_topology(Path::new(&state.file))?;
+    if let Some(f) = from {
+        predict::node_id(&topo, f).map_err(|e| BadInput(format!("error: {e}")))?;
+    }
+    let results =
+        nettwin_probe::lab::run_lab(&topo, &file.probes, run, from).map_err(|e| match e {
+            nettwin_probe::lab::LabError::Predict(p) => BadInput(format!("error: {p}")).into(),
+            e => anyhow::anyhow!(e),
+        })?;
+    if g.json {
+        return output::print_json(&results);
+    }
+    let mut rows = vec![vec![
+        "probe".to_string(),
+        "from".into(),
+        "to".into(),
+        "predicted".into(),
+        "measured".into(),
+        "predicted ms".into(),
+        "measured ms".into(),
+        "measured phases".into(),
+    ]];
+    let verdict = |ok: bool, skipped: bool, phase: Option<&str>| {
+        if skipped {
+            "skip".to_string()
+        } else if ok {
+            "ok".into()
+        } else {
+            format!("FAIL ({})", phase.unwrap_or(""))
+        }
+    };
+    for r in &results {
+        let (p, m) = (&r.predicted, &r.measured);
+        rows.push(vec![
+            p.probe.clone(),
+            p.from.clone(),
+            p.dst.map_or(p.target.clone(), |d| d.to_string()),
+            verdict(p.success, false, p.failed_phase),
+            verdict(m.success, m.skipped.is_some(), m.failed_phase),
+            ms(p.duration),
+            ms(m.duration),
+            m.phases
+                .iter()
+                .filter(|x| x.seconds > 0.0)
+                .map(|x| format!("{} {}", x.name, ms(x.seconds)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    print!("{}", output::table(&rows));
+    for r in &results {
+        if let Some(e) = r.measured.error.as_ref().or(r.measured.skipped.as_ref()) {
+            println!("{}: measured: {e}", r.measured.probe);
+        }
+        if let Some(why) = &r.predicted.reason {
+            println!("{}: predicted: {why}", r.predicted.probe);
+        }
+    }
+    let disagree = results
+        .iter()
+        .filter(|r| r.measured.skipped.is_none() && r.measured.success != r.predicted.success)
+        .count();
+    if disagree > 0 {
+        println!("{disagree} probe(s) where the lab and the twin disagree on success");
+        return Err(Failed.into());
+    }
+    Ok(())
 }
 
 fn serve(a: ServeArgs, g: Global) -> anyhow::Result<()> {

@@ -93,6 +93,45 @@ struct Run {
     rss_mib: Vec<f64>,
 }
 
+/// Milliseconds in 1,000 log-spaced buckets from 1 us to 100 s (1.9% wide each).
+struct Histogram {
+    counts: Vec<u64>,
+    total: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: vec![0; 1000],
+            total: 0,
+        }
+    }
+}
+
+impl Histogram {
+    const LO: f64 = 1e-3;
+    const DECADES: f64 = 8.0;
+
+    fn add(&mut self, ms: f64) {
+        let x = (ms.max(Self::LO) / Self::LO).log10() / Self::DECADES * 1000.0;
+        let i = (x as usize).min(999);
+        self.counts[i] += 1;
+        self.total += 1;
+    }
+
+    fn quantile(&self, q: f64) -> f64 {
+        let want = (self.total as f64 * q).ceil() as u64;
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= want.max(1) {
+                return Self::LO * 10f64.powf((i as f64 + 0.5) / 1000.0 * Self::DECADES);
+            }
+        }
+        0.0
+    }
+}
+
 fn pct(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -151,14 +190,13 @@ pub fn run(a: ProbeBenchArgs, g: Global) -> anyhow::Result<()> {
         let end = tokio::time::Instant::now() + a.duration;
         let mut next_sample = Instant::now();
         let (mut probes, mut failed) = (0u64, 0u64);
-        let mut durations = Vec::new();
+        // A fixed histogram, not a list of samples: memory must stay flat over a long run.
+        let mut hist = Histogram::default();
         let mut rss = Vec::new();
         while let Ok(Some(r)) = tokio::time::timeout_at(end, rx.recv()).await {
             probes += 1;
             failed += u64::from(!r.success);
-            if durations.len() < 2_000_000 {
-                durations.push(r.duration * 1e3);
-            }
+            hist.add(r.duration * 1e3);
             if Instant::now() >= next_sample {
                 rss.push(rss_mib(me));
                 next_sample += Duration::from_secs(a.sample_every);
@@ -177,8 +215,8 @@ pub fn run(a: ProbeBenchArgs, g: Global) -> anyhow::Result<()> {
             per_second: probes as f64 / seconds,
             cpu_seconds: cpu,
             cpu_us_per_probe: cpu / probes.max(1) as f64 * 1e6,
-            p50_ms: pct(&mut durations, 0.5),
-            p99_ms: pct(&mut durations, 0.99),
+            p50_ms: hist.quantile(0.5),
+            p99_ms: hist.quantile(0.99),
             rss_mib: rss,
         }
     }));

@@ -7,6 +7,8 @@ cd "$(dirname "$0")"
 # FRR, ping and traceroute here (without root they print SKIPPED and pass).
 if [ "$(id -u)" -eq 0 ]; then
     sh scripts/emu-deps.sh
+    # Debian's blackbox_exporter, the anchor nettwin probe's metrics are checked against.
+    sh scripts/probe-deps.sh
 fi
 
 # netlab itself (PyPI networklab, in its own venv): the Rust tests that compare with `netlab

@@ -13,7 +13,7 @@ use std::process::ExitCode;
     name = "nettwin",
     version,
     about,
-    after_help = "Examples:\n  nettwin demo                                        the built-in ISP + datacenter example\n  nettwin check examples/campus.yml                   validate a topology and summarise it\n  nettwin routes examples/isp-dc.yml --node pe2       a routing table, like show ip route\n  nettwin trace examples/isp-dc.yml --from client1 --to web2 --size 1500 --df\n  nettwin whatif examples/isp-dc.yml --all-single-failures\n  nettwin validate lab.yml                            run a netlab lab's validate: tests on the twin\n  nettwin serve examples/isp-dc.yml --users users.txt\n  nettwin emu verify examples/isp-dc.yml --routes frr  (root: the twin against FRR)\n  nettwin policy matrix -f examples/policy/            Kubernetes/Calico network policy truth table\n  nettwin mesh check examples/mesh/policy.hujson --nodes examples/mesh/nodes.yml   a tailnet policy's tests"
+    after_help = "Examples:\n  nettwin demo                                        the built-in ISP + datacenter example\n  nettwin check examples/campus.yml                   validate a topology and summarise it\n  nettwin routes examples/isp-dc.yml --node pe2       a routing table, like show ip route\n  nettwin trace examples/isp-dc.yml --from client1 --to web2 --size 1500 --df\n  nettwin whatif examples/isp-dc.yml --all-single-failures\n  nettwin validate lab.yml                            run a netlab lab's validate: tests on the twin\n  nettwin serve examples/isp-dc.yml --users users.txt\n  nettwin emu verify examples/isp-dc.yml --routes frr  (root: the twin against FRR)\n  nettwin policy matrix -f examples/policy/            Kubernetes/Calico network policy truth table\n  nettwin mesh check examples/mesh/policy.hujson --nodes examples/mesh/nodes.yml   a tailnet policy's tests\n  nettwin probe run examples/probe/probes.yml --once   synthetic DNS/TCP/TLS/HTTP probes"
 )]
 struct Cli {
     /// Print results as JSON instead of text.
@@ -51,6 +51,7 @@ enum Command {
     Fabric(cmd::fabric::Args),
     Policy(cmd::policy::Args),
     Mesh(cmd::mesh::Args),
+    Probe(cmd::probe::Args),
     Demo(cmd::demo::Args),
     Bench(cmd::bench::Args),
 }
@@ -82,6 +83,7 @@ fn main() -> ExitCode {
         Command::Fabric(a) => cmd::fabric::run(a, global),
         Command::Policy(a) => cmd::policy::run(a, global),
         Command::Mesh(a) => cmd::mesh::run(a, global),
+        Command::Probe(a) => cmd::probe::run(a, global),
         Command::Trace(a) => cmd::trace::run(a, global),
         Command::Pmtu(a) => cmd::pmtu::run(a, global),
         Command::Reach(a) => cmd::reach::run(a, global),

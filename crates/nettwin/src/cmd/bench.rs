@@ -28,6 +28,9 @@ enum What {
     },
     /// Sessions and commands per second of the SSH device CLI with concurrent clients.
     Cli(super::bench_cli::CliBenchArgs),
+    /// HTTP probes per second against a local `probe serve` target, CPU per probe and memory
+    /// over the run; --blackbox PATH adds blackbox_exporter and nettwin through /probe.
+    Probe(super::bench_probe::ProbeBenchArgs),
     /// All-pairs reachability and traces per second on a generated ISP network.
     Reach(super::bench_dataplane::ReachBenchArgs),
     /// Full routing (OSPF + iBGP with two route reflectors) on a generated ISP network, or
@@ -135,6 +138,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
         }
         What::Reach(a) => return super::bench_dataplane::run_reach_bench(a, g),
         What::Cli(a) => return super::bench_cli::run(a, g),
+        What::Probe(a) => return super::bench_probe::run(a, g),
         What::Routing {
             routers,
             prefixes,

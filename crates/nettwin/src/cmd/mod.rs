@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_cli;
 pub mod bench_dataplane;
+pub mod bench_probe;
 pub mod check;
 pub mod demo;
 pub mod emu;
@@ -14,6 +15,7 @@ pub mod labels;
 pub mod mesh;
 pub mod pmtu;
 pub mod policy;
+pub mod probe;
 pub mod reach;
 pub mod routes;
 pub mod serve;

@@ -371,6 +371,11 @@ pub(crate) fn mpls_forwarding(
         let fec = match e.fec {
             Fec::Prefix { prefix } => prefix.to_string(),
             Fec::Adjacency { .. } => "SR Adj".to_string(),
+            Fec::Tunnel { head, tunnel } => format!(
+                "{} {}",
+                topo.node(head).name,
+                routing.tunnels()[tunnel as usize].name
+            ),
         };
         for p in &e.paths {
             out.push(MplsForwarding {

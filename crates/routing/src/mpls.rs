@@ -34,6 +34,10 @@ pub enum LabelSource {
     Sr,
     /// An adjacency SID.
     SrAdjacency,
+    /// An RSVP-TE LSP's label.
+    RsvpTe,
+    /// An SR-TE policy's SID list.
+    SrTe,
 }
 
 impl LabelSource {
@@ -42,6 +46,8 @@ impl LabelSource {
             LabelSource::Ldp => "ldp",
             LabelSource::Sr => "sr",
             LabelSource::SrAdjacency => "sr-adjacency",
+            LabelSource::RsvpTe => "rsvp-te",
+            LabelSource::SrTe => "sr-te",
         }
     }
 }
@@ -79,6 +85,11 @@ pub enum Fec {
     Adjacency {
         interface: u32,
         neighbour: NodeId,
+    },
+    /// A transit RSVP-TE LSP: its head-end and its index in [`crate::Routing::tunnels`].
+    Tunnel {
+        head: NodeId,
+        tunnel: u32,
     },
 }
 
@@ -145,11 +156,24 @@ pub struct Imposition {
     pub paths: Vec<LabelPath>,
     /// Why this LSP (and this source): which rule and platform default.
     pub reason: String,
+    /// A TE tunnel the route is steered into: its name, and the whole stack pushed (top
+    /// first) towards the tunnel's first hop, the only path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<u32>,
 }
 
 impl Imposition {
     /// The labels pushed towards `hop` (empty when it leaves as IP).
     pub fn push_for(&self, hop: &NextHop) -> Vec<u32> {
+        if self.tunnel.is_some() {
+            return if self.paths.first().is_some_and(|p| p.next_hop == *hop) {
+                self.stack.clone()
+            } else {
+                Vec::new()
+            };
+        }
         match self
             .paths
             .iter()
@@ -619,6 +643,63 @@ impl Routing {
         };
         let nl = &self.labels.nodes[id.index()];
         let platform = c.platform;
+        let steering = self.steering(id, route);
+        if let Some(crate::te::Steering {
+            tunnel: Some(i),
+            reason,
+        }) = &steering
+        {
+            let t = &self.te.tunnels[*i];
+            let hop = t.first_hop.expect("an up tunnel has a first hop");
+            let neighbour = t.nodes.get(1).copied();
+            let out = match t.stack.first() {
+                Some(l) => Out::Swap(*l),
+                None => Out::Pop,
+            };
+            let fec = t
+                .endpoint
+                .and_then(|e| self.te_loopback.get(&e).copied())
+                .unwrap_or(route.prefix);
+            return LabelDecision {
+                imposition: Some(Imposition {
+                    source: match t.kind {
+                        crate::config::te::TunnelKind::Rsvp => LabelSource::RsvpTe,
+                        crate::config::te::TunnelKind::Sr => LabelSource::SrTe,
+                    },
+                    fec,
+                    paths: vec![LabelPath {
+                        next_hop: hop,
+                        neighbour,
+                        out,
+                    }],
+                    reason: reason.clone(),
+                    tunnel: Some(t.name.clone()),
+                    stack: t.stack.clone(),
+                }),
+                reason: reason.clone(),
+            };
+        }
+        let te_note = steering
+            .map(|s| format!("not steered into a tunnel: {}; ", s.reason))
+            .unwrap_or_default();
+        let decision = self.ldp_sr_imposition(id, route, c, nl, platform);
+        LabelDecision {
+            reason: format!("{te_note}{}", decision.reason),
+            imposition: decision.imposition.map(|mut i| {
+                i.reason = format!("{te_note}{}", i.reason);
+                i
+            }),
+        }
+    }
+
+    fn ldp_sr_imposition(
+        &self,
+        id: NodeId,
+        route: &Route,
+        c: &LabelNode,
+        nl: &NodeLabels,
+        platform: Platform,
+    ) -> LabelDecision {
         let (fec, via) = match route.bgp {
             Some(attrs) => match self.base_fib(id).lookup(attrs.next_hop) {
                 Some(r) => (
@@ -696,6 +777,8 @@ impl Routing {
                 fec,
                 paths,
                 reason: reason.clone(),
+                tunnel: None,
+                stack: Vec::new(),
             }),
             reason,
         }

@@ -115,6 +115,14 @@ pub fn print(
                 Fec::Adjacency { neighbour, .. } => {
                     (format!("SR Adj {}", topo.node(neighbour).name), None)
                 }
+                Fec::Tunnel { head, tunnel } => (
+                    format!(
+                        "{} {}",
+                        topo.node(head).name,
+                        routing.tunnels()[tunnel as usize].name
+                    ),
+                    None,
+                ),
             };
             if !keep(prefix) {
                 continue;
@@ -145,6 +153,11 @@ pub fn print(
                     Fec::Adjacency { neighbour, .. } => {
                         format!("adjacency:{}", topo.node(neighbour).name)
                     }
+                    Fec::Tunnel { head, tunnel } => format!(
+                        "tunnel:{}:{}",
+                        topo.node(head).name,
+                        routing.tunnels()[tunnel as usize].name
+                    ),
                 },
                 paths: e.paths.iter().map(|p| path_row(topo, id, p)).collect(),
             });

@@ -913,3 +913,119 @@ impl Routing {
 fn prefix_notes(notes: &[String]) -> String {
     notes.iter().map(|n| format!("{n}; ")).collect()
 }
+
+/// A tunnel whose state or path differs between two computations (a what-if).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TunnelChange {
+    pub head: String,
+    pub tunnel: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// A prefix a head-end forwards differently: into another tunnel, out of one, or into one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SteeringChange {
+    pub node: String,
+    pub prefix: Prefix,
+    pub before: String,
+    pub after: String,
+}
+
+/// What a what-if did to tunnels and to the prefixes steered into them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TeDiff {
+    pub tunnels: Vec<TunnelChange>,
+    pub moved: Vec<SteeringChange>,
+}
+
+impl TeDiff {
+    pub fn is_empty(&self) -> bool {
+        self.tunnels.is_empty() && self.moved.is_empty()
+    }
+}
+
+fn describe(topo: &Topology, t: &Tunnel) -> String {
+    match &t.state {
+        TunnelState::Up { path_option } => {
+            let path: Vec<&str> = t
+                .nodes
+                .iter()
+                .map(|n| topo.node(*n).name.as_str())
+                .collect();
+            format!("up, path option {}: {}", path_option + 1, path.join(" "))
+        }
+        TunnelState::Down { reason } => format!("down: {reason}"),
+    }
+}
+
+/// How `id` forwards `route` in label terms: the tunnel, else the label source, else IP.
+fn carried_by(routing: &Routing, id: NodeId, route: &Route) -> String {
+    match routing.imposition(id, route).imposition {
+        Some(i) => match i.tunnel {
+            Some(t) => format!("tunnel {t}"),
+            None => format!("{} LSP to {}", i.source.name(), i.fec),
+        },
+        None => "IP (no labels)".into(),
+    }
+}
+
+/// Tunnels rerouted or down, and prefixes that moved in or out of tunnels, between `before`
+/// and `after` (the same topology with elements failed: node ids are the same).
+pub fn diff(topo: &Topology, before: &Routing, after: &Routing) -> TeDiff {
+    let mut out = TeDiff::default();
+    let key = |t: &Tunnel| (t.head, t.name.clone());
+    let mut heads: Vec<NodeId> = Vec::new();
+    for t in &before.te.tunnels {
+        heads.push(t.head);
+        let now = after.te.tunnels.iter().find(|x| key(x) == key(t));
+        let (b, a) = (
+            describe(topo, t),
+            now.map(|x| describe(topo, x))
+                .unwrap_or_else(|| "gone".into()),
+        );
+        if b != a {
+            out.tunnels.push(TunnelChange {
+                head: topo.node(t.head).name.clone(),
+                tunnel: t.name.clone(),
+                before: b,
+                after: a,
+            });
+        }
+    }
+    for t in &after.te.tunnels {
+        heads.push(t.head);
+        if !before.te.tunnels.iter().any(|x| key(x) == key(t)) {
+            out.tunnels.push(TunnelChange {
+                head: topo.node(t.head).name.clone(),
+                tunnel: t.name.clone(),
+                before: "absent".into(),
+                after: describe(topo, t),
+            });
+        }
+    }
+    heads.sort();
+    heads.dedup();
+    for id in heads {
+        let (fb, fa) = (before.fib(id), after.fib(id));
+        let mut prefixes: Vec<Prefix> = fb.routes().iter().map(|r| r.prefix).collect();
+        prefixes.extend(fa.routes().iter().map(|r| r.prefix));
+        prefixes.sort();
+        prefixes.dedup();
+        for p in prefixes {
+            let b = fb.get(&p).map(|r| carried_by(before, id, &r));
+            let a = fa.get(&p).map(|r| carried_by(after, id, &r));
+            let tunnel_involved =
+                |s: &Option<String>| s.as_deref().is_some_and(|x| x.starts_with("tunnel "));
+            if b != a && (tunnel_involved(&b) || tunnel_involved(&a)) {
+                out.moved.push(SteeringChange {
+                    node: topo.node(id).name.clone(),
+                    prefix: p,
+                    before: b.unwrap_or_else(|| "no route".into()),
+                    after: a.unwrap_or_else(|| "no route".into()),
+                });
+            }
+        }
+    }
+    out
+}

@@ -159,10 +159,18 @@ fn cspf_affinity_excludes_links_and_secondary_paths_take_over() {
     let (t, r) = net("cisco-xr", pe1, "mpls: {te: {affinity: [red]}}");
     let got = tunnels(&t, &r);
     assert_eq!(got[0], "avoid: up option 1 pe1-p3-p4-pe2 [24009]");
-    assert!(got[1].starts_with("blue: down (path option 1: no path from pe1 to pe2 meets the constraints)"), "{got:?}");
+    assert!(
+        got[1].starts_with(
+            "blue: down (path option 1: no path from pe1 to pe2 meets the constraints)"
+        ),
+        "{got:?}"
+    );
     // The explicit secondary through p1 is strict: pe1-p1 is red but not blue either.
     assert!(got[2].starts_with("both: down"), "{got:?}");
-    assert!(got[3].starts_with("plain: up option 1 pe1-p1-pe2"), "{got:?}");
+    assert!(
+        got[3].starts_with("plain: up option 1 pe1-p1-pe2"),
+        "{got:?}"
+    );
 }
 
 /// Bandwidth against reservable bandwidth in order of setup priority (RFC 3209 priorities; the
@@ -178,7 +186,10 @@ fn cspf_reserves_bandwidth_in_setup_priority_order() {
     let (t, r) = net("cisco-xr", pe1, "mpls: {te: {bandwidth: 100000}}");
     let got = tunnels(&t, &r);
     assert_eq!(got[0], "b_high: up option 1 pe1-p1-pe2 [24009]");
-    assert!(got[1].starts_with("c_big: down (path option 1: strict hop p1: no link from pe1 meets"), "{got:?}");
+    assert!(
+        got[1].starts_with("c_big: down (path option 1: strict hop p1: no link from pe1 meets"),
+        "{got:?}"
+    );
     assert_eq!(got[2], "a_low: up option 1 pe1-p3-p4-pe2 [24009]");
 }
 
@@ -190,7 +201,8 @@ fn colour_net(co: u8, policies: &str) -> (Topology, Routing) {
     net("cisco-xr", &pe1, "")
 }
 
-const NULL_200: &str = ", n200: {type: sr, to: 0.0.0.0, color: 200, paths: [{explicit: [p1, pe2]}]}";
+const NULL_200: &str =
+    ", n200: {type: sr, to: 0.0.0.0, color: 200, paths: [{explicit: [p1, pe2]}]}";
 const P4_200: &str = ", o200: {type: sr, to: p4, color: 200, paths: [{explicit: [p3, p4]}]}";
 
 /// SR-TE automated steering (RFC 9256 section 8.4, Cisco "SR-TE automated steering"): a BGP
@@ -200,13 +212,23 @@ const P4_200: &str = ", o200: {type: sr, to: p4, color: 200, paths: [{explicit: 
 #[test]
 fn colour_steering_with_and_without_a_matching_policy() {
     let (t, r) = colour_net(0, "");
-    assert_eq!(tunnels(&t, &r), vec!["c100: up option 1 pe1-p3-p4-pe2 [16004, 16005]"]);
+    assert_eq!(
+        tunnels(&t, &r),
+        vec!["c100: up option 1 pe1-p3-p4-pe2 [16004, 16005]"]
+    );
     let (imp, why) = steer(&t, &r, "198.18.201.0/24");
-    assert_eq!(imp, Some((LabelSource::SrTe, Some("c100".into()), "p3".into())), "{why}");
+    assert_eq!(
+        imp,
+        Some((LabelSource::SrTe, Some("c100".into()), "p3".into())),
+        "{why}"
+    );
     assert!(why.contains("automated steering: colour 100 (CO=00) and BGP next hop 198.18.0.5 match SR policy c100"), "{why}");
     let (imp, why) = steer(&t, &r, "198.18.202.0/24");
     assert_eq!(imp, Some((LabelSource::Ldp, None, "p1".into())), "{why}");
-    assert!(why.contains("colour 200 (CO=00) has no valid SR policy to next hop 198.18.0.5"), "{why}");
+    assert!(
+        why.contains("colour 200 (CO=00) has no valid SR policy to next hop 198.18.0.5"),
+        "{why}"
+    );
 }
 
 /// The colour-only bits (RFC 9256 section 8.8.1) for a route of colour 200 to pe2 where no
@@ -225,12 +247,22 @@ fn colour_only_bits_choose_the_fallback_policy() {
     assert_eq!(case(3, &both).0, None);
     let (got, why) = case(1, &both);
     assert_eq!(got.as_deref(), Some("n200"), "{why}");
-    assert!(why.contains("CO=01: no policy for the next hop; the null-endpoint policy"), "{why}");
-    assert_eq!(case(1, P4_200).0, None, "CO=01 never takes another endpoint");
+    assert!(
+        why.contains("CO=01: no policy for the next hop; the null-endpoint policy"),
+        "{why}"
+    );
+    assert_eq!(
+        case(1, P4_200).0,
+        None,
+        "CO=01 never takes another endpoint"
+    );
     assert_eq!(case(2, &both).0.as_deref(), Some("n200"));
     let (got, why) = case(2, P4_200);
     assert_eq!(got.as_deref(), Some("o200"), "{why}");
-    assert!(why.contains("a policy of the colour to any endpoint"), "{why}");
+    assert!(
+        why.contains("a policy of the colour to any endpoint"),
+        "{why}"
+    );
 }
 
 /// On-demand next hop (Cisco "SR-TE on-demand next hop"): a template for colour 300 makes

@@ -656,9 +656,11 @@ impl Routing {
                 Some(l) => Out::Swap(*l),
                 None => Out::Pop,
             };
+            // The tail's loopback (a null-endpoint policy's last router).
             let fec = t
-                .endpoint
-                .and_then(|e| self.te_loopback.get(&e).copied())
+                .nodes
+                .last()
+                .and_then(|e| self.te_loopback.get(e).copied())
                 .unwrap_or(route.prefix);
             return LabelDecision {
                 imposition: Some(Imposition {

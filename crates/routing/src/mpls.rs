@@ -133,9 +133,21 @@ pub struct NodeLabels {
     pub ldp_peers: Vec<NodeId>,
     /// Per prefix the router routes over an IGP: the LDP and SR outgoing labels per next hop.
     #[serde(skip)]
-    pub(crate) ldp_out: HashMap<u32, Vec<LabelPath>>,
+    /// The router's own LFIB entry holds the paths where it has one (looked up by its
+    /// in-label), so they are stored once.
+    pub(crate) ldp_out: HashMap<u32, OutPaths>,
+    /// The same for SR; only a SID outside the router's SRGB keeps its paths here.
     #[serde(skip)]
-    pub(crate) sr_out: HashMap<u32, Vec<LabelPath>>,
+    pub(crate) sr_out: HashMap<u32, OutPaths>,
+}
+
+/// Where a router's outgoing labels for a prefix are.
+#[derive(Clone, Debug)]
+pub(crate) enum OutPaths {
+    /// In the LFIB entry with this in-label.
+    Lfib(u32),
+    /// No LFIB entry (no local binding, or the SID index is outside the router's own SRGB).
+    Paths(Vec<LabelPath>),
 }
 
 /// Labels of the whole network.
@@ -434,11 +446,22 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
         let own: Vec<(Prefix, u32)> = (0..width as u32)
             .filter_map(|p| label_at(&local, i, p).map(|l| (routing.prefixes.prefix(p), l)))
             .collect();
+        let mut ldp_out: HashMap<u32, OutPaths> = ldp_out
+            .into_iter()
+            .map(|(p, paths)| (p, OutPaths::Paths(paths)))
+            .collect();
         for &(prefix, l) in &own {
             if l <= 15 {
                 continue;
             }
-            let paths = ldp_out.get(&pid(&prefix)).cloned().unwrap_or_default();
+            let p = pid(&prefix);
+            let paths = match ldp_out.insert(p, OutPaths::Lfib(l)) {
+                Some(OutPaths::Paths(paths)) => paths,
+                _ => {
+                    ldp_out.remove(&p);
+                    Vec::new()
+                }
+            };
             nl.lfib.push(LfibEntry {
                 in_label: l,
                 source: LabelSource::Ldp,
@@ -535,10 +558,12 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
                     in_label: base + sid.index,
                     source: LabelSource::Sr,
                     fec: Fec::Prefix { prefix: sid.prefix },
-                    paths: paths.clone(),
+                    paths,
                 });
+                sr_out.insert(sid_pid, OutPaths::Lfib(base + sid.index));
+            } else {
+                sr_out.insert(sid_pid, OutPaths::Paths(paths));
             }
-            sr_out.insert(sid_pid, paths);
         }
         // Adjacency SIDs: one per SR neighbour on each interface, from the dynamic range
         // (FRR: its SR local block from 15000).
@@ -740,8 +765,14 @@ impl Routing {
             paths.filter(|p| p.iter().any(|x| matches!(x.out, Out::Swap(_) | Out::Pop)))
         }
         let fec_id = self.prefixes.id(&fec);
-        let ldp = labelled(fec_id.and_then(|p| nl.ldp_out.get(&p)));
-        let sr = labelled(fec_id.and_then(|p| nl.sr_out.get(&p)));
+        let ldp = labelled(fec_id.and_then(|p| match nl.ldp_out.get(&p)? {
+            OutPaths::Lfib(l) => self.lfib(id, *l).map(|e| &e.paths),
+            OutPaths::Paths(p) => Some(p),
+        }));
+        let sr = labelled(fec_id.and_then(|p| match nl.sr_out.get(&p)? {
+            OutPaths::Lfib(l) => self.lfib(id, *l).map(|e| &e.paths),
+            OutPaths::Paths(p) => Some(p),
+        }));
         let prefer_sr = c.sr.as_ref().is_some_and(|s| s.prefer);
         let (source, paths, why) = match (ldp, sr) {
             (Some(_), Some(s)) if prefer_sr => (

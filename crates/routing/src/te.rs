@@ -247,8 +247,7 @@ fn cspf(
 
 /// The arcs of one path option, or why it cannot be set up.
 fn place(
-    g: &[Vec<Arc>],
-    res: &Reservations,
+    (g, res): (&[Vec<Arc>], &Reservations),
     c: &Constraints,
     head: NodeId,
     endpoint: Option<NodeId>,
@@ -342,7 +341,7 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> (TeState, Vec<Vec<L
         let mut arcs = Vec::new();
         let mut reasons = Vec::new();
         for (i, opt) in t.paths.iter().enumerate() {
-            match place(&g, &res, &c, t.head, t.endpoint, opt, topo, &mut scratch) {
+            match place((&g, &res), &c, t.head, t.endpoint, opt, topo, &mut scratch) {
                 Ok(p) => {
                     state = TunnelState::Up { path_option: i };
                     arcs = p;
@@ -401,8 +400,7 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> (TeState, Vec<Vec<L
                         &arcs,
                         &mut tun,
                         index,
-                        &mut next_label,
-                        &mut extra,
+                        (&mut next_label, &mut extra),
                     )
                 }
             }
@@ -628,6 +626,8 @@ fn sid_list(
     tun.stack = stack;
 }
 
+// Positions, not iterators: each transit router's entry reads the next router's label.
+#[allow(clippy::needless_range_loop)]
 /// RSVP-TE: each router after the head binds a label for the LSP (the tail implicit null,
 /// so the penultimate hop pops), and transit routers get LFIB entries.
 fn rsvp_labels(
@@ -637,8 +637,7 @@ fn rsvp_labels(
     arcs: &[(NodeId, usize)],
     tun: &mut Tunnel,
     index: u32,
-    next_label: &mut [Option<u32>],
-    extra: &mut [Vec<LfibEntry>],
+    (next_label, extra): (&mut [Option<u32>], &mut [Vec<LfibEntry>]),
 ) {
     let len = tun.nodes.len();
     let mut labels = vec![None; len];

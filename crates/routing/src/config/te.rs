@@ -388,7 +388,7 @@ impl Dec<'_> {
         } else {
             paths.push(PathOption::Dynamic);
         }
-        if endpoint.is_none() && paths.iter().any(|x| *x == PathOption::Dynamic) {
+        if endpoint.is_none() && paths.contains(&PathOption::Dynamic) {
             diags.error(
                 v.span,
                 p,

@@ -728,7 +728,7 @@ impl Routing {
     /// Whether `id` steers `route` into one of its tunnels, by which rule; `None` when the
     /// router has no tunnels (or the route is connected).
     pub fn steering(&self, id: NodeId, route: &Route) -> Option<Steering> {
-        let mine: Vec<usize> = self.te.by_head.get(&id)?.clone();
+        let mine: &[usize] = self.te.by_head.get(&id)?;
         let c = self.label_config(id)?;
         let platform = c.platform;
         let up = |i: &usize| self.te.tunnels[*i].is_up();
@@ -804,7 +804,7 @@ impl Routing {
             }
             // Global table: the next hop's IGP route, steered or not.
             if let Some(r) = self.base_fib(id).lookup(attrs.next_hop) {
-                if let Some(s) = self.autoroute(id, &mine, &r, platform) {
+                if let Some(s) = self.autoroute(id, mine, &r, platform) {
                     if let Some(i) = s.tunnel {
                         return Some(Steering {
                             tunnel: Some(i),
@@ -835,7 +835,7 @@ impl Routing {
         if matches!(route.protocol, Protocol::Connected | Protocol::Local) {
             return None;
         }
-        self.autoroute(id, &mine, route, platform)
+        self.autoroute(id, mine, route, platform)
     }
 
     /// Autoroute announce / IGP shortcuts: an IGP prefix goes into an autoroute tunnel whose

@@ -267,10 +267,12 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
             .id(p)
             .expect("every routed prefix is in the prefix table")
     };
+    // Only LDP reads them: an SR-only network skips putting every table together.
+    let any_ldp = cfg.iter().flatten().any(|c| c.ldp.is_some());
     let routes: Vec<Vec<(u32, Route)>> = (0..n)
         .map(|i| {
             let id = NodeId(i as u32);
-            if conf(id).is_none() {
+            if conf(id).is_none_or(|c| c.ldp.is_none()) {
                 return Vec::new();
             }
             routing
@@ -286,7 +288,6 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
     // (a router holds most of the network's prefixes).
     let width = routing.prefixes.len();
     let cell = |i: usize, p: u32| i * width + p as usize;
-    let any_ldp = cfg.iter().flatten().any(|c| c.ldp.is_some());
     let cells = if any_ldp { n * width } else { 0 };
     let mut bound = vec![false; cells];
     let is_egress = |id: NodeId, r: &Route, c: &LabelNode| -> bool {

@@ -242,7 +242,7 @@ fn bench_sr(
             .nodes
             .iter()
             .map(|n| n.id)
-            .filter(|id| topo.node(*id).config.get("sr").is_some())
+            .filter(|id| topo.node(*id).config.contains_key("sr"))
             .collect();
         h.sort();
         h

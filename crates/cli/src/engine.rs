@@ -214,7 +214,24 @@ pub(crate) fn converge(
                 .fib(*id)
                 .routes()
                 .iter()
-                .map(|r| route(topology, *id, r))
+                .map(|r| {
+                    let mut out = route(topology, *id, r);
+                    // Autoroute: IOS lists the tunnel interface as the next hop.
+                    if r.bgp.is_none() {
+                        if let Some(t) = routing
+                            .steering(*id, r)
+                            .and_then(|s| s.tunnel)
+                            .map(|i| &routing.tunnels()[i])
+                        {
+                            out.next_hops = vec![RouteNextHop {
+                                address: None,
+                                interface: Some(tunnel_interface(&t.name)),
+                                discard: false,
+                            }];
+                        }
+                    }
+                    out
+                })
                 .collect()
         })
         .collect();
@@ -356,6 +373,79 @@ impl Forwarding {
     }
 }
 
+/// A tunnel's interface name: IOS names TE tunnels `TunnelN`; a tunnel named `tunnel-te1`,
+/// `Tunnel1` or `1` keeps its number, any other name is used as it is.
+fn tunnel_interface(name: &str) -> String {
+    let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        format!("Tunnel{digits}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The SR-TE policies headed at `node`, for `show segment-routing traffic-eng policy`.
+pub(crate) fn te_policies(
+    topo: &Topology,
+    routing: &Routing,
+    node: NodeId,
+) -> Option<Vec<crate::twin::TePolicy>> {
+    use nettwin_routing::config::te::TunnelKind;
+    use nettwin_routing::te::{Segment, TunnelState};
+    let c = routing.label_config(node)?;
+    c.sr.as_ref()?;
+    let loopback = |id: NodeId| {
+        topo.node(id).loopback.ipv4.map(|a| {
+            IpAddr::V4(match a.addr {
+                IpAddr::V4(v) => v,
+                IpAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+            })
+        })
+    };
+    Some(
+        routing
+            .tunnels()
+            .iter()
+            .filter(|t| t.head == node && t.kind == TunnelKind::Sr)
+            .map(|t| crate::twin::TePolicy {
+                name: t.name.clone(),
+                color: t.color.unwrap_or(0),
+                endpoint: t.endpoint.and_then(loopback),
+                up: t.is_up(),
+                detail: match &t.state {
+                    TunnelState::Up { path_option } => format!("path option {}", path_option + 1),
+                    TunnelState::Down { reason } => reason.clone(),
+                },
+                on_demand: t.on_demand,
+                metric_type: t.metric_type.name().to_string(),
+                cost: t.cost,
+                binding_sid: t.binding_sid,
+                segments: t
+                    .segments
+                    .iter()
+                    .map(|s| match *s {
+                        Segment::Node { node, label, .. } => (
+                            label,
+                            format!(
+                                "Prefix-SID, {}",
+                                loopback(node).map(|a| a.to_string()).unwrap_or_default()
+                            ),
+                        ),
+                        Segment::Adjacency { from, to, label } => (
+                            label,
+                            format!(
+                                "Adjacency-SID, {} -> {}",
+                                topo.node(from).name,
+                                topo.node(to).name
+                            ),
+                        ),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    )
+}
+
 /// The label FIB of `node` as `show mpls forwarding-table` lists it.
 pub(crate) fn mpls_forwarding(
     topo: &Topology,
@@ -371,6 +461,11 @@ pub(crate) fn mpls_forwarding(
         let fec = match e.fec {
             Fec::Prefix { prefix } => prefix.to_string(),
             Fec::Adjacency { .. } => "SR Adj".to_string(),
+            Fec::Tunnel { head, tunnel } => format!(
+                "{} {}",
+                topo.node(head).name,
+                routing.tunnels()[tunnel as usize].name
+            ),
         };
         for p in &e.paths {
             out.push(MplsForwarding {

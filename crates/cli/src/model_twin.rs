@@ -378,6 +378,11 @@ impl TwinView for ModelView {
         crate::engine::mpls_forwarding(&self.topology, routing, node)
     }
 
+    fn te_policies(&self, node: NodeId) -> Option<Vec<crate::twin::TePolicy>> {
+        let routing = &self.engine.as_ref()?.forwarding.routing;
+        crate::engine::te_policies(&self.topology, routing, node)
+    }
+
     fn ldp_bindings(&self, node: NodeId) -> Option<Vec<crate::twin::LdpLibEntry>> {
         let routing = &self.engine.as_ref()?.forwarding.routing;
         crate::engine::ldp_bindings(&self.topology, routing, node)

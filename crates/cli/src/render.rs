@@ -822,6 +822,62 @@ pub fn show_mpls_forwarding_table(view: &dyn TwinView, node: NodeId) -> String {
     out
 }
 
+/// `show segment-routing traffic-eng policy` in IOS XR's layout (uptimes omitted: the twin
+/// has no clock for policies).
+pub fn show_sr_te_policy(view: &dyn TwinView, node: NodeId) -> String {
+    let Some(policies) = view.te_policies(node) else {
+        return "% Segment routing is not enabled\n".to_string();
+    };
+    let mut out = String::from("\nSR-TE policy database\n---------------------\n");
+    for p in policies {
+        let ep = p
+            .endpoint
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "0.0.0.0".into());
+        let _ = writeln!(out, "\nColor: {}, End-point: {ep}", p.color);
+        let _ = writeln!(out, "  Name: {}", p.name);
+        let _ = writeln!(out, "  Status:");
+        let _ = writeln!(
+            out,
+            "    Admin: up  Operational: {}",
+            if p.up { "up" } else { "down" }
+        );
+        let _ = writeln!(out, "  Candidate-paths:");
+        let origin = if p.on_demand {
+            "BGP ODN"
+        } else {
+            "configuration"
+        };
+        let _ = writeln!(
+            out,
+            "    Preference: 100 ({origin}){}",
+            if p.up { " (active)" } else { "" }
+        );
+        let _ = writeln!(out, "      {}", p.detail);
+        if p.up {
+            let _ = writeln!(
+                out,
+                "      Metric Type: {}, Path Accumulated Metric: {}",
+                p.metric_type.to_uppercase(),
+                p.cost
+            );
+            for (label, what) in &p.segments {
+                let _ = writeln!(out, "        {label} [{what}]");
+            }
+        }
+        let _ = writeln!(out, "  Attributes:");
+        match p.binding_sid {
+            Some(b) => {
+                let _ = writeln!(out, "    Binding SID: {b}");
+            }
+            None => {
+                let _ = writeln!(out, "    Binding SID: none");
+            }
+        }
+    }
+    out
+}
+
 /// `show mpls ldp bindings` in IOS's layout.
 pub fn show_mpls_ldp_bindings(view: &dyn TwinView, node: NodeId) -> String {
     let Some(lib) = view.ldp_bindings(node) else {

@@ -168,6 +168,24 @@ pub struct MplsForwarding {
     pub next_hop: Option<IpAddr>,
 }
 
+/// One SR-TE policy of `show segment-routing traffic-eng policy`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TePolicy {
+    pub name: String,
+    pub color: u32,
+    /// `None`: the null endpoint.
+    pub endpoint: Option<IpAddr>,
+    pub up: bool,
+    /// The active path option, or why the policy is down.
+    pub detail: String,
+    pub on_demand: bool,
+    pub metric_type: String,
+    pub cost: u64,
+    pub binding_sid: Option<u32>,
+    /// (label, what the SID is).
+    pub segments: Vec<(u32, String)>,
+}
+
 /// One LIB entry of `show mpls ldp bindings`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LdpLibEntry {
@@ -198,6 +216,10 @@ pub trait TwinView: Send + Sync {
     }
     /// The label FIB; `None` when neither MPLS nor SR runs on the node.
     fn mpls_forwarding(&self, _node: NodeId) -> Option<Vec<MplsForwarding>> {
+        None
+    }
+    /// SR-TE policies headed at the node; `None` when SR does not run on it.
+    fn te_policies(&self, _node: NodeId) -> Option<Vec<TePolicy>> {
         None
     }
     /// The LDP label information base; `None` when LDP does not run on the node.

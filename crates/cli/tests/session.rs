@@ -450,3 +450,51 @@ fn show_mpls_forwarding_table_and_ldp_bindings() {
     let mut s = session(&plain, "r1", false);
     assert!(type_line(&mut s, "show mpls forwarding-table").contains("% MPLS not enabled"));
 }
+
+/// `show segment-routing traffic-eng policy` (IOS XR layout) with a policy pinned through p3
+/// and p4, and `show ip route` listing the autoroute tunnel as the next hop of pe2's loopback.
+#[test]
+fn show_sr_te_policy_and_tunnel_next_hops() {
+    let text = nettwin_model::generate::with_benchmark_pools(
+        "module: [isis, mpls, sr]
+defaults.platform: cisco-xr
+nodes:
+  pe1:
+    mpls.te.tunnels.tunnel-te1: {type: sr, to: pe2, color: 100, autoroute: true, binding_sid: 15001, paths: [{explicit: [p3, p4]}]}
+  p1:
+  p3:
+  p4:
+  pe2:
+links: [pe1-p1, p1-pe2, pe1-p3, p3-p4, p4-pe2]
+",
+    );
+    let topo = nettwin_model::load_str("t.yml", &text).unwrap();
+    let twin: Arc<dyn Twin> = Arc::new(ModelTwin::with_routing(topo).unwrap());
+    let mut s = session(&twin, "pe1", false);
+    let out = type_line(&mut s, "show segment-routing traffic-eng policy");
+    let lines: Vec<&str> = out.split("\r\n").collect();
+    assert_eq!(
+        &lines[1..lines.len() - 1],
+        &[
+            "",
+            "SR-TE policy database",
+            "---------------------",
+            "",
+            "Color: 100, End-point: 198.18.0.5",
+            "  Name: tunnel-te1",
+            "  Status:",
+            "    Admin: up  Operational: up",
+            "  Candidate-paths:",
+            "    Preference: 100 (configuration) (active)",
+            "      path option 1",
+            "      Metric Type: TE, Path Accumulated Metric: 30",
+            "        16004 [Prefix-SID, 198.18.0.4]",
+            "        16005 [Prefix-SID, 198.18.0.5]",
+            "  Attributes:",
+            "    Binding SID: 15001",
+        ],
+        "{out}"
+    );
+    let out = type_line(&mut s, "show ip route 198.18.0.5");
+    assert!(out.contains("Tunnel1"), "{out}");
+}

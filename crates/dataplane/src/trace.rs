@@ -628,6 +628,11 @@ fn visit(
         .routing
         .label_config(node)
         .and_then(|_| ctx.net.routing.imposition(node, &route).imposition);
+    // A route steered into a TE tunnel leaves by the tunnel's first hop only.
+    let chosen = match imposition.as_ref().filter(|i| i.tunnel.is_some()) {
+        Some(imp) => imp.paths.iter().map(|p| p.next_hop).take(1).collect(),
+        None => chosen,
+    };
     let label_ttl = if propagates_ttl(ctx.net.routing, node, is_source) {
         hop.ttl_out.expect("set above")
     } else {
@@ -693,7 +698,8 @@ fn switch_label(
     };
     let fec = match entry.fec {
         nettwin_routing::mpls::Fec::Prefix { prefix } => Some(prefix),
-        nettwin_routing::mpls::Fec::Adjacency { .. } => None,
+        nettwin_routing::mpls::Fec::Adjacency { .. }
+        | nettwin_routing::mpls::Fec::Tunnel { .. } => None,
     };
     let base = LabelHop {
         in_stack,

@@ -106,6 +106,9 @@ pub struct WhatifReport {
     /// Pairs from or to a failed node, which fail by definition.
     pub lost_with_failed_nodes: usize,
     pub moved: Vec<Moved>,
+    /// TE tunnels rerouted by CSPF or down, and prefixes moved in or out of tunnels.
+    #[serde(skip_serializing_if = "nettwin_routing::te::TeDiff::is_empty")]
+    pub te: nettwin_routing::te::TeDiff,
 }
 
 fn describe(topo: &Topology, node: NodeId, r: &Route) -> String {
@@ -234,6 +237,7 @@ pub fn compare(before: &State, after: &State, failed_nodes: &[NodeId]) -> Whatif
         gained: Vec::new(),
         lost_with_failed_nodes: 0,
         moved: Vec::new(),
+        te: nettwin_routing::te::diff(&before.topo, &before.routing, &after.routing),
     };
     for (s, d) in rb.pairs() {
         let (cb, ca) = (rb.cell(s, d), ra.cell(s, d));

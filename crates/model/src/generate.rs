@@ -201,3 +201,69 @@ mod shape_tests {
         assert!(t.nodes[0].config["bgp"].get("rr").is_some());
     }
 }
+
+/// An SR-MPLS network for the TE benchmark: `routers` routers on IS-IS with node SIDs, iBGP
+/// to two route reflectors (each router originates one /24), every tenth link red with 1
+/// Gbit/s reservable, and `policies` SR-TE policies on head-ends r0.. (ten each, colours
+/// 100-109) to random endpoints by CSPF (a third exclude red, half reserve 10 Mbit/s), each
+/// with a colour rule that steers the endpoint's /24 into it.
+pub fn sr_te(routers: usize, policies: usize, seed: u64) -> String {
+    assert!(routers >= 2);
+    let mut rng = SplitMix64::new(seed);
+    let prefix = |i: usize| format!("{}.{}.{}.0/24", 100 + (i >> 16), (i >> 8) & 255, i & 255);
+    let mut out = String::with_capacity(routers * 80 + policies * 160);
+    out.push_str("name: sr-te\nmodule: [isis, sr, bgp]\naddressing:\n  loopback: {ipv4: 10.0.0.0/16}\n  p2p: {ipv4: 10.128.0.0/10, prefix: 31, allocation: sequential}\nnodes:\n");
+    let heads = policies.div_ceil(10).min(routers);
+    let mut left = policies;
+    for i in 0..routers {
+        let _ = write!(out, "  r{i}: {{asn: 65000, bgp: {{");
+        if i < 2 {
+            out.push_str("rr: true, ");
+        }
+        let _ = write!(out, "originate: [{}]}}", prefix(i));
+        if i < heads && left > 0 {
+            let k_max = left.min(10);
+            left -= k_max;
+            let mut tunnels = Vec::new();
+            let mut colors = Vec::new();
+            for k in 0..k_max {
+                let mut e = rng.below(routers as u64) as usize;
+                if e == i {
+                    e = (e + 1) % routers;
+                }
+                let mut t = format!("p{k}: {{type: sr, to: r{e}, color: {}", 100 + k);
+                if k % 3 == 0 {
+                    t.push_str(", affinity: {exclude: [red]}");
+                }
+                if k % 2 == 0 {
+                    t.push_str(", bandwidth: 10000");
+                }
+                t.push('}');
+                tunnels.push(t);
+                colors.push(format!("{{prefix: {}, color: {}}}", prefix(e), 100 + k));
+            }
+            let _ = write!(
+                out,
+                ", sr: {{te: {{tunnels: {{{}}}, color: [{}]}}}}",
+                tunnels.join(", "),
+                colors.join(", ")
+            );
+        }
+        out.push_str("}\n");
+    }
+    let mut links = String::new();
+    mesh_links(&mut links, &mut rng, routers, routers, 10, Some(10));
+    for (n, line) in links.lines().enumerate() {
+        if n > 0 && n % 10 == 0 {
+            let line = line.strip_suffix('}').unwrap_or(line);
+            let _ = writeln!(
+                out,
+                "{line}, sr: {{te: {{affinity: [red], bandwidth: 1000000}}}}}}"
+            );
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -407,3 +407,56 @@ fn vrf_tables_and_traces_name_the_table_used() {
         stderr(&o)
     );
 }
+
+/// TE from the command line on examples/mpls-te.yml: `routes --labels` lists the tunnel and
+/// its whole SID list, `explain` says which steering rule (colour-only bits) applied, and
+/// `whatif --fail` reports tunnels rerouted or down and the prefixes that left them.
+#[test]
+fn te_tunnels_in_routes_explain_and_whatif() {
+    let o = nettwin(&[
+        "routes",
+        "examples/mpls-te.yml",
+        "--node",
+        "pe1",
+        "--labels",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("198.18.201.0/24  16004/16005  sr-te gold          198.18.0.5/32"),
+        "{out}"
+    );
+    assert!(out.contains("rsvp-te tunnel-te1"), "{out}");
+    let o = nettwin(&[
+        "explain",
+        "examples/mpls-te.yml",
+        "--node",
+        "pe1",
+        "--prefix",
+        "198.18.202.0/24",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("match SR policy any200 by CO=01: no policy for the next hop; the null-endpoint policy of the colour"),
+        "{out}"
+    );
+    let o = nettwin(&["whatif", "examples/mpls-te.yml", "--fail", "p3-p4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("  pe1 gold: up, path option 1: pe1 p3 p4 pe2 => down: path option 1: no path from pe1 to pe2 meets the constraints"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  pe1 198.18.201.0/24: tunnel gold => ldp LSP to 198.18.0.5/32"),
+        "{out}"
+    );
+    let v = json(&nettwin(&[
+        "whatif",
+        "examples/mpls-te.yml",
+        "--fail",
+        "p3-p4",
+        "--json",
+    ]));
+    assert_eq!(v["te"]["tunnels"].as_array().unwrap().len(), 2);
+}

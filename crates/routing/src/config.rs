@@ -5,6 +5,7 @@
 //! link section, link-end section.
 
 pub mod mpls;
+pub mod te;
 
 use crate::bgp::{Community, Policy, PrefixMatch, Rule};
 use crate::rib::Distances;
@@ -82,6 +83,8 @@ pub struct RoutingConfig {
     pub isis_if: Vec<Vec<IgpIf>>,
     /// Per node: MPLS (LDP, SR-MPLS) settings and platform defaults where `mpls` or `sr` runs.
     pub labels: Vec<Option<mpls::LabelNode>>,
+    /// RSVP-TE and SR-TE tunnels, on-demand templates, colour rules and link TE attributes.
+    pub te: te::TeConfig,
 }
 
 const OSPF_KEYS: &[&str] = &[
@@ -301,6 +304,7 @@ impl<'t> Decoder<'t> {
             ospf_if: Vec::with_capacity(topo.nodes.len()),
             isis_if: Vec::with_capacity(topo.nodes.len()),
             labels: Vec::new(),
+            te: te::TeConfig::default(),
         };
         for n in &topo.nodes {
             let npath = key_path("nodes").key(&n.name);
@@ -669,6 +673,7 @@ pub fn decode(topo: &Topology) -> Result<RoutingConfig, Diagnostics> {
     let mut label_diags = topo.diagnostics();
     let labels = mpls::decode(topo, &mut label_diags);
     mpls::check_sid_conflicts(topo, &labels, &mut label_diags);
+    let te = te::decode(topo, &labels, &mut label_diags);
     let decoded = Decoder {
         topo,
         diags: topo.diagnostics(),
@@ -677,6 +682,7 @@ pub fn decode(topo: &Topology) -> Result<RoutingConfig, Diagnostics> {
     match decoded {
         Ok(mut cfg) if label_diags.is_empty() => {
             cfg.labels = labels;
+            cfg.te = te;
             Ok(cfg)
         }
         Ok(_) => {

@@ -18,6 +18,7 @@ pub mod igp;
 pub mod mpls;
 pub mod rib;
 mod statics;
+pub mod te;
 pub mod vrf;
 pub mod whatif;
 
@@ -73,6 +74,11 @@ pub struct Routing {
     pub vrf: Option<std::sync::Arc<vrf::VrfMap>>,
     /// LDP and SR-MPLS labels, beside the routes (`mpls`).
     pub labels: mpls::Labels,
+    /// RSVP-TE and SR-TE tunnels (`te`).
+    pub te: te::TeState,
+    /// Addresses to their routers and routers to their IPv4 loopback /32 (tunnel endpoints).
+    pub(crate) te_owner: std::collections::HashMap<std::net::IpAddr, NodeId>,
+    pub(crate) te_loopback: std::collections::HashMap<NodeId, Prefix>,
     /// How long each phase of the computation took, in order (for `bench routing`).
     pub phases: Vec<(&'static str, Duration)>,
 }
@@ -260,10 +266,30 @@ fn compute_config_classes(
         bgp: out.state,
         vrf: None,
         labels: mpls::Labels::default(),
+        te: te::TeState::default(),
+        te_owner: Default::default(),
+        te_loopback: Default::default(),
         phases: Vec::new(),
     };
     routing.labels = mpls::compute(topo, &routing);
     phases.done("labels");
+    if !routing.config.te.is_empty() {
+        routing.te_owner = te::owners(topo);
+        routing.te_loopback = topo
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n.id, Prefix::host(n.loopback.ipv4?.addr))))
+            .collect();
+        let (state, extra) = te::compute(topo, &routing);
+        routing.te = state;
+        for (nl, extra) in routing.labels.nodes.iter_mut().zip(extra) {
+            if !extra.is_empty() {
+                nl.lfib.extend(extra);
+                nl.lfib.sort_by_key(|e| e.in_label);
+            }
+        }
+        phases.done("te");
+    }
     routing.phases = phases.list;
     Ok(routing)
 }

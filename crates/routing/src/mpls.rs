@@ -34,6 +34,10 @@ pub enum LabelSource {
     Sr,
     /// An adjacency SID.
     SrAdjacency,
+    /// An RSVP-TE LSP's label.
+    RsvpTe,
+    /// An SR-TE policy's SID list.
+    SrTe,
 }
 
 impl LabelSource {
@@ -42,6 +46,8 @@ impl LabelSource {
             LabelSource::Ldp => "ldp",
             LabelSource::Sr => "sr",
             LabelSource::SrAdjacency => "sr-adjacency",
+            LabelSource::RsvpTe => "rsvp-te",
+            LabelSource::SrTe => "sr-te",
         }
     }
 }
@@ -79,6 +85,11 @@ pub enum Fec {
     Adjacency {
         interface: u32,
         neighbour: NodeId,
+    },
+    /// A transit RSVP-TE LSP: its head-end and its index in [`crate::Routing::tunnels`].
+    Tunnel {
+        head: NodeId,
+        tunnel: u32,
     },
 }
 
@@ -122,9 +133,21 @@ pub struct NodeLabels {
     pub ldp_peers: Vec<NodeId>,
     /// Per prefix the router routes over an IGP: the LDP and SR outgoing labels per next hop.
     #[serde(skip)]
-    pub(crate) ldp_out: HashMap<u32, Vec<LabelPath>>,
+    /// The router's own LFIB entry holds the paths where it has one (looked up by its
+    /// in-label), so they are stored once.
+    pub(crate) ldp_out: HashMap<u32, OutPaths>,
+    /// The same for SR; only a SID outside the router's SRGB keeps its paths here.
     #[serde(skip)]
-    pub(crate) sr_out: HashMap<u32, Vec<LabelPath>>,
+    pub(crate) sr_out: HashMap<u32, OutPaths>,
+}
+
+/// Where a router's outgoing labels for a prefix are.
+#[derive(Clone, Debug)]
+pub(crate) enum OutPaths {
+    /// In the LFIB entry with this in-label.
+    Lfib(u32),
+    /// No LFIB entry (no local binding, or the SID index is outside the router's own SRGB).
+    Paths(Vec<LabelPath>),
 }
 
 /// Labels of the whole network.
@@ -145,11 +168,24 @@ pub struct Imposition {
     pub paths: Vec<LabelPath>,
     /// Why this LSP (and this source): which rule and platform default.
     pub reason: String,
+    /// A TE tunnel the route is steered into: its name, and the whole stack pushed (top
+    /// first) towards the tunnel's first hop, the only path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<u32>,
 }
 
 impl Imposition {
     /// The labels pushed towards `hop` (empty when it leaves as IP).
     pub fn push_for(&self, hop: &NextHop) -> Vec<u32> {
+        if self.tunnel.is_some() {
+            return if self.paths.first().is_some_and(|p| p.next_hop == *hop) {
+                self.stack.clone()
+            } else {
+                Vec::new()
+            };
+        }
         match self
             .paths
             .iter()
@@ -231,10 +267,12 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
             .id(p)
             .expect("every routed prefix is in the prefix table")
     };
+    // Only LDP reads them: an SR-only network skips putting every table together.
+    let any_ldp = cfg.iter().flatten().any(|c| c.ldp.is_some());
     let routes: Vec<Vec<(u32, Route)>> = (0..n)
         .map(|i| {
             let id = NodeId(i as u32);
-            if conf(id).is_none() {
+            if conf(id).is_none_or(|c| c.ldp.is_none()) {
                 return Vec::new();
             }
             routing
@@ -250,7 +288,6 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
     // (a router holds most of the network's prefixes).
     let width = routing.prefixes.len();
     let cell = |i: usize, p: u32| i * width + p as usize;
-    let any_ldp = cfg.iter().flatten().any(|c| c.ldp.is_some());
     let cells = if any_ldp { n * width } else { 0 };
     let mut bound = vec![false; cells];
     let is_egress = |id: NodeId, r: &Route, c: &LabelNode| -> bool {
@@ -410,11 +447,22 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
         let own: Vec<(Prefix, u32)> = (0..width as u32)
             .filter_map(|p| label_at(&local, i, p).map(|l| (routing.prefixes.prefix(p), l)))
             .collect();
+        let mut ldp_out: HashMap<u32, OutPaths> = ldp_out
+            .into_iter()
+            .map(|(p, paths)| (p, OutPaths::Paths(paths)))
+            .collect();
         for &(prefix, l) in &own {
             if l <= 15 {
                 continue;
             }
-            let paths = ldp_out.get(&pid(&prefix)).cloned().unwrap_or_default();
+            let p = pid(&prefix);
+            let paths = match ldp_out.insert(p, OutPaths::Lfib(l)) {
+                Some(OutPaths::Paths(paths)) => paths,
+                _ => {
+                    ldp_out.remove(&p);
+                    Vec::new()
+                }
+            };
             nl.lfib.push(LfibEntry {
                 in_label: l,
                 source: LabelSource::Ldp,
@@ -511,10 +559,12 @@ pub(crate) fn compute(topo: &Topology, routing: &Routing) -> Labels {
                     in_label: base + sid.index,
                     source: LabelSource::Sr,
                     fec: Fec::Prefix { prefix: sid.prefix },
-                    paths: paths.clone(),
+                    paths,
                 });
+                sr_out.insert(sid_pid, OutPaths::Lfib(base + sid.index));
+            } else {
+                sr_out.insert(sid_pid, OutPaths::Paths(paths));
             }
-            sr_out.insert(sid_pid, paths);
         }
         // Adjacency SIDs: one per SR neighbour on each interface, from the dynamic range
         // (FRR: its SR local block from 15000).
@@ -619,6 +669,65 @@ impl Routing {
         };
         let nl = &self.labels.nodes[id.index()];
         let platform = c.platform;
+        let steering = self.steering(id, route);
+        if let Some(crate::te::Steering {
+            tunnel: Some(i),
+            reason,
+        }) = &steering
+        {
+            let t = &self.te.tunnels[*i];
+            let hop = t.first_hop.expect("an up tunnel has a first hop");
+            let neighbour = t.nodes.get(1).copied();
+            let out = match t.stack.first() {
+                Some(l) => Out::Swap(*l),
+                None => Out::Pop,
+            };
+            // The tail's loopback (a null-endpoint policy's last router).
+            let fec = t
+                .nodes
+                .last()
+                .and_then(|e| self.te_loopback.get(e).copied())
+                .unwrap_or(route.prefix);
+            return LabelDecision {
+                imposition: Some(Imposition {
+                    source: match t.kind {
+                        crate::config::te::TunnelKind::Rsvp => LabelSource::RsvpTe,
+                        crate::config::te::TunnelKind::Sr => LabelSource::SrTe,
+                    },
+                    fec,
+                    paths: vec![LabelPath {
+                        next_hop: hop,
+                        neighbour,
+                        out,
+                    }],
+                    reason: reason.clone(),
+                    tunnel: Some(t.name.clone()),
+                    stack: t.stack.clone(),
+                }),
+                reason: reason.clone(),
+            };
+        }
+        let te_note = steering
+            .map(|s| format!("not steered into a tunnel: {}; ", s.reason))
+            .unwrap_or_default();
+        let decision = self.ldp_sr_imposition(id, route, c, nl, platform);
+        LabelDecision {
+            reason: format!("{te_note}{}", decision.reason),
+            imposition: decision.imposition.map(|mut i| {
+                i.reason = format!("{te_note}{}", i.reason);
+                i
+            }),
+        }
+    }
+
+    fn ldp_sr_imposition(
+        &self,
+        id: NodeId,
+        route: &Route,
+        c: &LabelNode,
+        nl: &NodeLabels,
+        platform: Platform,
+    ) -> LabelDecision {
         let (fec, via) = match route.bgp {
             Some(attrs) => match self.base_fib(id).lookup(attrs.next_hop) {
                 Some(r) => (
@@ -657,8 +766,14 @@ impl Routing {
             paths.filter(|p| p.iter().any(|x| matches!(x.out, Out::Swap(_) | Out::Pop)))
         }
         let fec_id = self.prefixes.id(&fec);
-        let ldp = labelled(fec_id.and_then(|p| nl.ldp_out.get(&p)));
-        let sr = labelled(fec_id.and_then(|p| nl.sr_out.get(&p)));
+        let ldp = labelled(fec_id.and_then(|p| match nl.ldp_out.get(&p)? {
+            OutPaths::Lfib(l) => self.lfib(id, *l).map(|e| &e.paths),
+            OutPaths::Paths(p) => Some(p),
+        }));
+        let sr = labelled(fec_id.and_then(|p| match nl.sr_out.get(&p)? {
+            OutPaths::Lfib(l) => self.lfib(id, *l).map(|e| &e.paths),
+            OutPaths::Paths(p) => Some(p),
+        }));
         let prefer_sr = c.sr.as_ref().is_some_and(|s| s.prefer);
         let (source, paths, why) = match (ldp, sr) {
             (Some(_), Some(s)) if prefer_sr => (
@@ -696,6 +811,8 @@ impl Routing {
                 fec,
                 paths,
                 reason: reason.clone(),
+                tunnel: None,
+                stack: Vec::new(),
             }),
             reason,
         }

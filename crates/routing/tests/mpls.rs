@@ -20,6 +20,9 @@ fn lfib(t: &Topology, r: &Routing, node: &str) -> Vec<String> {
             let fec = match e.fec {
                 Fec::Prefix { prefix } => prefix.to_string(),
                 Fec::Adjacency { neighbour, .. } => format!("adj:{}", t.node(neighbour).name),
+                Fec::Tunnel { tunnel, .. } => {
+                    format!("tunnel:{}", r.tunnels()[tunnel as usize].name)
+                }
             };
             let paths: Vec<String> = e
                 .paths

@@ -37,8 +37,9 @@ enum What {
     /// OSPF on a k-ary fat-tree with --fat-tree K; also prints the time per phase of the last
     /// run.
     Routing {
-        #[arg(long, default_value_t = 2000)]
-        routers: usize,
+        /// Routers (default 2000; 1000 with --sr).
+        #[arg(long)]
+        routers: Option<usize>,
         /// Prefixes each router originates into BGP.
         #[arg(long, default_value_t = 10)]
         prefixes: usize,
@@ -49,6 +50,13 @@ enum What {
         iterations: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Instead: IS-IS with SR node SIDs, iBGP, and SR-TE policies by CSPF steered by
+        /// colour; the timing includes resolving the steering of every head-end's BGP routes.
+        #[arg(long, conflicts_with = "fat_tree")]
+        sr: bool,
+        /// SR-TE policies with --sr.
+        #[arg(long, default_value_t = 1000)]
+        policies: usize,
         /// Also write the generated topology to this file (to inspect it or rerun it with
         /// other commands).
         #[arg(long, value_name = "FILE")]
@@ -146,7 +154,13 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             iterations,
             seed,
             save,
+            sr,
+            policies,
         } => {
+            let routers = routers.unwrap_or(if sr { 1000 } else { 2000 });
+            if sr {
+                return bench_sr(routers, policies, iterations, seed, save, g);
+            }
             let (label, text) = match fat_tree {
                 Some(k) if k >= 2 && k % 2 == 0 => (
                     format!("fat-tree k={k}"),
@@ -205,5 +219,84 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             println!("  last run by phase: {}", parts.join(", "));
         }
     }
+    Ok(())
+}
+
+/// `bench routing --sr`: routing, labels and SR-TE policies, then every head-end's BGP routes
+/// resolved to their steering (policy or fallback), all inside the timing.
+fn bench_sr(
+    routers: usize,
+    policies: usize,
+    iterations: usize,
+    seed: u64,
+    save: Option<std::path::PathBuf>,
+    g: Global,
+) -> anyhow::Result<()> {
+    if routers < 2 {
+        return Err(output::BadInput("error: --routers must be at least 2".into()).into());
+    }
+    let text = nettwin_model::generate::sr_te(routers, policies, seed);
+    let topo = nettwin_model::load_str("generated.yml", &text)
+        .map_err(|e| anyhow::anyhow!("generated topology is invalid: {e}"))?;
+    if let Some(path) = save {
+        output::write_atomic(&path, text.as_bytes())?;
+    }
+    let heads: Vec<nettwin_model::NodeId> = {
+        let mut h: Vec<_> = topo
+            .nodes
+            .iter()
+            .map(|n| n.id)
+            .filter(|id| topo.node(*id).config.contains_key("sr"))
+            .collect();
+        h.sort();
+        h
+    };
+    let (timing, (last, steered, resolved)) = time_keep(iterations, || {
+        let r = nettwin_routing::compute(&topo).expect("generated topology routes");
+        let (mut steered, mut resolved) = (0usize, 0usize);
+        for id in &heads {
+            for route in r.fib(*id).routes() {
+                if route.bgp.is_none() {
+                    continue;
+                }
+                resolved += 1;
+                if r.imposition(*id, &route)
+                    .imposition
+                    .is_some_and(|i| i.tunnel.is_some())
+                {
+                    steered += 1;
+                }
+            }
+        }
+        (r, steered, resolved)
+    });
+    let up = last.tunnels().iter().filter(|t| t.is_up()).count();
+    let lfib: usize = last.labels.nodes.iter().map(|n| n.lfib.len()).sum();
+    let phases: Vec<(&str, f64)> = last
+        .phases
+        .iter()
+        .map(|(name, d)| (*name, d.as_secs_f64() * 1e3))
+        .collect();
+    if g.json {
+        let phases: Vec<serde_json::Value> = phases
+            .iter()
+            .map(|(name, ms)| serde_json::json!({"phase": name, "ms": ms}))
+            .collect();
+        return output::print_json(&serde_json::json!({
+            "bench": "routing-sr", "nodes": topo.nodes.len(), "links": topo.links.len(),
+            "policies": last.tunnels().len(), "policies_up": up, "lfib_entries": lfib,
+            "bgp_routes_resolved": resolved, "steered": steered,
+            "timing": timing, "last_run_phases": phases,
+        }));
+    }
+    println!(
+        "routing --sr: {} routers, {} links, {} SR-TE policies ({up} up), {lfib} LFIB entries, {resolved} head-end BGP routes resolved ({steered} into policies): min {:.1} ms, median {:.1} ms, max {:.1} ms over {} runs",
+        topo.nodes.len(), topo.links.len(), last.tunnels().len(), timing.min_ms, timing.median_ms, timing.max_ms, timing.iterations
+    );
+    let parts: Vec<String> = phases
+        .iter()
+        .map(|(name, ms)| format!("{name} {ms:.0} ms"))
+        .collect();
+    println!("  last run by phase: {}", parts.join(", "));
     Ok(())
 }

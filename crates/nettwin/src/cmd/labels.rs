@@ -40,6 +40,11 @@ struct PushRow {
     /// The FEC whose LSP is used (the BGP next hop's prefix for a BGP route).
     fec: Prefix,
     paths: Vec<PathRow>,
+    /// The TE tunnel the route is steered into, and the whole stack it pushes (top first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnel: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stack: Vec<u32>,
     reason: String,
 }
 
@@ -115,6 +120,14 @@ pub fn print(
                 Fec::Adjacency { neighbour, .. } => {
                     (format!("SR Adj {}", topo.node(neighbour).name), None)
                 }
+                Fec::Tunnel { head, tunnel } => (
+                    format!(
+                        "{} {}",
+                        topo.node(head).name,
+                        routing.tunnels()[tunnel as usize].name
+                    ),
+                    None,
+                ),
             };
             if !keep(prefix) {
                 continue;
@@ -145,6 +158,11 @@ pub fn print(
                     Fec::Adjacency { neighbour, .. } => {
                         format!("adjacency:{}", topo.node(neighbour).name)
                     }
+                    Fec::Tunnel { head, tunnel } => format!(
+                        "tunnel:{}:{}",
+                        topo.node(head).name,
+                        routing.tunnels()[tunnel as usize].name
+                    ),
                 },
                 paths: e.paths.iter().map(|p| path_row(topo, id, p)).collect(),
             });
@@ -167,11 +185,21 @@ pub fn print(
             for p in &imp.paths {
                 push_rows.push(vec![
                     r.prefix.to_string(),
-                    match p.out {
-                        Out::Swap(l) => l.to_string(),
+                    match (p.out, &imp.tunnel) {
+                        // A tunnel pushes its whole stack (top first).
+                        (_, Some(_)) if !imp.stack.is_empty() => imp
+                            .stack
+                            .iter()
+                            .map(|l| l.to_string())
+                            .collect::<Vec<_>>()
+                            .join("/"),
+                        (Out::Swap(l), _) => l.to_string(),
                         _ => "-".into(),
                     },
-                    imp.source.name().into(),
+                    match &imp.tunnel {
+                        Some(t) => format!("{} {t}", imp.source.name()),
+                        None => imp.source.name().into(),
+                    },
                     imp.fec.to_string(),
                     node.interfaces[p.next_hop.interface as usize].name.clone(),
                     p.next_hop
@@ -186,6 +214,8 @@ pub fn print(
                 source: imp.source,
                 fec: imp.fec,
                 paths: imp.paths.iter().map(|p| path_row(topo, id, p)).collect(),
+                tunnel: imp.tunnel.clone(),
+                stack: imp.stack.clone(),
                 reason: imp.reason.clone(),
             });
         }

@@ -196,5 +196,21 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
     if r.moved.len() > args.limit {
         println!("  ... {} more moved", r.moved.len() - args.limit);
     }
+    if !r.te.is_empty() {
+        println!(
+            "TE: {} tunnels changed, {} prefixes moved in or out of tunnels",
+            r.te.tunnels.len(),
+            r.te.moved.len()
+        );
+        for t in &r.te.tunnels {
+            println!("  {} {}: {} => {}", t.head, t.tunnel, t.before, t.after);
+        }
+        for m in r.te.moved.iter().take(args.limit) {
+            println!("  {} {}: {} => {}", m.node, m.prefix, m.before, m.after);
+        }
+        if r.te.moved.len() > args.limit {
+            println!("  ... {} more", r.te.moved.len() - args.limit);
+        }
+    }
     Ok(())
 }

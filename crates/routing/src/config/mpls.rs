@@ -10,7 +10,7 @@ use nettwin_model::yaml::{self, read_bool, read_list, read_str, read_u64, MapRea
 use nettwin_model::{Diagnostics, ModuleConfig, Node, Platform, Topology};
 
 /// netlab's global/node `mpls` attributes, plus nettwin's `ttl_propagate`.
-const MPLS_KEYS: &[&str] = &["ldp", "bgp", "vpn", "6pe", "ttl_propagate"];
+const MPLS_KEYS: &[&str] = &["ldp", "bgp", "vpn", "6pe", "ttl_propagate", "te"];
 /// netlab's `mpls.ldp` dictionary.
 const LDP_KEYS: &[&str] = &["router_id", "igp_sync", "explicit_null", "advertise"];
 /// netlab's `sr` attributes (global and node), plus nettwin's `sr_prefer`.
@@ -21,6 +21,7 @@ const SR_KEYS: &[&str] = &[
     "srgb",
     "node_sid",
     "sr_prefer",
+    "te",
 ];
 const AF_KEYS: &[&str] = &["ipv4", "ipv6"];
 const SRGB_KEYS: &[&str] = &["start", "size"];
@@ -343,7 +344,7 @@ pub fn decode(topo: &Topology, diags: &mut Diagnostics) -> Vec<Option<LabelNode>
                 section(&iface.config, "mpls").map(|v| (v, lpath.key(&n.name).key("mpls"))),
             ];
             for (v, p) in secs.iter().flatten() {
-                check_map(v, p, &["ldp"], diags);
+                check_map(v, p, &["ldp", "te"], diags);
             }
             let on = layered(&secs, "ldp")
                 .and_then(|(v, p)| read_bool(v, &p, diags))

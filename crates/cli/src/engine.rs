@@ -38,7 +38,7 @@ fn owning_interface(topo: &Topology, node: NodeId, addr: IpAddr) -> String {
         .unwrap_or_else(|| crate::ifname::LOOPBACK_MODEL_NAME.to_string())
 }
 
-fn route(topo: &Topology, node: NodeId, r: &nettwin_routing::Route) -> Route {
+pub(crate) fn route(topo: &Topology, node: NodeId, r: &nettwin_routing::Route) -> Route {
     let n = topo.node(node);
     let next_hops = match r.action {
         Action::Forward { next_hops } => next_hops

@@ -349,6 +349,37 @@ impl TwinView for ModelView {
             .collect()
     }
 
+    fn vrf_routes(&self, node: NodeId, vrf: &str) -> Option<Vec<Route>> {
+        let k = self
+            .topology
+            .node(node)
+            .vrfs
+            .iter()
+            .position(|v| v.name == vrf)?;
+        let Some(e) = &self.engine else {
+            return Some(Vec::new());
+        };
+        let routing = &e.forwarding.routing;
+        let inst = routing.instance(node, Some(k as u32));
+        // The instance topology: there the VRF's instance owns only its own interfaces and the
+        // VRF loopback, so a local route names the interface of this VRF when VRFs reuse an
+        // address.
+        let topo = routing.instance_topology().unwrap_or(&self.topology);
+        // VRF tables keep no install times: their routes are as old as the twin.
+        let age = self.started.elapsed();
+        Some(
+            routing
+                .fib(inst)
+                .routes()
+                .iter()
+                .map(|r| Route {
+                    age,
+                    ..crate::engine::route(topo, inst, r)
+                })
+                .collect(),
+        )
+    }
+
     fn bgp_shutdown_neighbors(&self, node: NodeId) -> Vec<IpAddr> {
         self.bgp_shutdown[node.index()].clone()
     }

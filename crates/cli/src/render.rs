@@ -301,8 +301,59 @@ fn route_code(r: &Route) -> String {
 }
 
 pub fn show_ip_route(view: &dyn TwinView, node: NodeId) -> String {
-    let mut routes: Vec<Route> = view
-        .routes(node)
+    ip_route_table(view.routes(node))
+}
+
+/// `show ip route vrf NAME`: the global layout under IOS's `Routing Table: NAME` line.
+pub fn show_ip_route_vrf(view: &dyn TwinView, node: NodeId, vrf: &str) -> String {
+    match view.vrf_routes(node, vrf) {
+        Some(routes) => format!("\nRouting Table: {vrf}\n{}", ip_route_table(routes)),
+        None => format!("% IP routing table {vrf} does not exist\n"),
+    }
+}
+
+/// `show vrf`: IOS's brief layout, one line per VRF with its RD, the address families it has
+/// addresses in and its interfaces (one per line, short names).
+pub fn show_vrf(view: &dyn TwinView, node: NodeId) -> String {
+    let n = view.topology().node(node);
+    let mut out = String::from(
+        "  Name                             Default RD            Protocols   Interfaces\n",
+    );
+    let mut vrfs: Vec<(usize, &nettwin_model::Vrf)> = n.vrfs.iter().enumerate().collect();
+    vrfs.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    for (k, v) in vrfs {
+        let ifs: Vec<&nettwin_model::Interface> = n
+            .interfaces
+            .iter()
+            .filter(|i| i.vrf == Some(k as u32))
+            .collect();
+        let v4 = v.loopback.ipv4.is_some() || ifs.iter().any(|i| i.ipv4.is_some());
+        let v6 = v.loopback.ipv6.is_some() || ifs.iter().any(|i| i.ipv6.is_some());
+        let protocols = match (v4, v6) {
+            (true, true) => "ipv4,ipv6",
+            (false, true) => "ipv6",
+            _ => "ipv4",
+        };
+        let rd = if v.rd.is_empty() {
+            "<not set>"
+        } else {
+            v.rd.as_str()
+        };
+        let names: Vec<String> = ifs
+            .iter()
+            .map(|i| crate::ifname::short_name(&i.name))
+            .collect();
+        let first = names.first().map_or("", String::as_str);
+        let _ = writeln!(out, "  {:<32} {:<21} {:<11} {first}", v.name, rd, protocols);
+        for name in names.iter().skip(1) {
+            let _ = writeln!(out, "{:69}{name}", "");
+        }
+    }
+    out
+}
+
+fn ip_route_table(routes: Vec<Route>) -> String {
+    let mut routes: Vec<Route> = routes
         .into_iter()
         .filter(|r| r.prefix.family() == Family::Ipv4)
         .collect();

@@ -73,6 +73,8 @@ enum Action {
     ShowInterface,
     ShowIpRoute,
     ShowIpRouteAddr,
+    ShowIpRouteVrf,
+    ShowVrf,
     ShowOspfNeighbor,
     ShowBgpSummary,
     ShowMplsForwarding,
@@ -135,6 +137,8 @@ fn table() -> &'static [Command<Action>] {
             c("show interfaces INTERFACE", EXEC, ShowInterface),
             c("show ip route", EXEC, ShowIpRoute),
             c("show ip route A.B.C.D", EXEC, ShowIpRouteAddr),
+            c("show ip route vrf WORD", EXEC, ShowIpRouteVrf),
+            c("show vrf", EXEC, ShowVrf),
             c("show ip ospf neighbor", EXEC, ShowOspfNeighbor),
             c("show ip bgp summary", EXEC, ShowBgpSummary),
             c("show ip bgp", EXEC, ShowBgp),
@@ -878,6 +882,8 @@ impl Session {
                     IpAddr::V4(a),
                 ))
             }
+            ShowIpRouteVrf => Some(render::show_ip_route_vrf(&*self.view(), node, arg(4))),
+            ShowVrf => Some(render::show_vrf(&*self.view(), node)),
             ShowOspfNeighbor => Some(render::show_ip_ospf_neighbor(&*self.view(), node)),
             ShowBgpSummary => Some(render::show_ip_bgp_summary(&*self.view(), node)),
             ShowBgp => Some(render::show_ip_bgp(&*self.view(), node)),

@@ -214,6 +214,11 @@ pub trait TwinView: Send + Sync {
     fn bgp_shutdown_neighbors(&self, _node: NodeId) -> Vec<IpAddr> {
         Vec::new()
     }
+    /// The selected routes of `node`'s VRF `vrf` (by name); `None` when the node has no such
+    /// VRF.
+    fn vrf_routes(&self, _node: NodeId, _vrf: &str) -> Option<Vec<Route>> {
+        None
+    }
     /// The label FIB; `None` when neither MPLS nor SR runs on the node.
     fn mpls_forwarding(&self, _node: NodeId) -> Option<Vec<MplsForwarding>> {
         None

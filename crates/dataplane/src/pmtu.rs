@@ -71,10 +71,12 @@ pub fn path_mtu(net: &Net, probe: &Probe) -> PmtuReport {
         rounds: Vec::new(),
         error: None,
     };
-    // The sender starts from the MTU of the interface its route uses.
+    // The sender starts from the MTU of the interface its route uses, in the table of the
+    // VRF its source address lies in (as the trace looks it up).
+    let vrf = crate::trace::source_vrf(from, probe.src);
     let Some(start) = net
         .routing
-        .fib(probe.from)
+        .fib_in(probe.from, vrf)
         .lookup(probe.dst)
         .and_then(|r| r.next_hops().first().copied())
     else {

@@ -4,6 +4,11 @@
 //! memoised depth-first pass over it; all sources then read their answer off that pass. The
 //! cost is O(destinations x nodes), not O(pairs x path length), and destinations run in
 //! parallel.
+//!
+//! With VRFs the graph's nodes are routing instances (`r1` and `r1 vrf red`): a packet that
+//! enters a router on a VRF interface is looked up in that VRF's table, so each instance has
+//! its own decisions. A node is a source once per table (global, then each VRF), and a VRF's
+//! loopback (or, without one, its interface addresses) is a destination in that VRF.
 
 use crate::packet::{family_of, min_size};
 use crate::trace::Disposition;
@@ -32,11 +37,14 @@ impl Default for ReachOptions {
     }
 }
 
-/// An address tested as a destination and the node owning it.
+/// An address tested as a destination, the node owning it and the VRF it lies in (an index
+/// into the node's `vrfs`; `None`: the global table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Dest {
     pub node: NodeId,
     pub addr: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<u32>,
 }
 
 /// The outcome for one (source, destination) pair.
@@ -57,7 +65,10 @@ pub struct Cell {
 /// The reachability matrix.
 #[derive(Clone, Debug)]
 pub struct Reach {
+    /// The sending nodes, a node once per table it sends from (see `source_vrfs`).
     pub sources: Vec<NodeId>,
+    /// Per source: the VRF it sends in (`None`: the global table).
+    pub source_vrfs: Vec<Option<u32>>,
     pub dests: Vec<Dest>,
     /// Destination-major: `cells[d * sources.len() + s]`.
     cells: Vec<Cell>,
@@ -123,12 +134,31 @@ impl Reach {
     pub fn failed_pair(&self, topo: &Topology, s: usize, d: usize) -> FailedPair {
         let c = self.cell(s, d);
         FailedPair {
-            from: topo.node(self.sources[s]).name.clone(),
+            from: self.source_name(topo, s),
             to: self.dests[d].addr,
-            to_node: topo.node(self.dests[d].node).name.clone(),
+            to_node: self.dest_name(topo, d),
             disposition: c.disposition,
             at: topo.node(c.at).name.clone(),
             partial: c.partial,
+        }
+    }
+
+    /// A source's name: the node's, or `r1 vrf red` for a source in a VRF.
+    pub fn source_name(&self, topo: &Topology, s: usize) -> String {
+        let n = topo.node(self.sources[s]);
+        match self.source_vrfs.get(s).copied().flatten() {
+            Some(k) => nettwin_routing::vrf::instance_name(&n.name, &n.vrfs[k as usize].name),
+            None => n.name.clone(),
+        }
+    }
+
+    /// A destination's owner: the node's name, or `r1 vrf red` for an address in a VRF.
+    pub fn dest_name(&self, topo: &Topology, d: usize) -> String {
+        let Dest { node, vrf, .. } = self.dests[d];
+        let n = topo.node(node);
+        match vrf {
+            Some(k) => nettwin_routing::vrf::instance_name(&n.name, &n.vrfs[k as usize].name),
+            None => n.name.clone(),
         }
     }
 
@@ -152,13 +182,44 @@ pub fn destinations(topo: &Topology) -> Vec<Dest> {
             .map(|a| a.addr)
             .collect();
         if !lo.is_empty() && n.kind != NodeKind::Host {
-            out.extend(lo.into_iter().map(|addr| Dest { node: n.id, addr }));
+            out.extend(lo.into_iter().map(|addr| Dest {
+                node: n.id,
+                addr,
+                vrf: None,
+            }));
         } else {
-            for i in &n.interfaces {
+            for i in n.interfaces.iter().filter(|i| i.vrf.is_none()) {
                 for a in [i.ipv4, i.ipv6].into_iter().flatten() {
                     out.push(Dest {
                         node: n.id,
                         addr: a.addr,
+                        vrf: None,
+                    });
+                }
+            }
+        }
+        // Each VRF by its loopback, or by its interface addresses when it has none.
+        for (k, v) in n.vrfs.iter().enumerate() {
+            let vrf = Some(k as u32);
+            let lo: Vec<IpAddr> = [v.loopback.ipv4, v.loopback.ipv6]
+                .into_iter()
+                .flatten()
+                .map(|a| a.addr)
+                .collect();
+            if !lo.is_empty() {
+                out.extend(lo.into_iter().map(|addr| Dest {
+                    node: n.id,
+                    addr,
+                    vrf,
+                }));
+                continue;
+            }
+            for i in n.interfaces.iter().filter(|i| i.vrf == vrf) {
+                for a in [i.ipv4, i.ipv6].into_iter().flatten() {
+                    out.push(Dest {
+                        node: n.id,
+                        addr: a.addr,
+                        vrf,
                     });
                 }
             }
@@ -170,12 +231,23 @@ pub fn destinations(topo: &Topology) -> Vec<Dest> {
 /// Computes reachability from every IP node to every destination address.
 pub fn reach(net: &Net, options: ReachOptions) -> Reach {
     let topo = net.topo;
-    let sources: Vec<NodeId> = topo
+    let (sources, source_vrfs): (Vec<NodeId>, Vec<Option<u32>>) = topo
         .nodes
         .iter()
         .filter(|n| n.kind.is_ip())
-        .map(|n| n.id)
+        .flat_map(|n| {
+            std::iter::once((n.id, None)).chain((0..n.vrfs.len() as u32).map(|k| (n.id, Some(k))))
+        })
+        .unzip();
+    let instances: Vec<NodeId> = sources
+        .iter()
+        .zip(&source_vrfs)
+        .map(|(&n, &v)| net.routing.instance(n, v))
         .collect();
+    let count = net
+        .routing
+        .instance_topology()
+        .map_or(topo.nodes.len(), |t| t.nodes.len());
     let dests = destinations(topo);
     let mut cells = Vec::with_capacity(dests.len() * sources.len());
     for block in dests.chunks(BLOCK) {
@@ -183,7 +255,7 @@ pub fn reach(net: &Net, options: ReachOptions) -> Reach {
         // every destination of the block, next-hop groups shared by the routes that use them.
         let mut order: Vec<u32> = (0..block.len() as u32).collect();
         order.sort_by_key(|&i| addr_key(block[i as usize].addr));
-        let tables: Vec<NodeTable> = (0..topo.nodes.len())
+        let tables: Vec<NodeTable> = (0..count)
             .into_par_iter()
             .map(|i| NodeTable::build(net, NodeId(i as u32), block, &order, options))
             .collect();
@@ -191,13 +263,14 @@ pub fn reach(net: &Net, options: ReachOptions) -> Reach {
         let columns: Vec<Vec<Cell>> = (0..block.len())
             .into_par_iter()
             .map_init(Buffers::default, |buf, di| {
-                Walk::new(net, &tables, di, options, buf).sources(&sources)
+                Walk::new(net, &tables, di, options, buf).sources(&instances)
             })
             .collect();
         cells.extend(columns.into_iter().flatten());
     }
     Reach {
         sources,
+        source_vrfs,
         dests,
         cells,
         options,
@@ -306,8 +379,9 @@ impl NodeTable {
     /// `order` lists the block's destinations sorted by address, so the node's FIB (sorted by
     /// prefix) is matched against all of them in one merge-like sweep instead of one trie
     /// lookup each.
+    /// `node` is a routing instance (the node itself without VRFs).
     fn build(net: &Net, node: NodeId, block: &[Dest], order: &[u32], o: ReachOptions) -> NodeTable {
-        let n = net.topo.node(node);
+        let n = net.topo.node(net.routing.instance_of(node).0);
         let mut t = NodeTable {
             codes: vec![0; block.len()],
             groups: Vec::new(),
@@ -405,10 +479,12 @@ fn addr_key(a: IpAddr) -> (nettwin_model::Family, u128) {
     (p.family(), p.bits())
 }
 
-/// Where one next hop takes a packet of `size` bytes: the next node, or a failure (ARP/ND,
-/// an MTU on the egress, a bridge port or the receiving interface).
-fn branch(net: &Net, node: NodeId, h: nettwin_routing::NextHop, dst: IpAddr, size: u32) -> Branch {
+/// Where one next hop of routing instance `inst` takes a packet of `size` bytes: the next
+/// instance (the receiving interface's table), or a failure (ARP/ND, an MTU on the egress, a
+/// bridge port or the receiving interface).
+fn branch(net: &Net, inst: NodeId, h: nettwin_routing::NextHop, dst: IpAddr, size: u32) -> Branch {
     let topo = net.topo;
+    let node = net.routing.instance_of(inst).0;
     let eif = IfRef {
         node,
         index: h.interface,
@@ -427,7 +503,8 @@ fn branch(net: &Net, node: NodeId, h: nettwin_routing::NextHop, dst: IpAddr, siz
             } else if size > topo.interface(nb.owner).mtu {
                 Branch::End(Disposition::DroppedByMtu, nb.owner.node)
             } else {
-                Branch::To(nb.owner.node)
+                let vrf = topo.interface(nb.owner).vrf;
+                Branch::To(net.routing.instance(nb.owner.node, vrf))
             }
         }
     }
@@ -445,7 +522,7 @@ struct Buffers {
 
 /// One destination's forwarding graph, evaluated lazily and memoised per node.
 struct Walk<'n, 'a, 'b> {
-    _net: std::marker::PhantomData<&'n Net<'a>>,
+    net: &'n Net<'a>,
     tables: &'n [NodeTable],
     /// The destination's index in the block.
     di: usize,
@@ -461,14 +538,14 @@ impl<'n, 'a, 'b> Walk<'n, 'a, 'b> {
         o: ReachOptions,
         buf: &'b mut Buffers,
     ) -> Self {
-        let n = net.topo.nodes.len();
+        let n = tables.len();
         buf.state.clear();
         buf.state.resize(n, 0);
         buf.res.clear();
         buf.res.resize(n, end_res(Disposition::NoRoute, NodeId(0)));
         buf.arena.clear();
         Walk {
-            _net: std::marker::PhantomData,
+            net,
             tables,
             di,
             ttl: o.ttl,
@@ -516,7 +593,8 @@ impl<'n, 'a, 'b> Walk<'n, 'a, 'b> {
                 Cell {
                     disposition,
                     partial: r.partial,
-                    at,
+                    // The router, whichever of its tables the packet was in.
+                    at: self.net.routing.instance_of(at).0,
                     paths: r.paths,
                 }
             })

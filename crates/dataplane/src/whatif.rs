@@ -254,9 +254,9 @@ pub fn compare(before: &State, after: &State, failed_nodes: &[NodeId]) -> Whatif
             report.gained.push(rb.failed_pair(&before.topo, s, d));
         } else if ob && oa && cb.paths != ca.paths {
             report.moved.push(Moved {
-                from: before.topo.node(rb.sources[s]).name.clone(),
+                from: rb.source_name(&before.topo, s),
                 to: rb.dests[d].addr,
-                to_node: before.topo.node(rb.dests[d].node).name.clone(),
+                to_node: rb.dest_name(&before.topo, d),
             });
         }
     }

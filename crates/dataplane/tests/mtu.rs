@@ -303,3 +303,37 @@ fn a_lost_icmp_makes_a_black_hole_too() {
         r.black_holes[0].reason
     );
 }
+
+#[test]
+fn pmtu_from_a_vrf_starts_from_the_vrfs_route() {
+    // r3 reaches r1's red loopback only in VRF blue (red's loopback leaks into blue on r1);
+    // its global table has no route, so the sender's first size must come from blue's.
+    let text = std::fs::read_to_string(format!(
+        "{}/../../examples/vrf-lite.yml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace(
+        "  vrf: blue\n  prefix: 198.18.10.0/30        # the same",
+        "  vrf: blue\n  mtu: 1400\n  prefix: 198.18.10.0/30        # the same",
+    );
+    assert!(text.contains("mtu: 1400"));
+    let (topo, routing) = net_of(&text);
+    let net = Net::new(&topo, &routing);
+    let r3 = topo.node_by_name("r3").unwrap();
+    let blue = r3
+        .interfaces
+        .iter()
+        .find(|i| i.vrf.is_some())
+        .and_then(|i| i.ipv4)
+        .unwrap()
+        .addr;
+    let mut p = probe(&net, "r1", "198.18.100.1", 64, true);
+    p.from = r3.id;
+    p.src = blue;
+    let r = path_mtu(&net, &p);
+    assert_eq!(r.error, None);
+    assert_eq!(r.path_mtu, Some(1400));
+    let l = r.limited_by.unwrap();
+    assert_eq!((l.interface.as_str(), l.role), ("r3:eth1", Role::Source));
+}

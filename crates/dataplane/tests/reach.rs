@@ -26,7 +26,30 @@ fn agrees_with_traces(yaml: &str, size: u32, ttl: u8) {
     for (s, d) in r.pairs() {
         let dest = r.dests[d];
         let from = r.sources[s];
-        let Some(src) = net.source_address(from, dest.addr) else {
+        let src = match r.source_vrfs[s] {
+            None => net.source_address(from, dest.addr),
+            // A sender in a VRF sends from the VRF's loopback, else from one of its interfaces
+            // (a socket bound to the VRF); an address another VRF reuses names the other.
+            Some(k) => {
+                let n = topo.node(from);
+                let fam = |a: Option<nettwin_model::IfAddr>| {
+                    a.map(|a| a.addr)
+                        .filter(|a| a.is_ipv4() == dest.addr.is_ipv4())
+                };
+                let v = &n.vrfs[k as usize];
+                [v.loopback.ipv4, v.loopback.ipv6]
+                    .into_iter()
+                    .find_map(fam)
+                    .or_else(|| {
+                        n.interfaces
+                            .iter()
+                            .filter(|i| i.vrf == Some(k))
+                            .find_map(|i| fam(i.ipv4).or(fam(i.ipv6)))
+                    })
+                    .filter(|a| nettwin_dataplane::trace::source_vrf(n, *a) == Some(k))
+            }
+        };
+        let Some(src) = src else {
             continue;
         };
         let p = Probe {
@@ -81,7 +104,7 @@ fn agrees_with_traces(yaml: &str, size: u32, ttl: u8) {
 
 #[test]
 fn reach_agrees_with_traces_on_every_example() {
-    for f in ["isp-dc.yml", "campus.yml", "leaf-spine.yml"] {
+    for f in ["isp-dc.yml", "campus.yml", "leaf-spine.yml", "vrf-lite.yml"] {
         agrees_with_traces(&example(f), 64, 64);
         agrees_with_traces(&example(f), 1500, 64);
         agrees_with_traces(&example(f), 64, 3);
@@ -299,4 +322,47 @@ fn loops_ttl_and_missing_routes_agree_with_traces() {
     let mut w = want.clone();
     w.sort();
     assert_eq!(got, w);
+}
+
+#[test]
+fn vrf_sources_and_destinations_use_their_tables() {
+    let (topo, routing) = net_of(&example("vrf-lite.yml"));
+    let net = Net::new(&topo, &routing);
+    let r = nettwin_dataplane::reach(&net, ReachOptions::default());
+    let names: Vec<String> = (0..r.sources.len())
+        .map(|s| r.source_name(&topo, s))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "r1",
+            "r1 vrf red",
+            "r1 vrf blue",
+            "r2",
+            "r2 vrf red",
+            "r3",
+            "r3 vrf blue"
+        ]
+    );
+    let at = |from: &str, to: &str| {
+        let s = names.iter().position(|n| n == from).unwrap();
+        let to: std::net::IpAddr = to.parse().unwrap();
+        let d = r.dests.iter().position(|d| d.addr == to).unwrap();
+        r.cell(s, d).disposition
+    };
+    // r2's red loopback is reached from r1's red table over red's OSPF, not from r1's global
+    // table (which has no route to it).
+    assert_eq!(at("r1 vrf red", "198.18.100.2"), Disposition::Delivered);
+    assert_eq!(at("r1", "198.18.100.2"), Disposition::NoRoute);
+    // r1's red loopback leaks into blue, so r3's blue table reaches it through r1; red's
+    // r2 loopback does not leak (it is an OSPF route of red, and red's BGP is off).
+    assert_eq!(at("r3 vrf blue", "198.18.100.1"), Disposition::Delivered);
+    assert_eq!(at("r3 vrf blue", "198.18.100.2"), Disposition::NoRoute);
+    // A VRF loopback is a destination in its VRF only.
+    let d = r
+        .dests
+        .iter()
+        .find(|d| d.addr.to_string() == "198.18.100.1")
+        .unwrap();
+    assert_eq!(d.vrf, Some(0));
 }

@@ -9,7 +9,7 @@ const OSPF: &str = "examples/netlab/validate/ospf.yml";
 #[test]
 fn passing_tests_exit_zero_and_print_netlab_style() {
     let o = ok(nettwin(&[
-        "validate", OSPF, "adj", "ping", "vrf", "--node", "r1,h1",
+        "validate", OSPF, "adj", "ping", "vtysh", "--node", "r1,h1",
     ]));
     assert_eq!(
         stdout(&o),
@@ -21,8 +21,8 @@ fn passing_tests_exit_zero_and_print_netlab_style() {
 [PASS]    h1: Ping to r3 (198.18.0.3) succeeded
 [PASS]    Test succeeded
 
-[vrf]     VRF OSPF neighbours are not modelled [ node(s): r1 ]
-[SKIPPED] r1: VRF blue: nettwin does not answer OSPF adjacencies in VRFs yet
+[vtysh]   FRR's own printout, a shell command the twin does not answer [ node(s): r1 ]
+[SKIPPED] r1: `exec: vtysh -c 'show ip ospf neighbor'` is not a device CLI show command nettwin answers
 
 [SUCCESS] Tests passed: 2
 [INFO]    One test skipped: the twin cannot answer it (see the reasons above)

@@ -690,6 +690,8 @@ impl BgpPath {
 struct ClassSpec {
     representative: Prefix,
     origins: Vec<NodeId>,
+    /// Per origin: the AS path it originates with (empty unless leaked from another VRF).
+    paths: Vec<Vec<u32>>,
 }
 
 /// How one class ended up at every router.
@@ -745,7 +747,7 @@ fn classes(
     cfg: &RoutingConfig,
     peers: &[Vec<Peer>],
     table: &PrefixTable,
-    origins: BTreeMap<Prefix, Vec<NodeId>>,
+    origins: BTreeMap<Prefix, Vec<(NodeId, Vec<u32>)>>,
     share: bool,
 ) -> (Vec<ClassSpec>, Vec<u32>, Vec<Vec<u32>>) {
     // Every prefix list a policy matches on.
@@ -769,7 +771,7 @@ fn classes(
     next_hops.sort_unstable();
     next_hops.dedup();
     type Key = (
-        Vec<NodeId>,
+        Vec<(NodeId, Vec<u32>)>,
         Family,
         Vec<bool>,
         (usize, usize),
@@ -806,7 +808,8 @@ fn classes(
         let class = *index.entry(key).or_insert_with(|| {
             specs.push(ClassSpec {
                 representative: prefix,
-                origins: orig,
+                origins: orig.iter().map(|o| o.0).collect(),
+                paths: orig.into_iter().map(|o| o.1).collect(),
             });
             members.push(Vec::new());
             (specs.len() - 1) as u32
@@ -846,10 +849,18 @@ pub(crate) fn compute(
         })
         .collect();
 
-    let mut origins: BTreeMap<Prefix, Vec<NodeId>> = BTreeMap::new();
+    let mut origins: BTreeMap<Prefix, Vec<(NodeId, Vec<u32>)>> = BTreeMap::new();
     for i in 0..n {
+        let preset = cfg.bgp[i]
+            .as_ref()
+            .map_or(&[][..], |b| &b.originate_as_path[..]);
         for p in originated(topo, cfg, NodeId(i as u32)) {
-            origins.entry(p).or_default().push(NodeId(i as u32));
+            let path = preset
+                .iter()
+                .find(|(q, _)| *q == p)
+                .map(|(_, a)| a.clone())
+                .unwrap_or_default();
+            origins.entry(p).or_default().push((NodeId(i as u32), path));
         }
     }
     let (specs, class_of, members) = classes(cfg, &peers, table, origins, share_classes);
@@ -1298,7 +1309,14 @@ fn propagate_class(
         prefix,
         resolver,
     );
-    for o in &spec.origins {
+    for (o, path) in spec.origins.iter().zip(&spec.paths) {
+        let local = if path.is_empty() {
+            local
+        } else {
+            let mut attrs = (*arena.attrs[local as usize]).clone();
+            attrs.as_path = path.clone();
+            arena.push(Arc::new(attrs), prefix, resolver)
+        };
         scratch.cands[o.index()].push((LOCAL, local));
         scratch.touch(o.index());
         scratch.enqueue(o.index());

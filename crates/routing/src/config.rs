@@ -55,6 +55,11 @@ pub struct BgpNode {
     pub route_reflector: bool,
     pub cluster_id: Option<Ipv4Addr>,
     pub originate: Vec<Prefix>,
+    /// The AS paths some originated prefixes start with (empty for the others): a route
+    /// leaked from another VRF keeps the path it had there, as FRR's `vpn_leak_to_vrf_update`
+    /// copies the attributes (it prepends the source VRF's AS only when the ASes differ, never
+    /// in netlab, where a router's VRFs share its AS).
+    pub originate_as_path: Vec<(Prefix, Vec<u32>)>,
     pub advertise_loopback: bool,
     /// Advertise subnets of links where no other router sits (server and host LANs).
     pub advertise_stubs: bool,
@@ -523,6 +528,7 @@ impl<'t> Decoder<'t> {
             route_reflector: self.bool_of(Self::layered(&secs, "rr")).unwrap_or(false),
             cluster_id,
             originate,
+            originate_as_path: Vec::new(),
             advertise_loopback: self
                 .bool_of(Self::layered(&secs, "advertise_loopback"))
                 .unwrap_or(true),

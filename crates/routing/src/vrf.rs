@@ -214,6 +214,8 @@ struct Leak {
     into: NodeId,
     prefix: Prefix,
     target: Target,
+    /// The AS path of A's best BGP path (empty for A's own prefixes).
+    as_path: Vec<u32>,
 }
 
 /// Whether VRF `a` exports into VRF `b` (an export route target of `a` is an import of `b`).
@@ -266,11 +268,18 @@ fn leaks(map: &VrfMap, real: &Topology, cfg: &RoutingConfig, r: &Routing) -> Vec
                     Action::Receive => Target::Receive,
                     Action::Discard => Target::Discard,
                 };
+                let as_path = r
+                    .bgp_paths(ia, &p)
+                    .into_iter()
+                    .find(|b| b.best)
+                    .map(|b| b.attrs.as_path.clone())
+                    .unwrap_or_default();
                 for &into in &targets {
                     out.push(Leak {
                         into,
                         prefix: p,
                         target: target.clone(),
+                        as_path: as_path.clone(),
                     });
                 }
             }
@@ -314,18 +323,24 @@ pub(crate) fn compute(
     let leaked = leaks(&map, real, &cfg, &first);
     // netlab redistributes a VRF's OSPF routes into its BGP (`bgp.import: ospf`) unless the
     // VRF blocks BGP: the VRF's BGP announces them to its eBGP peers.
-    let mut extra: Vec<(NodeId, Prefix)> = redistributed_ospf(&map, real, &icfg, &first);
-    extra.extend(leaked.iter().map(|l| (l.into, l.prefix)));
+    let mut extra: Vec<(NodeId, Prefix, Vec<u32>)> = redistributed_ospf(&map, real, &icfg, &first)
+        .into_iter()
+        .map(|(n, p)| (n, p, Vec::new()))
+        .collect();
+    extra.extend(leaked.iter().map(|l| (l.into, l.prefix, l.as_path.clone())));
     let mut r = if extra.is_empty() {
         first
     } else {
         // B's BGP announces what it imported to its own neighbours.
         let mut again = icfg;
-        for (into, prefix) in extra {
+        for (into, prefix, as_path) in extra {
             if let Some(b) = again.bgp[into.index()].as_mut() {
                 if !b.originate.contains(&prefix) {
                     b.originate.push(prefix);
                     b.originate.sort();
+                    if !as_path.is_empty() {
+                        b.originate_as_path.push((prefix, as_path));
+                    }
                 }
             }
         }

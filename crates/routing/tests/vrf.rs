@@ -142,3 +142,42 @@ links:
         "{g:?}"
     );
 }
+
+#[test]
+fn a_leaked_bgp_route_keeps_its_as_path_from_the_source_vrf() {
+    // r1's red has eBGP with r2 (AS 65002), blue eBGP with r3 (AS 65003), and blue imports red.
+    // FRR's vpn_leak_to_vrf_update copies the path's attributes into blue (the source VRF's AS
+    // is prepended only when the VRFs' ASes differ, never here), so blue announces r2's
+    // loopback to r3 as 65001 65002.
+    let text = "module: [vrf, bgp]
+addressing:
+  loopback: {ipv4: 198.18.0.0/24}
+  router_id: {ipv4: 198.18.0.0/24}
+  p2p: {ipv4: 198.18.1.0/24}
+vrfs:
+  red:
+  blue:
+nodes:
+  r1: {bgp.as: 65001, vrfs: {blue: {import: [blue, red]}}}
+  r2: {bgp.as: 65002, vrfs: {red: {loopback: 198.18.100.2}}}
+  r3: {bgp.as: 65003}
+links:
+- {r1: , r2: , vrf: red}
+- {r1: , r3: , vrf: blue}
+";
+    let topo = nettwin_model::load_str("t.yml", text).unwrap_or_else(|e| panic!("{e}"));
+    let r = compute(&topo).unwrap_or_else(|e| panic!("{e}"));
+    let path_at = |node: &str, vrf: &str| {
+        let n = topo.node_by_name(node).unwrap();
+        let id = r.instance(n.id, n.vrf(vrf));
+        let p: nettwin_model::Prefix = "198.18.100.2/32".parse().unwrap();
+        r.bgp_paths(id, &p)
+            .into_iter()
+            .find(|b| b.best)
+            .map(|b| b.attrs.as_path.clone())
+    };
+    assert_eq!(path_at("r1", "red"), Some(vec![65002]));
+    // The leaked copy in r1's blue BGP table has red's path, not an empty one.
+    assert_eq!(path_at("r1", "blue"), Some(vec![65002]));
+    assert_eq!(path_at("r3", "blue"), Some(vec![65001, 65002]));
+}

@@ -1,14 +1,15 @@
 //! The lab data netlab's plugin arguments refer to (`nodes.r2.loopback.ipv4`,
 //! `node.bgp.neighbors`, `nodes.dut.ospf.router_id`), built from the twin in netlab's shapes:
 //! addresses as `ADDRESS/LENGTH` strings, interfaces as a list with `ifname` and `neighbors`,
-//! BGP neighbours as a list of `{name, as, type, ipv4, ipv6}`.
+//! BGP neighbours as a list of `{name, as, type, ipv4, ipv6}`, a VRF's in
+//! `vrfs.NAME.bgp.neighbors`.
 
 use crate::expr::Value;
 use nettwin_model::{NodeKind, Topology};
 use nettwin_routing::{Routing, SessionKind};
 use std::collections::BTreeMap;
 
-/// Keys of netlab's node data that the twin builds. A reference to another key (`vrfs`,
+/// Keys of netlab's node data that the twin builds. A reference to another key (
 /// `vlans`, `routing`, `vxlan`, ...) names something nettwin does not model, and the test is
 /// skipped; a missing key from this list (a node without `ospf`) is a real absence.
 pub const MODELLED_KEYS: &[&str] = &[
@@ -31,6 +32,7 @@ pub const MODELLED_KEYS: &[&str] = &[
     "area",
     "as",
     "type",
+    "vrfs",
 ];
 
 fn opt_addr<T: std::fmt::Display>(a: Option<T>) -> Option<Value> {
@@ -121,50 +123,76 @@ pub fn nodes(topo: &Topology, routing: &Routing) -> BTreeMap<String, Value> {
                 let m = BTreeMap::from([("type".to_string(), Value::str("level-2"))]);
                 d.insert("isis".into(), Value::Dict(m));
             }
-            if let Some(b) = &routing.node(n.id).bgp {
-                let mut m = BTreeMap::new();
-                m.insert("as".to_string(), Value::Int(b.asn as i64));
-                if let Some(r) = b.router_id {
-                    m.insert("router_id".into(), Value::Str(r.to_string()));
-                }
-                // One entry per neighbouring router, with an address per family, as netlab
-                // lists them.
-                let mut neighbors: Vec<BTreeMap<String, Value>> = Vec::new();
-                for p in &b.peers {
-                    let name = &topo.node(routing.instance_of(p.node).0).name;
-                    let af = if p.remote_address.is_ipv4() {
-                        "ipv4"
-                    } else {
-                        "ipv6"
-                    };
-                    let existing = neighbors.iter_mut().find(|e| {
-                        e.get("name").and_then(Value::as_str) == Some(name.as_str())
-                            && !e.contains_key(af)
-                    });
-                    let entry = match existing {
-                        Some(e) => e,
-                        None => {
-                            let kind = match p.kind {
-                                SessionKind::Ebgp => "ebgp",
-                                SessionKind::Ibgp => "ibgp",
-                            };
-                            neighbors.push(BTreeMap::from([
-                                ("name".to_string(), Value::str(name)),
-                                ("as".to_string(), Value::Int(p.remote_as as i64)),
-                                ("type".to_string(), Value::str(kind)),
-                            ]));
-                            neighbors.last_mut().expect("just pushed")
-                        }
-                    };
-                    entry.insert(af.into(), Value::Str(p.remote_address.to_string()));
-                }
-                m.insert(
-                    "neighbors".into(),
-                    Value::List(neighbors.into_iter().map(Value::Dict).collect()),
-                );
+            if let Some(m) = bgp_data(topo, routing, n.id) {
                 d.insert("bgp".into(), Value::Dict(m));
+            }
+            // netlab's vrf module: `vrfs.NAME.bgp.neighbors` lists the VRF's own sessions.
+            if !n.vrfs.is_empty() {
+                let vrfs: BTreeMap<String, Value> = n
+                    .vrfs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, v)| {
+                        let inst = routing.instance(n.id, Some(k as u32));
+                        let mut m = BTreeMap::new();
+                        if let Some(b) = bgp_data(topo, routing, inst) {
+                            m.insert("bgp".to_string(), Value::Dict(b));
+                        }
+                        (v.name.clone(), Value::Dict(m))
+                    })
+                    .collect();
+                d.insert("vrfs".into(), Value::Dict(vrfs));
             }
             (n.name.clone(), Value::Dict(d))
         })
         .collect()
+}
+
+/// A routing instance's `bgp` data (`as`, `router_id`, `neighbors`), `None` without BGP.
+fn bgp_data(
+    topo: &Topology,
+    routing: &Routing,
+    id: nettwin_model::NodeId,
+) -> Option<BTreeMap<String, Value>> {
+    let b = routing.node(id).bgp.as_ref()?;
+    let mut m = BTreeMap::new();
+    m.insert("as".to_string(), Value::Int(b.asn as i64));
+    if let Some(r) = b.router_id {
+        m.insert("router_id".into(), Value::Str(r.to_string()));
+    }
+    // One entry per neighbouring router, with an address per family, as netlab
+    // lists them.
+    let mut neighbors: Vec<BTreeMap<String, Value>> = Vec::new();
+    for p in &b.peers {
+        let name = &topo.node(routing.instance_of(p.node).0).name;
+        let af = if p.remote_address.is_ipv4() {
+            "ipv4"
+        } else {
+            "ipv6"
+        };
+        let existing = neighbors.iter_mut().find(|e| {
+            e.get("name").and_then(Value::as_str) == Some(name.as_str()) && !e.contains_key(af)
+        });
+        let entry = match existing {
+            Some(e) => e,
+            None => {
+                let kind = match p.kind {
+                    SessionKind::Ebgp => "ebgp",
+                    SessionKind::Ibgp => "ibgp",
+                };
+                neighbors.push(BTreeMap::from([
+                    ("name".to_string(), Value::str(name)),
+                    ("as".to_string(), Value::Int(p.remote_as as i64)),
+                    ("type".to_string(), Value::str(kind)),
+                ]));
+                neighbors.last_mut().expect("just pushed")
+            }
+        };
+        entry.insert(af.into(), Value::Str(p.remote_address.to_string()));
+    }
+    m.insert(
+        "neighbors".into(),
+        Value::List(neighbors.into_iter().map(Value::Dict).collect()),
+    );
+    Some(m)
 }

@@ -185,8 +185,12 @@ pub fn select(topo: &Topology, sel: &Selection) -> Result<Vec<Test>, ValidateErr
 /// Runs `tests` on the twin: `topo` as loaded and `routing` computed from it.
 pub fn run(topo: &Topology, routing: &Routing, tests: &[Test], cli: Option<&dyn Cli>) -> Report {
     let oper = nettwin_dataplane::operational(topo);
+    let inst = routing
+        .instance_topology()
+        .map(nettwin_dataplane::operational);
     let ctx = plugins::Ctx {
         oper: &oper,
+        inst: inst.as_ref().unwrap_or(&oper),
         routing,
     };
     let nodes = Value::Dict(data::nodes(&oper, routing));

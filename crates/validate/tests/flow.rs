@@ -131,7 +131,7 @@ fn warnings_skips_and_pass_fail_messages() {
 #[test]
 fn arguments_the_twin_cannot_evaluate_skip_and_wrong_ones_fail() {
     let r = run(concat!(
-        "  vrf: {nodes: [r1], plugin: ping(nodes.r2.vrfs.red.loopback_address.ipv4)}\n",
+        "  vrf: {nodes: [r1], plugin: ping(nodes.r2.vlans.red.ipv4)}\n",
         "  named: {nodes: [r1], plugin: bgp_prefix(prefix.beacon.ipv4)}\n",
         "  nobgp: {nodes: [r1], plugin: \"bgp_neighbor(node.bgp.neighbors,'r2')\"}\n",
         "  kw: {nodes: [r1], plugin: \"ping('r2',colour='red')\"}\n",
@@ -150,7 +150,7 @@ fn arguments_the_twin_cannot_evaluate_skip_and_wrong_ones_fail() {
         [
             (
                 Status::Skipped,
-                "ping(): `nodes.r2.vrfs` refers to lab data nettwin does not model"
+                "ping(): `nodes.r2.vlans` refers to lab data nettwin does not model"
             ),
             (
                 Status::Skipped,

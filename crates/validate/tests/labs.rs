@@ -73,7 +73,7 @@ fn ospf_neighbours_prefixes_routes_and_pings() {
             ("rt", Pass),
             ("ping", Pass),
             ("ping_lb", Pass),
-            ("vrf", Skipped),
+            ("vtysh", Skipped),
         ],
     );
     assert_eq!(
@@ -95,10 +95,6 @@ fn ospf_neighbours_prefixes_routes_and_pings() {
     assert_eq!(
         message(&r, "ping", "h1"),
         "Ping to r3 (198.18.0.3) succeeded"
-    );
-    assert_eq!(
-        message(&r, "vrf", "r1"),
-        "VRF blue: nettwin does not answer OSPF adjacencies in VRFs yet"
     );
     let c = &r.counts;
     assert_eq!((c.passed, c.failed, c.skipped, c.warnings), (8, 2, 1, 0));
@@ -193,5 +189,51 @@ fn isis_neighbours_levels_prefixes_and_linux_routes() {
     assert_eq!(
         message(&r, "ping_v6", "h1"),
         "Ping to ipv6 h3 (2001:db8:2:1::5) size 1400 succeeded"
+    );
+}
+
+#[test]
+fn vrf_checks_look_at_one_routing_instance() {
+    use Status::*;
+    let r = run("vrf.yml");
+    expect(
+        &r,
+        &[
+            ("red_adj", Pass),
+            // The red link r1-r2 counted in the global table made this fail.
+            ("no_global_r2", Pass),
+            ("global_adj", Pass),
+            ("no_global_r3", Pass),
+            ("blue_ospf", Fail),
+            ("no_such_vrf", Fail),
+            ("blue_session", Pass),
+            ("leaked", Pass),
+            ("not_global", Fail),
+            ("blue_no_bgp_vrf", Fail),
+        ],
+    );
+    assert_eq!(
+        message(&r, "red_adj", "r1"),
+        "OSPFv2 neighbor 198.18.0.2 is in state Full/-"
+    );
+    assert_eq!(
+        message(&r, "blue_ospf", "r1"),
+        "There is no OSPFv2 neighbor 198.18.0.3 (r3 vrf blue does not run OSPF)"
+    );
+    assert_eq!(
+        message(&r, "no_such_vrf", "r2"),
+        "There is no OSPFv2 neighbor 198.18.0.1 (r2 has no VRF blue)"
+    );
+    assert_eq!(
+        message(&r, "blue_session", "r3"),
+        "Neighbor 198.18.1.5 (r1) is in state Established"
+    );
+    assert_eq!(
+        message(&r, "leaked", "r3"),
+        "The prefix 198.18.100.1/32 is in the BGP table with AS path=65001"
+    );
+    assert_eq!(
+        message(&r, "blue_no_bgp_vrf", "r2"),
+        "There are no BGP route entries in VRF blue"
     );
 }

@@ -125,3 +125,13 @@ def isp_server(workdir):
         yield s.start()
     finally:
         s.stop()
+
+
+@pytest.fixture
+def vrf_server(workdir):
+    """`nettwin serve` on the VRF-lite example: VRF tables behind the CLI."""
+    s = Server(workdir, topology=os.path.join(REPO, "examples", "vrf-lite.yml"))
+    try:
+        yield s.start()
+    finally:
+        s.stop()

@@ -140,3 +140,31 @@ def test_ping_and_traceroute_follow_the_forwarding_engine(isp_server):
         assert "Success rate is 0 percent (0/5)" in out, out
     finally:
         c.disconnect()
+
+
+def test_show_ip_route_vrf_and_show_vrf_parse_with_ntc_templates(vrf_server):
+    c = connect(vrf_server, "r1")
+    try:
+        c.enable()
+        raw = c.send_command("show ip route vrf blue")
+        # ntc-templates' index sends `show ip route vrf NAME` to the show_ip_route template.
+        routes = {f'{r["network"]}/{r["prefix_length"]}': r
+                  for r in parse_output(platform="cisco_ios", command="show ip route vrf blue", data=raw)}
+        assert {r["vrf"] for r in routes.values()} == {"blue"}
+        twin = {r["prefix"]: r for r in json.loads(subprocess.run(
+            [SERVE, "routes", os.path.join(REPO, "examples", "vrf-lite.yml"), "--node", "r1",
+             "--vrf", "blue", "--json"], check=True, capture_output=True, text=True).stdout)}
+        # Every route but red's leaked loopback, whose line (no next-hop address, the
+        # interface in another VRF) is not one the template knows.
+        assert set(routes) == set(twin) - {"198.18.100.1/32"}
+        # r1 and r2 use 198.18.10.0/30 in red too: blue's local route is on blue's interface.
+        assert routes["198.18.10.1/32"]["nexthop_if"] == "GigabitEthernet0/2"
+
+        vrfs = {v["name"]: v for v in parse_output(platform="cisco_ios", command="show vrf",
+                                                   data=c.send_command("show vrf"))}
+        assert set(vrfs) == {"red", "blue"}
+        assert vrfs["blue"]["interfaces"] == ["Gi0/2", "Gi0/4"]
+        assert vrfs["red"]["protocols"] == "ipv4"
+        assert vrfs["red"]["default_rd"].endswith(":1")
+    finally:
+        c.disconnect()

@@ -205,7 +205,15 @@ fn verify_all(mode: RoutesMode, tag: &str) -> Vec<(String, nettwin_emu::VerifyRe
             reach.diffs.len()
         );
         assert!(reach.pairs > 0);
-        assert!(rep.paths.as_ref().unwrap().pairs > 0);
+        // Traceroutes run between hosts; a lab of routers only (mpls-te) has no pair to trace.
+        let hosts = topo
+            .nodes
+            .iter()
+            .filter(|n| n.kind == nettwin_model::NodeKind::Host)
+            .count();
+        if hosts >= 2 {
+            assert!(rep.paths.as_ref().unwrap().pairs > 0, "{}", f.display());
+        }
         out.push((f.display().to_string(), rep));
     }
     out

@@ -193,16 +193,9 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
             });
             // Counted outside the timing: the count puts every FIB together.
             let routes: usize = topo.nodes.iter().map(|n| last.fib(n.id).len()).sum();
-            let phases: Vec<(&str, f64)> = last
-                .phases
-                .iter()
-                .map(|(name, d)| (*name, d.as_secs_f64() * 1e3))
-                .collect();
+            let phases = phases_ms(&last);
             if g.json {
-                let phases: Vec<serde_json::Value> = phases
-                    .iter()
-                    .map(|(name, ms)| serde_json::json!({"phase": name, "ms": ms}))
-                    .collect();
+                let phases = phases_json(&phases);
                 return output::print_json(&serde_json::json!({
                     "bench": "routing", "network": label, "nodes": topo.nodes.len(), "links": topo.links.len(),
                     "fib_routes": routes, "timing": timing, "last_run_phases": phases,
@@ -212,11 +205,7 @@ pub fn run(args: Args, g: Global) -> anyhow::Result<()> {
                 "routing {label}: {} nodes, {} links, {routes} FIB routes in all: min {:.1} ms, median {:.1} ms, max {:.1} ms over {} runs",
                 topo.nodes.len(), topo.links.len(), timing.min_ms, timing.median_ms, timing.max_ms, timing.iterations
             );
-            let parts: Vec<String> = phases
-                .iter()
-                .map(|(name, ms)| format!("{name} {ms:.0} ms"))
-                .collect();
-            println!("  last run by phase: {}", parts.join(", "));
+            println!("  last run by phase: {}", phases_text(&phases));
         }
     }
     Ok(())
@@ -272,16 +261,9 @@ fn bench_sr(
     });
     let up = last.tunnels().iter().filter(|t| t.is_up()).count();
     let lfib: usize = last.labels.nodes.iter().map(|n| n.lfib.len()).sum();
-    let phases: Vec<(&str, f64)> = last
-        .phases
-        .iter()
-        .map(|(name, d)| (*name, d.as_secs_f64() * 1e3))
-        .collect();
+    let phases = phases_ms(&last);
     if g.json {
-        let phases: Vec<serde_json::Value> = phases
-            .iter()
-            .map(|(name, ms)| serde_json::json!({"phase": name, "ms": ms}))
-            .collect();
+        let phases = phases_json(&phases);
         return output::print_json(&serde_json::json!({
             "bench": "routing-sr", "nodes": topo.nodes.len(), "links": topo.links.len(),
             "policies": last.tunnels().len(), "policies_up": up, "lfib_entries": lfib,
@@ -293,10 +275,30 @@ fn bench_sr(
         "routing --sr: {} routers, {} links, {} SR-TE policies ({up} up), {lfib} LFIB entries, {resolved} head-end BGP routes resolved ({steered} into policies): min {:.1} ms, median {:.1} ms, max {:.1} ms over {} runs",
         topo.nodes.len(), topo.links.len(), last.tunnels().len(), timing.min_ms, timing.median_ms, timing.max_ms, timing.iterations
     );
+    println!("  last run by phase: {}", phases_text(&phases));
+    Ok(())
+}
+
+/// How long each phase of one routing computation took, in milliseconds.
+fn phases_ms(routing: &nettwin_routing::Routing) -> Vec<(&'static str, f64)> {
+    routing
+        .phases
+        .iter()
+        .map(|(name, d)| (*name, d.as_secs_f64() * 1e3))
+        .collect()
+}
+
+fn phases_json(phases: &[(&str, f64)]) -> Vec<serde_json::Value> {
+    phases
+        .iter()
+        .map(|(name, ms)| serde_json::json!({"phase": name, "ms": ms}))
+        .collect()
+}
+
+fn phases_text(phases: &[(&str, f64)]) -> String {
     let parts: Vec<String> = phases
         .iter()
         .map(|(name, ms)| format!("{name} {ms:.0} ms"))
         .collect();
-    println!("  last run by phase: {}", parts.join(", "));
-    Ok(())
+    parts.join(", ")
 }

@@ -524,33 +524,16 @@ fn changes(
     topo: &nettwin_model::Topology,
     fail: &[String],
 ) -> anyhow::Result<Vec<nettwin_routing::whatif::Change>> {
+    use super::whatif::{failed_element, FailedElement};
     use nettwin_routing::whatif::Change;
-    let mut out = Vec::new();
-    for name in fail {
-        match (topo.link_by_name(name), topo.node_by_name(name)) {
-            (Some(l), None) => out.push(Change::LinkDown(l.id)),
-            (None, Some(n)) => out.push(Change::NodeDown(n.id)),
-            (Some(_), Some(_)) => {
-                return Err(BadInput(format!(
-                    "error: --fail {name}: both a link and a node are called that"
-                ))
-                .into())
-            }
-            (None, None) => {
-                let mut names: Vec<&str> = topo.links.iter().map(|l| l.name.as_str()).collect();
-                names.extend(topo.nodes.iter().map(|n| n.name.as_str()));
-                let near = nettwin_model::yaml::closest(name, &names)
-                    .map(|n| format!(" (did you mean `{n}`?)"))
-                    .unwrap_or_default();
-                return Err(BadInput(format!(
-                    "error: --fail {name}: no such link or node in {}{near}",
-                    topo.file
-                ))
-                .into());
-            }
-        }
-    }
-    Ok(out)
+    fail.iter()
+        .map(|name| {
+            Ok(match failed_element(topo, name)? {
+                FailedElement::Link(l) => Change::LinkDown(l),
+                FailedElement::Node(n) => Change::NodeDown(n),
+            })
+        })
+        .collect()
 }
 
 fn phase_text(p: &Predicted) -> String {

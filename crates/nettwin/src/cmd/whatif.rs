@@ -37,28 +37,41 @@ fn bad(msg: String) -> anyhow::Error {
     output::BadInput(format!("error: {msg}")).into()
 }
 
+/// What a `--fail NAME` takes down: a link or a node, named as in the topology file.
+pub(crate) enum FailedElement {
+    Link(nettwin_model::LinkId),
+    Node(nettwin_model::NodeId),
+}
+
+/// Resolves a `--fail` argument; a name that is both a link and a node, or neither, is an error
+/// (the latter with the closest name). `whatif` and `probe predict` read `--fail` the same way.
+pub(crate) fn failed_element(topo: &Topology, name: &str) -> anyhow::Result<FailedElement> {
+    match (topo.link_by_name(name), topo.node_by_name(name)) {
+        (Some(_), Some(_)) => Err(bad(format!(
+            "--fail {name}: both a link and a node are called that"
+        ))),
+        (Some(l), None) => Ok(FailedElement::Link(l.id)),
+        (None, Some(n)) => Ok(FailedElement::Node(n.id)),
+        (None, None) => {
+            let mut names: Vec<&str> = topo.links.iter().map(|l| l.name.as_str()).collect();
+            names.extend(topo.nodes.iter().map(|n| n.name.as_str()));
+            let near = nettwin_model::yaml::closest(name, &names)
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            Err(bad(format!(
+                "--fail {name}: no such link or node in {}{near}",
+                topo.file
+            )))
+        }
+    }
+}
+
 fn scenario(topo: &Topology, args: &Args) -> anyhow::Result<Scenario> {
     let mut sc = Scenario::default();
     for name in &args.fail {
-        match (topo.link_by_name(name), topo.node_by_name(name)) {
-            (Some(_), Some(_)) => {
-                return Err(bad(format!(
-                    "--fail {name}: both a link and a node are called that"
-                )))
-            }
-            (Some(l), None) => sc.links_down.push(l.id),
-            (None, Some(n)) => sc.nodes_down.push(n.id),
-            (None, None) => {
-                let mut names: Vec<&str> = topo.links.iter().map(|l| l.name.as_str()).collect();
-                names.extend(topo.nodes.iter().map(|n| n.name.as_str()));
-                let near = nettwin_model::yaml::closest(name, &names)
-                    .map(|n| format!(" (did you mean `{n}`?)"))
-                    .unwrap_or_default();
-                return Err(bad(format!(
-                    "--fail {name}: no such link or node in {}{near}",
-                    topo.file
-                )));
-            }
+        match failed_element(topo, name)? {
+            FailedElement::Link(l) => sc.links_down.push(l),
+            FailedElement::Node(n) => sc.nodes_down.push(n),
         }
     }
     for m in &args.mtu {
